@@ -1,0 +1,24 @@
+//! The API tree: every method of every path, declared once.
+
+mod access;
+mod cluster;
+mod common;
+mod nodes;
+mod tasks;
+mod version;
+
+use oxve_router::Router;
+
+use crate::env::RpcEnv;
+
+/// Build the router with every method oxve implements.
+pub fn router() -> Router<RpcEnv> {
+    let mut router = Router::new();
+    router
+        .extend(version::methods())
+        .extend(access::methods())
+        .extend(cluster::methods())
+        .extend(nodes::methods())
+        .extend(tasks::methods());
+    router
+}

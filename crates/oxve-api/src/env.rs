@@ -1,0 +1,35 @@
+//! The request context handed to every handler.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use oxve_auth::Authid;
+use oxve_router::ApiError;
+
+use crate::state::AppState;
+
+/// Who is calling, from where, with the node's shared state.
+#[derive(Clone)]
+pub struct RpcEnv {
+    pub state: Arc<AppState>,
+    /// The authenticated user or token; `None` only for methods open to the world.
+    pub auth_id: Option<Authid>,
+    pub client: Option<IpAddr>,
+}
+
+impl RpcEnv {
+    /// The caller, for methods that require authentication (always set for them).
+    pub fn caller(&self) -> Result<&Authid, ApiError> {
+        self.auth_id
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthorized("authentication required"))
+    }
+
+    /// The caller as the `user` string of a UPID or task filter (`user@realm!token`).
+    pub fn caller_string(&self) -> String {
+        self.auth_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,13 @@
+//! The HTTP API of an oxve node: Proxmox-compatible request handling (`http`) and the
+//! handlers of each path (`api`). Handlers stay thin and call the engine crates.
+
+pub mod api;
+pub mod cache;
+pub mod env;
+pub mod guests;
+pub mod http;
+pub mod state;
+
+pub use env::RpcEnv;
+pub use http::{serve, ApiServer, Listeners};
+pub use state::{AppState, HostInfo};

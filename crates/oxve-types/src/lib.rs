@@ -1,0 +1,7 @@
+//! Types shared by the oxve server, CLI and client: parameter schemas with their validation,
+//! Proxmox-compatible formats and config text. No I/O.
+
+pub mod config_text;
+pub mod format;
+pub mod params;
+pub mod schema;

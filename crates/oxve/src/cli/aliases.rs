@@ -1,0 +1,304 @@
+//! Short commands for everyday calls, each a fixed API method with positional parameters:
+//! `oxve user add alice@pve --password x` is `oxve api create /access/users --userid ...`.
+
+use anyhow::{anyhow, bail};
+use oxve_router::HttpMethod;
+
+use super::api_cmd::parse_param_args;
+use super::output::{print_value, OutputFormat};
+use super::{Client, ConnectArgs};
+
+struct Alias {
+    words: &'static [&'static str],
+    method: HttpMethod,
+    /// Path with `{name}` filled from positional arguments in order.
+    path: &'static str,
+    /// Positional arguments that become body/query parameters, after the path's.
+    positional: &'static [&'static str],
+    help: &'static str,
+}
+
+const ALIASES: &[Alias] = &[
+    Alias {
+        words: &["user", "list"],
+        method: HttpMethod::Get,
+        path: "/access/users",
+        positional: &[],
+        help: "list users",
+    },
+    Alias {
+        words: &["user", "add"],
+        method: HttpMethod::Post,
+        path: "/access/users",
+        positional: &["userid"],
+        help: "USERID [--password P] [--groups G] ...",
+    },
+    Alias {
+        words: &["user", "modify"],
+        method: HttpMethod::Put,
+        path: "/access/users/{userid}",
+        positional: &[],
+        help: "USERID [--enable 0|1] [--groups G] ...",
+    },
+    Alias {
+        words: &["user", "delete"],
+        method: HttpMethod::Delete,
+        path: "/access/users/{userid}",
+        positional: &[],
+        help: "USERID",
+    },
+    Alias {
+        words: &["user", "passwd"],
+        method: HttpMethod::Put,
+        path: "/access/password",
+        positional: &["userid", "password"],
+        help: "USERID PASSWORD",
+    },
+    Alias {
+        words: &["user", "token", "list"],
+        method: HttpMethod::Get,
+        path: "/access/users/{userid}/token",
+        positional: &[],
+        help: "USERID",
+    },
+    Alias {
+        words: &["user", "token", "add"],
+        method: HttpMethod::Post,
+        path: "/access/users/{userid}/token/{tokenid}",
+        positional: &[],
+        help: "USERID TOKENID [--privsep 0|1]",
+    },
+    Alias {
+        words: &["user", "token", "remove"],
+        method: HttpMethod::Delete,
+        path: "/access/users/{userid}/token/{tokenid}",
+        positional: &[],
+        help: "USERID TOKENID",
+    },
+    Alias {
+        words: &["user", "permissions"],
+        method: HttpMethod::Get,
+        path: "/access/permissions",
+        positional: &["userid"],
+        help: "[USERID] [--path P]",
+    },
+    Alias {
+        words: &["group", "list"],
+        method: HttpMethod::Get,
+        path: "/access/groups",
+        positional: &[],
+        help: "list groups",
+    },
+    Alias {
+        words: &["group", "add"],
+        method: HttpMethod::Post,
+        path: "/access/groups",
+        positional: &["groupid"],
+        help: "GROUPID [--comment C]",
+    },
+    Alias {
+        words: &["group", "delete"],
+        method: HttpMethod::Delete,
+        path: "/access/groups/{groupid}",
+        positional: &[],
+        help: "GROUPID",
+    },
+    Alias {
+        words: &["role", "list"],
+        method: HttpMethod::Get,
+        path: "/access/roles",
+        positional: &[],
+        help: "list roles",
+    },
+    Alias {
+        words: &["role", "add"],
+        method: HttpMethod::Post,
+        path: "/access/roles",
+        positional: &["roleid"],
+        help: "ROLEID --privs P1,P2",
+    },
+    Alias {
+        words: &["role", "delete"],
+        method: HttpMethod::Delete,
+        path: "/access/roles/{roleid}",
+        positional: &[],
+        help: "ROLEID",
+    },
+    Alias {
+        words: &["acl", "list"],
+        method: HttpMethod::Get,
+        path: "/access/acl",
+        positional: &[],
+        help: "list ACL entries",
+    },
+    Alias {
+        words: &["acl", "modify"],
+        method: HttpMethod::Put,
+        path: "/access/acl",
+        positional: &["path"],
+        help: "PATH --roles R [--users U] [--groups G] [--tokens T] [--propagate 0|1] [--delete 1]",
+    },
+    Alias {
+        words: &["task", "list"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/tasks",
+        positional: &[],
+        help: "NODE [--limit N] [--vmid ID] ...",
+    },
+    Alias {
+        words: &["task", "status"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/tasks/{upid}/status",
+        positional: &[],
+        help: "NODE UPID",
+    },
+    Alias {
+        words: &["task", "log"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/tasks/{upid}/log",
+        positional: &[],
+        help: "NODE UPID [--start N] [--limit N]",
+    },
+    Alias {
+        words: &["task", "stop"],
+        method: HttpMethod::Delete,
+        path: "/nodes/{node}/tasks/{upid}",
+        positional: &[],
+        help: "NODE UPID",
+    },
+    Alias {
+        words: &["node", "list"],
+        method: HttpMethod::Get,
+        path: "/nodes",
+        positional: &[],
+        help: "list nodes",
+    },
+    Alias {
+        words: &["node", "status"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/status",
+        positional: &[],
+        help: "NODE",
+    },
+    Alias {
+        words: &["cluster", "resources"],
+        method: HttpMethod::Get,
+        path: "/cluster/resources",
+        positional: &[],
+        help: "[--type vm|node|storage]",
+    },
+    Alias {
+        words: &["cluster", "nextid"],
+        method: HttpMethod::Get,
+        path: "/cluster/nextid",
+        positional: &[],
+        help: "next free VMID",
+    },
+    Alias {
+        words: &["version"],
+        method: HttpMethod::Get,
+        path: "/version",
+        positional: &[],
+        help: "API version",
+    },
+];
+
+fn print_help() {
+    println!("Short commands (each is one API call; `oxve api usage PATH` shows parameters):");
+    for a in ALIASES {
+        println!(
+            "  oxve {:22} {} {:34} {}",
+            a.words.join(" "),
+            a.method.cli_verb(),
+            a.path,
+            a.help
+        );
+    }
+}
+
+/// Options shared by every alias, taken out of the argument list before the parameters.
+fn take_option(args: &mut Vec<String>, name: &str) -> Option<String> {
+    let pos = args
+        .iter()
+        .position(|a| a == name || a.starts_with(&format!("{name}=")))?;
+    let arg = args.remove(pos);
+    match arg.split_once('=') {
+        Some((_, v)) => Some(v.to_string()),
+        None if pos < args.len() => Some(args.remove(pos)),
+        None => None,
+    }
+}
+
+pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
+    if words.first().map(String::as_str) == Some("help-commands") {
+        print_help();
+        return Ok(());
+    }
+    let alias = ALIASES
+        .iter()
+        .filter(|a| a.words.len() <= words.len() && a.words.iter().zip(&words).all(|(w, x)| w == x))
+        .max_by_key(|a| a.words.len())
+        .ok_or_else(|| {
+            anyhow!(
+                "unknown command '{}'; see `oxve help-commands` or `oxve --help`",
+                words.join(" ")
+            )
+        })?;
+    let mut args: Vec<String> = words.split_off(alias.words.len());
+
+    let format = match take_option(&mut args, "--output-format").as_deref() {
+        None | Some("text") => OutputFormat::Text,
+        Some("json") => OutputFormat::Json,
+        Some("json-pretty") => OutputFormat::JsonPretty,
+        Some(other) => bail!("unknown --output-format '{other}'"),
+    };
+    let connect = ConnectArgs {
+        host: take_option(&mut args, "--host").or_else(|| std::env::var("OXVE_HOST").ok()),
+        user: take_option(&mut args, "--user").or_else(|| std::env::var("OXVE_USER").ok()),
+        password: std::env::var("OXVE_PASSWORD").ok(),
+        insecure: args.iter().any(|a| a == "--insecure"),
+        socket: take_option(&mut args, "--socket")
+            .or_else(|| std::env::var("OXVE_SOCKET").ok())
+            .unwrap_or_else(|| "/run/oxve/oxve.sock".into())
+            .into(),
+    };
+    args.retain(|a| a != "--insecure");
+
+    // Positional arguments fill the path placeholders, then the alias's named positionals.
+    let mut path = alias.path.to_string();
+    let mut positional = args.iter().take_while(|a| !a.starts_with('-')).cloned();
+    let mut count = 0;
+    while let Some(start) = path.find('{') {
+        let end = path[start..]
+            .find('}')
+            .map(|e| start + e)
+            .unwrap_or(path.len() - 1);
+        let name = path[start + 1..end].to_string();
+        let value = positional.next().ok_or_else(|| {
+            anyhow!(
+                "missing {} (usage: oxve {} {})",
+                name.to_uppercase(),
+                alias.words.join(" "),
+                alias.help
+            )
+        })?;
+        count += 1;
+        let encoded =
+            percent_encoding::utf8_percent_encode(&value, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        path.replace_range(start..=end, &encoded);
+    }
+    let mut params = Vec::new();
+    for name in alias.positional {
+        if let Some(value) = positional.next() {
+            count += 1;
+            params.push((name.to_string(), value));
+        }
+    }
+    params.extend(parse_param_args(&args[count..])?);
+
+    let client = Client::connect(&connect).await?;
+    let data = client.call(alias.method, &path, &params).await?;
+    print_value(&data, format);
+    Ok(())
+}

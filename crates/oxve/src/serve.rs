@@ -1,0 +1,178 @@
+//! `oxve serve`: open the store, bootstrap the admin, and serve the API.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use oxve_api::{ApiServer, AppState, HostInfo, Listeners};
+use oxve_auth::{AccessControl, AuthOptions};
+use oxve_store::SqliteStore;
+use oxve_tasks::TaskManager;
+
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/oxve";
+pub const DEFAULT_RUN_DIR: &str = "/run/oxve";
+const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Where the node keeps its state (store, certificates, task logs, local storage).
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// HTTPS address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "0.0.0.0:8006")]
+    listen: SocketAddr,
+    /// This node's name (default: the host name).
+    #[arg(long)]
+    node: Option<String>,
+    /// Runtime files: the CLI socket, guest sockets and pidfiles (default /run/oxve for the
+    /// default data dir, DATA/run otherwise, so test daemons never share one).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+}
+
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .map(|h| h.split('.').next().unwrap_or_default().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("securing {}", path.display()))
+}
+
+/// Write the generated admin password where only root can read it.
+fn save_initial_password(data_dir: &Path, password: &str) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join(INITIAL_PASSWORD_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(f, "{password}")?;
+    f.sync_all()?;
+    Ok(path)
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OXVE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let node = args.node.unwrap_or_else(host_name);
+    oxve_types::format::check_node(&node).map_err(|e| anyhow::anyhow!("--node: {e}"))?;
+    let data_dir = args.data_dir;
+    let run_dir = args.run_dir.unwrap_or_else(|| {
+        if data_dir == Path::new(DEFAULT_DATA_DIR) {
+            PathBuf::from(DEFAULT_RUN_DIR)
+        } else {
+            data_dir.join("run")
+        }
+    });
+    create_private_dir(&data_dir)?;
+    create_private_dir(&run_dir)?;
+
+    let store = Arc::new(
+        SqliteStore::open(&data_dir.join("config.db")).context("opening the config store")?,
+    );
+    let access = Arc::new(AccessControl::new(store.clone(), AuthOptions::default()));
+    let env_password = std::env::var("OXVE_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let generated = access
+        .bootstrap_admin(env_password)
+        .await
+        .context("creating the initial admin user")?;
+    if let Some(password) = &generated {
+        let path = save_initial_password(&data_dir, password)?;
+        println!("created user admin@pve with password: {password}");
+        println!(
+            "(saved in {}; change it after the first login)",
+            path.display()
+        );
+    }
+
+    let tasks = TaskManager::new(&node, data_dir.join("tasks")).context("opening task logs")?;
+    let tls = oxve_api::http::tls::ensure_node_certificate(&data_dir.join("pki"), &node)
+        .context("preparing the TLS certificate")?;
+    let ssl_fingerprint = oxve_api::http::tls::fingerprint(&tls.cert)?;
+
+    let host = HostInfo {
+        cpuinfo: oxve_host::cpu_info(),
+        cpu: oxve_host::CpuSampler::new(),
+        kvm: tokio::task::spawn_blocking(|| oxve_host::kvm_usable(Duration::from_secs(3))).await?,
+        ssl_fingerprint,
+    };
+    if let Some(reason) = &host.kvm.reason {
+        tracing::warn!("KVM not usable, VMs will run under TCG: {reason}");
+    }
+
+    let state = Arc::new(AppState {
+        node: node.clone(),
+        data_dir: data_dir.clone(),
+        store,
+        access,
+        tasks,
+        host,
+        started: Instant::now(),
+        caches: Default::default(),
+    });
+    spawn_cpu_sampler(state.clone());
+    let server = ApiServer::new(state, oxve_api::api::router());
+    let listeners = Listeners {
+        https: args.listen,
+        tls,
+        local_socket: Some(run_dir.join("oxve.sock")),
+    };
+    let on_listening = move |addr: SocketAddr| {
+        let host = if addr.ip().is_unspecified() {
+            node.clone()
+        } else {
+            addr.ip().to_string()
+        };
+        println!(
+            "oxve listening on https://{host}:{}/ (node {node})",
+            addr.port()
+        );
+        println!("log in as admin@pve (realm pve) or root@pam");
+    };
+    oxve_api::serve(server, listeners, on_listening, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Keep the node CPU figure current for /nodes and /cluster/resources.
+fn spawn_cpu_sampler(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            state.host.cpu.sample();
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("shutting down");
+}
