@@ -49,7 +49,12 @@ impl Caches {
     }
 
     /// A rendered resource list still valid at `revision` and `epoch`.
-    pub fn resources(&self, key: &ResourceKey, revision: u64, epoch: u64) -> Option<Arc<Prerendered>> {
+    pub fn resources(
+        &self,
+        key: &ResourceKey,
+        revision: u64,
+        epoch: u64,
+    ) -> Option<Arc<Prerendered>> {
         let cached = self.resources.lock().unwrap_or_else(|e| e.into_inner());
         cached
             .get(key)
@@ -57,7 +62,13 @@ impl Caches {
             .map(|c| Arc::clone(&c.body))
     }
 
-    pub fn put_resources(&self, key: ResourceKey, revision: u64, epoch: u64, body: Arc<Prerendered>) {
+    pub fn put_resources(
+        &self,
+        key: ResourceKey,
+        revision: u64,
+        epoch: u64,
+        body: Arc<Prerendered>,
+    ) {
         let mut cached = self.resources.lock().unwrap_or_else(|e| e.into_inner());
         if cached.len() >= MAX_RESOURCE_ENTRIES {
             cached.clear();

@@ -4,8 +4,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use oxve_auth::Authid;
-use oxve_router::ApiError;
+use oxve_router::{ApiError, PermissionChecker};
 
+use crate::http::permissions::CallerPermissions;
 use crate::state::AppState;
 
 /// Who is calling, from where, with the node's shared state.
@@ -23,6 +24,19 @@ impl RpcEnv {
         self.auth_id
             .as_ref()
             .ok_or_else(|| ApiError::unauthorized("authentication required"))
+    }
+
+    /// The caller's rights, from the current access-control snapshot.
+    pub async fn permissions(&self) -> Result<CallerPermissions, ApiError> {
+        CallerPermissions::new(&self.state, self.caller()?).await
+    }
+
+    /// Whether the caller has `privs` on `path` (all of them, or any with `any`).
+    pub async fn has_privs(&self, path: &str, privs: &[&str], any: bool) -> bool {
+        match self.permissions().await {
+            Ok(p) => p.has_privs(path, privs, any),
+            Err(_) => false,
+        }
     }
 
     /// The caller as the `user` string of a UPID or task filter (`user@realm!token`).

@@ -118,9 +118,7 @@ impl AuthError {
             AuthError::Store(StoreError::DigestMismatch | StoreError::AlreadyExists { .. })
         )
     }
-}
 
-impl AuthError {
     /// Wrap an id parse error as a parameter error for `name`.
     pub fn from_id(name: &str, err: IdError) -> Self {
         AuthError::param(name, err.to_string())

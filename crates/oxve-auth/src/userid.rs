@@ -238,6 +238,11 @@ pub struct Authid {
 }
 
 impl Authid {
+    /// `root@pam` acting as itself.
+    pub fn root() -> Self {
+        Userid::root().into()
+    }
+
     /// The owning user (the user itself for a plain user id).
     pub fn user(&self) -> &Userid {
         &self.user

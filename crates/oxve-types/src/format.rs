@@ -97,14 +97,14 @@ pub fn check_realm(value: &str) -> Result<(), String> {
         .ok_or_else(|| "value does not look like a valid realm".into())
 }
 
-/// `name@realm` (Proxmox `pve-userid`): the name has no `@`, `:`, `/` or control chars.
+/// `name@realm` (Proxmox `pve-userid`): the realm follows the last `@` (so AD-style names
+/// like `john@corp.com@ad` work); the name has no `:`, `/` or control characters.
 pub fn check_userid(value: &str) -> Result<(), String> {
     let err = || format!("value '{value}' does not look like a valid user name");
     let (name, realm) = value.rsplit_once('@').ok_or_else(err)?;
     let name_ok = !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| c == '@' || c == ':' || c == '/' || c.is_control());
+        && !name.starts_with('.')
+        && !name.chars().any(|c| c == ':' || c == '/' || c.is_control());
     if value.len() > 64 || !name_ok || check_realm(realm).is_err() {
         return Err(err());
     }

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// default data dir, DATA/run otherwise, so test daemons never share one).
     #[arg(long)]
     run_dir: Option<PathBuf>,
+    /// Add test-only API methods (a sleeping worker task); for the integration tests.
+    #[arg(long, hide = true)]
+    test_hooks: bool,
 }
 
 fn host_name() -> String {
@@ -133,7 +136,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         caches: Default::default(),
     });
     spawn_cpu_sampler(state.clone());
-    let server = ApiServer::new(state, oxve_api::api::router());
+    let router = if args.test_hooks {
+        oxve_api::api::router_with_test_hooks()
+    } else {
+        oxve_api::api::router()
+    };
+    let server = ApiServer::new(state, router);
     let listeners = Listeners {
         https: args.listen,
         tls,

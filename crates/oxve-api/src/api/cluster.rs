@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission, Prerendered};
+use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission, PermissionChecker, Prerendered};
 use oxve_store::{guest_config_key, VMID_MAX, VMID_MIN};
 use oxve_types::schema::Schema;
 use serde_json::{json, Value};
@@ -16,7 +16,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     vec![
         ApiMethod::new(HttpMethod::Get, "/cluster/status", "get_status")
             .description("Get cluster status information.")
-            .returns(Schema::array("", Schema::object("").additional_properties(true)))
+            .returns(Schema::array(
+                "",
+                Schema::object("").additional_properties(true),
+            ))
             .permission(Permission::Privs {
                 path: "/",
                 privs: &["Sys.Audit"],
@@ -35,12 +38,17 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 }]))
             }),
         ApiMethod::new(HttpMethod::Get, "/cluster/resources", "resources")
-            .description("Resources index (cluster wide): nodes, guests and storages the caller may see.")
+            .description(
+                "Resources index (cluster wide): nodes, guests and storages the caller may see.",
+            )
             .parameters(Schema::object("").optional(
                 "type",
                 Schema::string("Resource type.").enum_values(&["vm", "storage", "node", "sdn"]),
             ))
-            .returns(Schema::array("", Schema::object("").additional_properties(true)))
+            .returns(Schema::array(
+                "",
+                Schema::object("").additional_properties(true),
+            ))
             .permission(Permission::Custom(
                 "any user; lists only what the caller has Audit privileges on",
             ))
@@ -49,13 +57,17 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             }),
         ApiMethod::new(HttpMethod::Get, "/cluster/nextid", "nextid")
             .description("Get next free VMID, or check that the given one is free.")
-            .parameters(Schema::object("").optional(
-                "vmid",
-                Schema::integer("The (unique) ID of the VM.")
-                    .minimum(VMID_MIN as i64)
-                    .maximum(VMID_MAX as i64),
+            .parameters(
+                Schema::object("").optional(
+                    "vmid",
+                    Schema::integer("The (unique) ID of the VM.")
+                        .minimum(VMID_MIN as i64)
+                        .maximum(VMID_MAX as i64),
+                ),
+            )
+            .returns(Schema::string(
+                "The next free VMID (a string, as Proxmox returns it).",
             ))
-            .returns(Schema::string("The next free VMID (a string, as Proxmox returns it)."))
             .permission(Permission::Anybody)
             .handler(|env: RpcEnv, params| async move {
                 let store = &env.state.store;
@@ -91,7 +103,11 @@ pub async fn guest_summaries(env: &RpcEnv) -> Result<Arc<Vec<GuestSummary>>, Api
     }
     let mut list = Vec::new();
     for guest in store.guests().await.map_err(internal)? {
-        if let Some(entry) = store.get(&guest_config_key(&guest)).await.map_err(internal)? {
+        if let Some(entry) = store
+            .get(&guest_config_key(&guest))
+            .await
+            .map_err(internal)?
+        {
             list.push(GuestSummary::from_config(guest, &entry.text));
         }
     }
@@ -100,7 +116,10 @@ pub async fn guest_summaries(env: &RpcEnv) -> Result<Arc<Vec<GuestSummary>>, Api
     Ok(list)
 }
 
-async fn resources(env: &RpcEnv, type_filter: Option<String>) -> Result<Arc<Prerendered>, ApiError> {
+async fn resources(
+    env: &RpcEnv,
+    type_filter: Option<String>,
+) -> Result<Arc<Prerendered>, ApiError> {
     let revision = env.state.store.revision().await.map_err(internal)?;
     let epoch = env.state.started.elapsed().as_secs() / NODE_FIGURES_SECS;
     let key = ResourceKey {
@@ -112,11 +131,15 @@ async fn resources(env: &RpcEnv, type_filter: Option<String>) -> Result<Arc<Prer
     }
     let wants = |t: &str| type_filter.as_deref().is_none_or(|f| f == t);
     let mut list: Vec<Value> = Vec::new();
-    if wants("node") && env.has_privs(&format!("/nodes/{}", env.state.node), &["Sys.Audit"], false) {
+    if wants("node")
+        && env
+            .has_privs(&format!("/nodes/{}", env.state.node), &["Sys.Audit"], false)
+            .await
+    {
         list.push(node_entry(env));
     }
     if wants("vm") {
-        let checker = env.permissions()?;
+        let checker = env.permissions().await?;
         for guest in guest_summaries(env).await?.iter() {
             let path = format!("/vms/{}", guest.guest.vmid);
             if checker.has_privs(&path, &["VM.Audit"], true) {
@@ -130,4 +153,3 @@ async fn resources(env: &RpcEnv, type_filter: Option<String>) -> Result<Arc<Prer
         .put_resources(key, revision, epoch, Arc::clone(&body));
     Ok(body)
 }
-

@@ -18,10 +18,3 @@ pub fn local_node(env: &RpcEnv, node: &str) -> Result<(), ApiError> {
         Err(ApiError::internal(format!("no such node '{node}'")))
     }
 }
-
-/// Current Unix time in seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}

@@ -5,6 +5,7 @@ mod cluster;
 mod common;
 mod nodes;
 mod tasks;
+mod test_hooks;
 mod version;
 
 use oxve_router::Router;
@@ -20,5 +21,12 @@ pub fn router() -> Router<RpcEnv> {
         .extend(cluster::methods())
         .extend(nodes::methods())
         .extend(tasks::methods());
+    router
+}
+
+/// The router plus the test-only methods (`oxve serve --test-hooks`).
+pub fn router_with_test_hooks() -> Router<RpcEnv> {
+    let mut router = router();
+    router.extend(test_hooks::methods());
     router
 }

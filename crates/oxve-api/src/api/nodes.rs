@@ -16,7 +16,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .permission(Permission::Anybody)
             .handler(|env: RpcEnv, _| async move {
                 let entry = node_entry(&env);
-                let visible = env.has_privs(&format!("/nodes/{}", env.state.node), &["Sys.Audit"], false);
+                let visible = env.has_privs(&format!("/nodes/{}", env.state.node), &["Sys.Audit"], false).await;
                 // Without Sys.Audit, Proxmox still lists the node but hides its figures.
                 let entry = if visible {
                     entry

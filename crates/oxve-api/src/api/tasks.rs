@@ -25,19 +25,20 @@ fn task_error(err: TaskError) -> ApiError {
 }
 
 fn parse_upid(params: &Params) -> Result<Upid, ApiError> {
-    params
-        .req_str("upid")
-        .parse::<Upid>()
-        .map_err(task_error)
+    params.req_str("upid").parse::<Upid>().map_err(task_error)
 }
 
 /// Owners may see and stop their own tasks; others need `privilege` on the node.
-fn check_task_access(env: &RpcEnv, upid: &Upid, privilege: &'static str) -> Result<(), ApiError> {
+async fn check_task_access(
+    env: &RpcEnv,
+    upid: &Upid,
+    privilege: &'static str,
+) -> Result<(), ApiError> {
     if upid.auth_id() == env.caller_string() {
         return Ok(());
     }
     let path = format!("/nodes/{}", upid.node());
-    if env.has_privs(&path, &[privilege], false) {
+    if env.has_privs(&path, &[privilege], false).await {
         Ok(())
     } else {
         Err(ApiError::permission_check_failed(&path, privilege))
@@ -94,7 +95,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         .map_err(|e| ApiError::param("statusfilter", e))?,
                 };
                 let node_path = format!("/nodes/{}", env.state.node);
-                if !env.has_privs(&node_path, &["Sys.Audit"], false) {
+                if !env.has_privs(&node_path, &["Sys.Audit"], false).await {
                     // Without audit rights only the caller's own tasks are listed.
                     filter.userfilter = None;
                     let (all, _) = env.state.tasks.list(&TaskFilter {
@@ -132,7 +133,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .handler(|env: RpcEnv, params| async move {
                 local_node(&env, params.req_str("node"))?;
                 let upid = parse_upid(&params)?;
-                check_task_access(&env, &upid, "Sys.Audit")?;
+                check_task_access(&env, &upid, "Sys.Audit").await?;
                 let status = env.state.tasks.status(&upid).await.map_err(task_error)?;
                 Ok(json!(status))
             }),
@@ -151,7 +152,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .handler(|env: RpcEnv, params| async move {
                 local_node(&env, params.req_str("node"))?;
                 let upid = parse_upid(&params)?;
-                check_task_access(&env, &upid, "Sys.Audit")?;
+                check_task_access(&env, &upid, "Sys.Audit").await?;
                 let (start, limit) = if params.bool_or("download", false) {
                     (0, 0)
                 } else {
@@ -176,7 +177,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .handler(|env: RpcEnv, params| async move {
                 local_node(&env, params.req_str("node"))?;
                 let upid = parse_upid(&params)?;
-                check_task_access(&env, &upid, "Sys.Modify")?;
+                check_task_access(&env, &upid, "Sys.Modify").await?;
                 env.state.tasks.abort(&upid).await.map_err(task_error)?;
                 Ok(json!(null))
             }),

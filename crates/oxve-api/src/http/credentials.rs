@@ -61,7 +61,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
-            "a=b; PVEAuthCookie=PVE%3Aroot@pam%3A1::sig+x".parse().unwrap(),
+            "a=b; PVEAuthCookie=PVE%3Aroot@pam%3A1::sig+x"
+                .parse()
+                .unwrap(),
         );
         assert_eq!(
             extract(&h),
@@ -72,7 +74,10 @@ mod tests {
             header::AUTHORIZATION,
             "PVEAPIToken=root@pam!t=123".parse().unwrap(),
         );
-        assert_eq!(extract(&h), Credential::Token("PVEAPIToken=root@pam!t=123".into()));
+        assert_eq!(
+            extract(&h),
+            Credential::Token("PVEAPIToken=root@pam!t=123".into())
+        );
         assert_eq!(extract(&HeaderMap::new()), Credential::None);
     }
 }

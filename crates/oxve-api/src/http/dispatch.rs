@@ -44,7 +44,11 @@ pub struct ApiRequest<'a> {
     pub body: Bytes,
 }
 
-pub async fn dispatch(server: &ApiServer, transport: Transport, req: ApiRequest<'_>) -> Response<Body> {
+pub async fn dispatch(
+    server: &ApiServer,
+    transport: Transport,
+    req: ApiRequest<'_>,
+) -> Response<Body> {
     match dispatch_inner(server, transport, req).await {
         Ok(resp) => resp,
         Err(err) => response::error(&err),
@@ -148,13 +152,15 @@ async fn authenticate(
         Credential::Ticket(ticket) => {
             let userid = access
                 .verify_ticket(&ticket)
+                .await
                 .map_err(|_| ApiError::unauthorized("invalid ticket"))?;
             if method != HttpMethod::Get {
-                let token = credentials::csrf_token(headers)
-                    .ok_or_else(|| ApiError::unauthorized("Permission denied - invalid csrf token"))?;
-                access
-                    .verify_csrf(&userid, token)
-                    .map_err(|_| ApiError::unauthorized("Permission denied - invalid csrf token"))?;
+                let token = credentials::csrf_token(headers).ok_or_else(|| {
+                    ApiError::unauthorized("Permission denied - invalid csrf token")
+                })?;
+                access.verify_csrf(&userid, token).await.map_err(|_| {
+                    ApiError::unauthorized("Permission denied - invalid csrf token")
+                })?;
             }
             Ok(Authid::from(userid))
         }

@@ -3,7 +3,7 @@
 mod credentials;
 mod dispatch;
 mod params;
-mod permissions;
+pub mod permissions;
 mod response;
 pub mod tls;
 
@@ -127,9 +127,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let config =
-        axum_server::tls_rustls::RustlsConfig::from_pem_file(&listeners.tls.cert, &listeners.tls.key)
-            .await?;
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+        &listeners.tls.cert,
+        &listeners.tls.key,
+    )
+    .await?;
     let handle = axum_server::Handle::new();
 
     let local = match &listeners.local_socket {

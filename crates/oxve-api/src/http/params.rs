@@ -123,8 +123,7 @@ mod tests {
         let mut map = Map::new();
         map.insert("vmid".into(), json!(100));
         merge_path_params(vec![("vmid".into(), "100".into())], &mut map).unwrap();
-        let err =
-            merge_path_params(vec![("vmid".into(), "101".into())], &mut map).unwrap_err();
+        let err = merge_path_params(vec![("vmid".into(), "101".into())], &mut map).unwrap_err();
         assert_eq!(err.status, 400);
         assert!(err.errors.unwrap().contains_key("vmid"));
     }

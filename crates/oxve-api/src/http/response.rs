@@ -34,7 +34,10 @@ pub fn success(result: ApiResponse, accepts_gzip: bool) -> Response<Body> {
     if let Some(total) = result.total {
         body["total"] = Value::from(total);
     }
-    json_response(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
 
 /// Bodies smaller than this are not worth compressing.
@@ -63,7 +66,13 @@ pub fn error(err: &ApiError) -> Response<Body> {
     let reason: Vec<u8> = err
         .reason()
         .bytes()
-        .map(|b| if b == b'\t' || (0x20..0x7f).contains(&b) { b } else { b'?' })
+        .map(|b| {
+            if b == b'\t' || (0x20..0x7f).contains(&b) {
+                b
+            } else {
+                b'?'
+            }
+        })
         .take(200)
         .collect();
     if let Ok(reason) = ReasonPhrase::try_from(reason) {

@@ -39,7 +39,11 @@ pub fn ensure_node_certificate(dir: &Path, node: &str) -> Result<TlsFiles, TlsEr
         move |source| TlsError::Write { path, source }
     };
     fs::create_dir_all(dir).map_err(write_err(dir))?;
-    let names = vec![node.to_string(), "localhost".to_string(), "127.0.0.1".to_string()];
+    let names = vec![
+        node.to_string(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+    ];
     let cert = rcgen::generate_simple_self_signed(names)?;
     write_file(&files.key, cert.key_pair.serialize_pem().as_bytes(), 0o600)
         .map_err(write_err(&files.key))?;

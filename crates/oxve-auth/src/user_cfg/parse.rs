@@ -1,142 +1,16 @@
-//! `user.cfg` in Proxmox's line format: parsing and writing.
-//!
-//! ```text
-//! user:<userid>:<enable>:<expire>:<firstname>:<lastname>:<email>:<comment>:<keys>:
-//! token:<userid>!<token>:<expire>:<privsep>:<comment>:
-//! group:<groupid>:<user,user,...>:<comment>:
-//! pool:<poolid>:<comment>:<vmid,...>:<storage,...>:
-//! role:<roleid>:<priv,priv,...>:
-//! acl:<propagate>:<path>:<@group,user,token,...>:<role,role,...>:
-//! ```
-//!
-//! Free text is escaped with [`crate::text::encode_text`]. Built-in roles are never written,
-//! nor ACL entries of `root@pam` (always Administrator). Like Proxmox, the parser skips bad
-//! lines with a warning instead of failing, and always adds `root@pam`.
+//! Parsing of `user.cfg`, as Proxmox's `parse_user_config`: invalid lines are logged and
+//! skipped.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::warn;
 
-use crate::acl::{normalize_path, Acl, RoleFlags};
-use crate::privileges::{split_list, PrivSet};
-use crate::roles::{builtin_role, is_builtin};
-use crate::text::{decode_text, encode_text};
-use crate::userid::{verify_group_id, verify_pool_id, verify_role_id, Authid, TokenName, Userid};
-
-/// One user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserEntry {
-    /// Whether the account may log in.
-    pub enable: bool,
-    /// Expiry as a Unix time; 0 means never.
-    pub expire: i64,
-    /// First name.
-    pub firstname: Option<String>,
-    /// Last name.
-    pub lastname: Option<String>,
-    /// E-mail address.
-    pub email: Option<String>,
-    /// Free comment.
-    pub comment: Option<String>,
-    /// Legacy two-factor key list.
-    pub keys: Option<String>,
-    /// The user's API tokens.
-    pub tokens: BTreeMap<TokenName, TokenEntry>,
-}
-
-impl Default for UserEntry {
-    fn default() -> Self {
-        UserEntry {
-            enable: true,
-            expire: 0,
-            firstname: None,
-            lastname: None,
-            email: None,
-            comment: None,
-            keys: None,
-            tokens: BTreeMap::new(),
-        }
-    }
-}
-
-impl UserEntry {
-    /// Enabled and not expired at Unix time `now`.
-    pub fn is_active(&self, now: i64) -> bool {
-        self.enable && (self.expire == 0 || self.expire >= now)
-    }
-}
-
-/// One API token's settings (its secret lives in `priv/token.cfg`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenEntry {
-    /// Expiry as a Unix time; 0 means "same as the user".
-    pub expire: i64,
-    /// Privilege separation: the token's rights are the intersection of its own ACLs and the
-    /// user's rights; without it the token has the user's rights.
-    pub privsep: bool,
-    /// Free comment.
-    pub comment: Option<String>,
-}
-
-impl Default for TokenEntry {
-    fn default() -> Self {
-        TokenEntry {
-            expire: 0,
-            privsep: true,
-            comment: None,
-        }
-    }
-}
-
-/// One group; membership is stored on the group line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupEntry {
-    /// Free comment.
-    pub comment: Option<String>,
-    /// Member users.
-    pub members: BTreeSet<Userid>,
-}
-
-/// One resource pool (kept so user.cfg round-trips; pools are managed elsewhere).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PoolEntry {
-    /// Free comment.
-    pub comment: Option<String>,
-    /// Member guests.
-    pub vms: BTreeSet<u32>,
-    /// Member storages.
-    pub storage: BTreeSet<String>,
-}
-
-/// The parsed `user.cfg`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserConfig {
-    /// Users by id.
-    pub users: BTreeMap<Userid, UserEntry>,
-    /// Groups by id.
-    pub groups: BTreeMap<String, GroupEntry>,
-    /// Pools by id.
-    pub pools: BTreeMap<String, PoolEntry>,
-    /// Custom roles (built-in roles are not stored).
-    pub roles: BTreeMap<String, PrivSet>,
-    /// The ACL.
-    pub acl: Acl,
-}
-
-impl Default for UserConfig {
-    /// An empty config holding only `root@pam`.
-    fn default() -> Self {
-        let mut users = BTreeMap::new();
-        users.insert(Userid::root(), UserEntry::default());
-        UserConfig {
-            users,
-            groups: BTreeMap::new(),
-            pools: BTreeMap::new(),
-            roles: BTreeMap::new(),
-            acl: Acl::default(),
-        }
-    }
-}
+use super::{TokenEntry, UserConfig, UserEntry};
+use crate::acl::{normalize_path, RoleFlags};
+use crate::privileges::split_list;
+use crate::roles::is_builtin;
+use crate::text::decode_text;
+use crate::userid::{verify_group_id, verify_pool_id, verify_role_id, Authid, Userid};
 
 fn opt_text(field: Option<&str>) -> Option<String> {
     field.filter(|s| !s.is_empty()).map(decode_text)
@@ -160,31 +34,6 @@ fn flag(field: Option<&str>) -> bool {
 }
 
 impl UserConfig {
-    /// The privileges of role `name`: built-in or custom.
-    pub fn role_privs(&self, name: &str) -> Option<PrivSet> {
-        builtin_role(name).or_else(|| self.roles.get(name).copied())
-    }
-
-    /// Whether role `name` exists (built-in or custom).
-    pub fn role_exists(&self, name: &str) -> bool {
-        self.role_privs(name).is_some()
-    }
-
-    /// The groups `user` is a member of.
-    pub fn user_groups(&self, user: &Userid) -> BTreeSet<String> {
-        self.groups
-            .iter()
-            .filter(|(_, g)| g.members.contains(user))
-            .map(|(name, _)| name.clone())
-            .collect()
-    }
-
-    /// The token entry of `authid`, if it is an existing token.
-    pub fn token(&self, authid: &Authid) -> Option<&TokenEntry> {
-        let name = authid.token()?;
-        self.users.get(authid.user())?.tokens.get(name)
-    }
-
     /// Parse `user.cfg` text. Never fails: invalid lines are logged and skipped.
     pub fn parse(raw: &str) -> Self {
         let mut cfg = UserConfig::default();
@@ -390,99 +239,5 @@ impl UserConfig {
             }
             Err(_) => warn!("user config - invalid user/group '{ug}' in acl"),
         }
-    }
-
-    /// Write the config in Proxmox's format and order.
-    pub fn write(&self) -> String {
-        let mut out = String::new();
-        for (user, d) in &self.users {
-            let text = |v: &Option<String>| v.as_deref().map(encode_text).unwrap_or_default();
-            out.push_str(&format!(
-                "user:{user}:{}:{}:{}:{}:{}:{}:{}:\n",
-                u8::from(d.enable),
-                d.expire.max(0),
-                text(&d.firstname),
-                text(&d.lastname),
-                d.email.as_deref().unwrap_or(""),
-                text(&d.comment),
-                d.keys.as_deref().unwrap_or(""),
-            ));
-            for (name, t) in &d.tokens {
-                out.push_str(&format!(
-                    "token:{user}!{name}:{}:{}:{}:\n",
-                    t.expire.max(0),
-                    u8::from(t.privsep),
-                    t.comment.as_deref().map(encode_text).unwrap_or_default(),
-                ));
-            }
-        }
-        out.push('\n');
-        for (name, g) in &self.groups {
-            let members: Vec<String> = g.members.iter().map(Userid::to_string).collect();
-            out.push_str(&format!(
-                "group:{name}:{}:{}:\n",
-                members.join(","),
-                g.comment.as_deref().map(encode_text).unwrap_or_default(),
-            ));
-        }
-        out.push('\n');
-        for (name, p) in &self.pools {
-            // Proxmox sorts vmids as strings.
-            let mut vms: Vec<String> = p.vms.iter().map(u32::to_string).collect();
-            vms.sort();
-            let storage: Vec<&str> = p.storage.iter().map(String::as_str).collect();
-            out.push_str(&format!(
-                "pool:{name}:{}:{}:{}:\n",
-                p.comment.as_deref().map(encode_text).unwrap_or_default(),
-                vms.join(","),
-                storage.join(","),
-            ));
-        }
-        out.push('\n');
-        for (name, privs) in &self.roles {
-            if !is_builtin(name) {
-                out.push_str(&format!("role:{name}:{privs}:\n"));
-            }
-        }
-        out.push('\n');
-        for (path, node) in &self.acl.nodes {
-            // (propagate, role list) -> members
-            let mut lines: BTreeMap<(bool, String), BTreeSet<String>> = BTreeMap::new();
-            let mut collect = |member: String, flags: &RoleFlags| {
-                for prop in [false, true] {
-                    let roles: Vec<&str> = flags
-                        .iter()
-                        .filter(|(_, p)| **p == prop)
-                        .map(|(r, _)| r.as_str())
-                        .collect();
-                    if !roles.is_empty() {
-                        lines
-                            .entry((prop, roles.join(",")))
-                            .or_default()
-                            .insert(member.clone());
-                    }
-                }
-            };
-            for (g, flags) in &node.groups {
-                collect(format!("@{g}"), flags);
-            }
-            for (u, flags) in &node.users {
-                if !u.is_root() {
-                    collect(u.to_string(), flags);
-                }
-            }
-            for (t, flags) in &node.tokens {
-                collect(t.to_string(), flags);
-            }
-            for ((prop, roles), members) in lines {
-                let members: Vec<&str> = members.iter().map(String::as_str).collect();
-                out.push_str(&format!(
-                    "acl:{}:{path}:{}:{roles}:\n",
-                    u8::from(prop),
-                    members.join(",")
-                ));
-            }
-        }
-        out
     }
 }

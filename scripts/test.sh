@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run every test of oxve: formatting, lints, unit and integration tests against a real
+# daemon, and the Proxmox API client tests (proxmoxer). Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo build"
+cargo build --workspace --bins
+
+echo "== proxmoxer client"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q -r tests/clients/requirements.txt
+
+echo "== cargo test"
+set +e
+OXVE_CLIENT_PYTHON="$PWD/.venv/bin/python" cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
+status=${PIPESTATUS[0]}
+set -e
+
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt
+exit "$status"
