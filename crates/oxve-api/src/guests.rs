@@ -37,7 +37,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
         _ => (text, 1),
     };
     let value: f64 = num.parse().ok()?;
-    (value >= 0.0).then(|| (value * mult as f64) as u64)
+    (value >= 0.0).then_some((value * mult as f64) as u64)
 }
 
 fn size_option(value: &str) -> Option<u64> {

@@ -79,10 +79,10 @@ pub fn fs_usage(path: &Path) -> FsUsage {
     let Ok(st) = nix::sys::statvfs::statvfs(path) else {
         return FsUsage::default();
     };
-    let frag = st.fragment_size() as u64;
-    let total = st.blocks() as u64 * frag;
-    let free = st.blocks_free() as u64 * frag;
-    let avail = st.blocks_available() as u64 * frag;
+    let frag = st.fragment_size();
+    let total = st.blocks() * frag;
+    let free = st.blocks_free() * frag;
+    let avail = st.blocks_available() * frag;
     FsUsage {
         total,
         used: total.saturating_sub(free),
