@@ -63,8 +63,9 @@ pub struct ApiResponse {
 /// A rendered `{"data": ...}` body, with its gzip form made at most once.
 #[derive(Debug, Default)]
 pub struct Prerendered {
-    pub body: Vec<u8>,
-    pub gzip: std::sync::OnceLock<Vec<u8>>,
+    /// Shared, so each response sends it without copying.
+    pub body: bytes::Bytes,
+    pub gzip: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl Prerendered {
@@ -72,7 +73,7 @@ impl Prerendered {
     pub fn new(data: &Value) -> Self {
         let body = serde_json::to_vec(&serde_json::json!({ "data": data })).unwrap_or_default();
         Prerendered {
-            body,
+            body: body.into(),
             gzip: Default::default(),
         }
     }

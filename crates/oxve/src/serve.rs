@@ -68,6 +68,19 @@ fn save_initial_password(data_dir: &Path, password: &str) -> anyhow::Result<Path
     Ok(path)
 }
 
+/// Keep the daemon's memory small: a login hashes with argon2 (19 MiB per hash), and glibc's
+/// adaptive mmap threshold would otherwise keep such blocks in per-thread arenas for good.
+/// A fixed threshold makes large blocks plain mmaps, returned to the kernel on free.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; main calls this before it starts
+    // any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -147,7 +147,11 @@ pub async fn serve(
         });
     }
 
-    let https = axum_server::bind_rustls(listeners.https, config)
+    // TCP_NODELAY: large responses otherwise stall on Nagle + delayed ACK (~40 ms).
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let https = axum_server::bind(listeners.https)
+        .acceptor(acceptor)
         .handle(handle.clone())
         .serve(
             server

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 const JSON: &str = "application/json;charset=UTF-8";
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body));
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response<Body> {
+    let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
@@ -22,7 +22,7 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
 pub fn success(result: ApiResponse, accepts_gzip: bool) -> Response<Body> {
     if let Some(pre) = result.prerendered {
         if accepts_gzip && pre.body.len() > GZIP_MIN {
-            let gz = pre.gzip.get_or_init(|| gzip(&pre.body)).clone();
+            let gz = pre.gzip.get_or_init(|| gzip(&pre.body).into()).clone();
             let mut resp = json_response(StatusCode::OK, gz);
             resp.headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
