@@ -21,6 +21,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q -r tests/clients/requirements.txt
 
+# A throwaway host account for the PAM realm tests, removed again on exit.
+if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null; then
+  pam_user=oxvepamtest$$
+  pam_password="pam-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  useradd --no-create-home --shell /usr/sbin/nologin "$pam_user"
+  trap 'userdel "$pam_user" 2>/dev/null || true' EXIT
+  echo "$pam_user:$pam_password" | chpasswd
+  export OXVE_PAM_TEST_USER=$pam_user OXVE_PAM_TEST_PASSWORD=$pam_password
+fi
+
 echo "== cargo test"
 set +e
 OXVE_CLIENT_PYTHON="$PWD/.venv/bin/python" cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt

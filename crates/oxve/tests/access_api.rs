@@ -157,6 +157,26 @@ async fn users_groups_roles_crud() {
         .await;
     assert_eq!(r.status, 400);
 
+    // a stale digest is refused and changes nothing
+    let r = s
+        .put(
+            "/access/acl",
+            &[
+                ("path", "/vms"),
+                ("roles", "PVEAuditor"),
+                ("users", "alice@pve"),
+                ("digest", "0000"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 500);
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("detected modified configuration"));
+    let acl = s.get("/access/acl", &[]).await;
+    assert!(find(acl.data(), "ugid", "alice@pve").is_none());
+
     // deleting a user removes its ACLs and memberships
     s.put(
         "/access/acl",

@@ -98,6 +98,21 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         "either 'users', 'groups' or 'tokens' is required",
                     ));
                 }
+                if let Some(digest) = params.str("digest") {
+                    let current = env
+                        .state
+                        .store
+                        .get("user.cfg")
+                        .await
+                        .map_err(|e| ApiError::internal(e.to_string()))?
+                        .map(|e| e.digest)
+                        .unwrap_or_default();
+                    if current != digest {
+                        return Err(ApiError::internal(
+                            oxve_store::StoreError::DigestMismatch.to_string(),
+                        ));
+                    }
+                }
                 let perms = env.permissions().await?;
                 perms
                     .snapshot()
