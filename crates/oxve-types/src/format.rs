@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::schema::ObjectSchema;
+use crate::property_string::PropertyStringFormat;
 
 /// A string format: a named check, a list of such items, or a property string.
 #[derive(Clone)]
@@ -18,8 +18,11 @@ pub enum Format {
         name: &'static str,
         check: fn(&str) -> Result<(), String>,
     },
-    /// A property string (`key=value,...`) described by an object schema.
-    PropertyString(Arc<ObjectSchema>),
+    /// A property string (`key=value,...`) with its keys.
+    PropertyString {
+        name: &'static str,
+        format: Arc<PropertyStringFormat>,
+    },
 }
 
 impl fmt::Debug for Format {
@@ -31,8 +34,9 @@ impl fmt::Debug for Format {
 impl Format {
     pub fn name(&self) -> &'static str {
         match self {
-            Format::Named { name, .. } | Format::List { name, .. } => name,
-            Format::PropertyString(_) => "property-string",
+            Format::Named { name, .. }
+            | Format::List { name, .. }
+            | Format::PropertyString { name, .. } => name,
         }
     }
 
@@ -41,7 +45,9 @@ impl Format {
         match self {
             Format::Named { check, .. } => check(value),
             Format::List { check, .. } => split_list(value).try_for_each(check),
-            Format::PropertyString(_) => Ok(()),
+            Format::PropertyString { format, .. } => {
+                format.parse(value).map(|_| ()).map_err(|e| e.to_string())
+            }
         }
     }
 }

@@ -4,4 +4,6 @@
 pub mod config_text;
 pub mod format;
 pub mod params;
+pub mod property_string;
 pub mod schema;
+pub mod section_config;

@@ -5,7 +5,7 @@
 mod json;
 mod verify;
 
-pub use verify::{verify_object, ParamErrors};
+pub use verify::{verify_object, verify_value, ParamErrors};
 
 use regex::Regex;
 use std::sync::Arc;
