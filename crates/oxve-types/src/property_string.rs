@@ -103,7 +103,12 @@ impl PropertyStringFormat {
     }
 
     /// The key a bare value (without `=`) fills.
-    pub fn default_key(self, name: &'static str, schema: impl Into<Schema>, optional: bool) -> Self {
+    pub fn default_key(
+        self,
+        name: &'static str,
+        schema: impl Into<Schema>,
+        optional: bool,
+    ) -> Self {
         let kind = PsKind::Value {
             schema: schema.into(),
             optional,
@@ -295,7 +300,10 @@ mod tests {
                 Schema::string("NIC model").enum_values(&["virtio", "e1000", "rtl8139", "vmxnet3"]),
                 false,
             )
-            .optional("macaddr", Schema::string("MAC").pattern("[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}"))
+            .optional(
+                "macaddr",
+                Schema::string("MAC").pattern("[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}"),
+            )
             .optional("bridge", Schema::string("bridge"))
             .optional("firewall", Schema::boolean("firewall"))
             .optional("tag", Schema::integer("VLAN").minimum(1).maximum(4094))
@@ -308,7 +316,10 @@ mod tests {
             .default_key("file", Schema::string("volume"), false)
             .alias("volume", "file")
             .optional("size", Schema::string("size"))
-            .optional("cache", Schema::string("cache").enum_values(&["none", "writeback"]))
+            .optional(
+                "cache",
+                Schema::string("cache").enum_values(&["none", "writeback"]),
+            )
             .optional("iothread", Schema::boolean("iothread"))
     }
 
@@ -353,7 +364,9 @@ mod tests {
         let e = net().parse("virtio,bogus=1").unwrap_err();
         assert_eq!(e.to_string(), "invalid format - bogus: unknown key");
         let e = net().parse("virtio,tag=5000").unwrap_err();
-        assert!(e.to_string().contains("tag: value must have a maximum value of 4094"));
+        assert!(e
+            .to_string()
+            .contains("tag: value must have a maximum value of 4094"));
         let e = net().parse("virtio,virtio").unwrap_err();
         assert!(e.message.contains("duplicate key"));
         let e = net().parse("bridge=vmbr0").unwrap_err();
@@ -370,7 +383,9 @@ mod tests {
     /// whatever parses prints to something that parses to the same values.
     #[test]
     fn random_inputs_never_panic_and_round_trip() {
-        let alphabet: Vec<char> = "virtoe10=,:ABCDEF0123456789bridgmactaghfwl_ -xyz".chars().collect();
+        let alphabet: Vec<char> = "virtoe10=,:ABCDEF0123456789bridgmactaghfwl_ -xyz"
+            .chars()
+            .collect();
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..20_000 {
             let len = (seed % 40) as usize;
