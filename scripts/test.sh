@@ -15,6 +15,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo build"
 cargo build --workspace --bins
 
+echo "== guest image"
+# Package lists must be current for apt-get download of the guest kernel and busybox.
+[ -n "$(find /var/lib/apt/lists -name '*bookworm-backports*Packages*' 2>/dev/null | head -1)" ] || apt-get update -qq
+scripts/build-guest-image.sh target/guest
+
 echo "== proxmoxer client"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
