@@ -7,6 +7,7 @@ use oxve_auth::Authid;
 use oxve_router::{ApiError, PermissionChecker};
 
 use crate::http::permissions::CallerPermissions;
+use crate::http::upload::UploadedFile;
 use crate::state::AppState;
 
 /// Who is calling, from where, with the node's shared state.
@@ -16,6 +17,8 @@ pub struct RpcEnv {
     /// The authenticated user or token; `None` only for methods open to the world.
     pub auth_id: Option<Authid>,
     pub client: Option<IpAddr>,
+    /// The file of an upload request (storage upload), streamed to a temp file.
+    pub upload: Option<Arc<UploadedFile>>,
 }
 
 impl RpcEnv {

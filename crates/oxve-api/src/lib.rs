@@ -7,6 +7,7 @@ pub mod env;
 pub mod guests;
 pub mod http;
 pub mod state;
+pub mod storage_service;
 
 pub use env::RpcEnv;
 pub use http::{serve, ApiServer, Listeners};

@@ -29,6 +29,7 @@ pub struct AppState {
     pub access: Arc<AccessControl>,
     pub tasks: Arc<TaskManager>,
     pub host: HostInfo,
+    pub storage: crate::storage_service::StorageService,
     pub started: Instant,
     pub caches: Caches,
 }

@@ -5,5 +5,6 @@ pub mod config_text;
 pub mod format;
 pub mod params;
 pub mod property_string;
+pub mod qemu;
 pub mod schema;
 pub mod section_config;

@@ -3,12 +3,12 @@
 //!
 //! ```text
 //! dir: local
-//! 	path /var/lib/vz
-//! 	content iso,vztmpl,backup
+//!     path /var/lib/vz
+//!     content iso,vztmpl,backup
 //!
 //! zfspool: tank
-//! 	pool tank/data
-//! 	sparse
+//!     pool tank/data
+//!     sparse
 //! ```
 //!
 //! A section starts with a `<type>: <id>` line at column 0, followed by indented
@@ -154,9 +154,7 @@ pub fn parse_section_config(text: &str) -> Result<Vec<ConfigSection>, SectionCon
         match parse_property(line) {
             Some((key, value)) => match sections.last_mut() {
                 Some(section) if in_section => section.properties.push((key, value)),
-                _ => {
-                    return Err(SectionConfigError::PropertyOutsideSection { line: line_no, key })
-                }
+                _ => return Err(SectionConfigError::PropertyOutsideSection { line: line_no, key }),
             },
             None => {
                 return Err(SectionConfigError::Malformed {

@@ -145,10 +145,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         access,
         tasks,
         host,
+        storage: oxve_api::storage_service::StorageService::new(data_dir.clone()),
         started: Instant::now(),
         caches: Default::default(),
     });
     spawn_cpu_sampler(state.clone());
+    // The local storage's directories exist from the first start.
+    if let Err(err) = state
+        .storage
+        .run(state.store.as_ref(), |m| m.activate("local"))
+        .await
+    {
+        tracing::warn!("cannot activate the local storage: {err}");
+    }
     let router = if args.test_hooks {
         oxve_api::api::router_with_test_hooks()
     } else {

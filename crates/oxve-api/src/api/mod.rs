@@ -2,8 +2,9 @@
 
 mod access;
 mod cluster;
-mod common;
+pub(crate) mod common;
 mod nodes;
+mod storage;
 mod tasks;
 mod test_hooks;
 mod version;
@@ -20,6 +21,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(access::methods())
         .extend(cluster::methods())
         .extend(nodes::methods())
+        .extend(storage::methods())
         .extend(tasks::methods());
     router
 }

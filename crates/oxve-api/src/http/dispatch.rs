@@ -13,6 +13,7 @@ use oxve_types::schema::verify_object;
 use serde_json::{json, Map, Value};
 
 use super::credentials::{self, Credential};
+use super::upload::UploadedFile;
 use super::{params, permissions::CallerPermissions, response, ApiServer};
 use crate::env::RpcEnv;
 
@@ -49,7 +50,17 @@ pub async fn dispatch(
     transport: Transport,
     req: ApiRequest<'_>,
 ) -> Response<Body> {
-    match dispatch_inner(server, transport, req).await {
+    dispatch_with_upload(server, transport, req, None).await
+}
+
+/// Dispatch a request that carries an uploaded file (the upload path of storages).
+pub async fn dispatch_with_upload(
+    server: &ApiServer,
+    transport: Transport,
+    req: ApiRequest<'_>,
+    upload: Option<Arc<UploadedFile>>,
+) -> Response<Body> {
+    match dispatch_inner(server, transport, req, upload).await {
         Ok(resp) => resp,
         Err(err) => response::error(&err),
     }
@@ -59,7 +70,10 @@ async fn dispatch_inner(
     server: &ApiServer,
     transport: Transport,
     req: ApiRequest<'_>,
+    upload: Option<Arc<UploadedFile>>,
 ) -> Result<Response<Body>, ApiError> {
+    // Proxmox does not ask uploads for a CSRF token (browser form posts).
+    let csrf_exempt = upload.is_some();
     let not_implemented = || ApiError::not_implemented(req.method.as_str(), req.path);
     let method = HttpMethod::parse(req.method.as_str()).ok_or_else(not_implemented)?;
     let (api_method, path_params) = match server.router.lookup(method, req.path) {
@@ -68,7 +82,7 @@ async fn dispatch_inner(
             path_params,
         } => (method, path_params),
         Lookup::Index(children) => {
-            authenticate(server, transport, method, req.headers).await?;
+            authenticate(server, transport, method, req.headers, false).await?;
             let list: Vec<Value> = children.iter().map(|c| json!({ "name": c })).collect();
             return Ok(response::success(Value::Array(list).into(), false));
         }
@@ -76,7 +90,7 @@ async fn dispatch_inner(
     };
 
     let auth_id = if api_method.permission.needs_auth() {
-        let auth_id = authenticate(server, transport, method, req.headers).await?;
+        let auth_id = authenticate(server, transport, method, req.headers, csrf_exempt).await?;
         if auth_id.is_token() && !api_method.allow_token {
             return Err(ApiError::forbidden(format!(
                 "URI '/api2/json{}' not available with API token, need proper ticket.",
@@ -104,6 +118,7 @@ async fn dispatch_inner(
         state: Arc::clone(&server.state),
         auth_id,
         client: transport.client(),
+        upload,
     };
     let result = (api_method.handler)(env, params).await?;
     Ok(response::success(result, accepts_gzip(req.headers)))
@@ -133,12 +148,22 @@ fn collect_params(
     Ok(raw)
 }
 
+/// Check the credentials of an upload before its body is read.
+pub async fn authenticate_upload(
+    server: &ApiServer,
+    transport: Transport,
+    headers: &HeaderMap,
+) -> Result<Authid, ApiError> {
+    authenticate(server, transport, HttpMethod::Post, headers, true).await
+}
+
 /// Establish who is calling; CSRF protection applies to ticket auth on changing methods.
 async fn authenticate(
     server: &ApiServer,
     transport: Transport,
     method: HttpMethod,
     headers: &HeaderMap,
+    csrf_exempt: bool,
 ) -> Result<Authid, ApiError> {
     if let Transport::LocalSocket = transport {
         return Ok(Authid::root());
@@ -154,7 +179,7 @@ async fn authenticate(
                 .verify_ticket(&ticket)
                 .await
                 .map_err(|_| ApiError::unauthorized("invalid ticket"))?;
-            if method != HttpMethod::Get {
+            if method != HttpMethod::Get && !csrf_exempt {
                 let token = credentials::csrf_token(headers).ok_or_else(|| {
                     ApiError::unauthorized("Permission denied - invalid csrf token")
                 })?;

@@ -6,6 +6,8 @@ mod params;
 pub mod permissions;
 mod response;
 pub mod tls;
+mod ui;
+pub mod upload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,12 +52,25 @@ impl ApiServer {
         } else {
             any(api_tls)
         };
-        axum::Router::new()
+        let mut app = axum::Router::new()
             .route("/api2/json", api.clone())
             .route("/api2/json/{*path}", api)
-            .route("/api2/openapi.json", get(openapi))
-            .fallback(not_found)
-            .with_state(Arc::clone(self))
+            .route("/api2/openapi.json", get(openapi));
+        if !local_socket {
+            app = app.route(
+                "/api2/json/nodes/{node}/storage/{storage}/upload",
+                // Uploads are streamed to disk, so no body size limit applies.
+                axum::routing::post(upload::upload)
+                    .layer(axum::extract::DefaultBodyLimit::disable()),
+            );
+        }
+        // The web UI only on the HTTPS port: the local socket serves the CLI.
+        let app = if local_socket {
+            app
+        } else {
+            app.merge(ui::routes())
+        };
+        app.fallback(not_found).with_state(Arc::clone(self))
     }
 }
 
