@@ -166,6 +166,13 @@ impl VmSettings {
     /// Set a value after checking it against the key's schema.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), VmConfigError> {
         if key == "description" {
+            if value.chars().count() > 8192 {
+                return Err(invalid(
+                    "main",
+                    key,
+                    "value may only be 8192 characters long",
+                ));
+            }
             self.section.description = Some(value.to_string());
             return Ok(());
         }

@@ -649,7 +649,7 @@ pub fn config_return_schema() -> &'static ObjectSchema {
     static S: OnceLock<ObjectSchema> = OnceLock::new();
     S.get_or_init(|| {
         let base = Schema::object("The VM configuration.")
-            .optional("digest", string("SHA1 digest of the config file."));
+            .required("digest", string("SHA1 digest of the config file."));
         with_properties(base, config_file_schema())
     })
 }

@@ -5,7 +5,8 @@
 //! - typed views of the property-string values: [`Drive`], [`NetDevice`], [`CpuConfig`],
 //!   [`Memory`], [`BootOrder`], [`IpConfig`], each parsing and printing Proxmox's canonical form;
 //! - [`VmConfig`]: a checked `<vmid>.conf` with accessors, snapshots and pending changes;
-//! - [`pending`]: config updates staged in `[PENDING]`, applied cold or hot-plugged;
+//! - [`pending`]: config updates staged in `[PENDING]` and applied to a stopped VM;
+//! - [`hotplug`]: which pending changes a running VM can apply now, and how;
 //! - [`mac`]: MAC addresses for new NICs.
 
 pub mod boot;

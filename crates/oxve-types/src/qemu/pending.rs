@@ -59,7 +59,7 @@ fn param_text(value: &Value) -> String {
 impl ConfigUpdate {
     /// Build from validated request parameters, with Proxmox's consistency checks (a key may
     /// not be set and deleted, or deleted and reverted, at once).
-    pub fn from_params(params: &Map<String, Value>) -> Result<Self, ParamErrors> {
+    pub fn from_params(params: &Map<String, Value>) -> Result<Self, UpdateError> {
         let mut errors = ParamErrors::new();
         let mut update = ConfigUpdate {
             force: params.get("force").is_some_and(|v| param_text(v) == "1"),
@@ -117,18 +117,13 @@ impl ConfigUpdate {
             }
             update.delete.push(opt);
         }
-        if errors.is_empty()
-            && update.set.is_empty()
-            && update.delete.is_empty()
-            && update.revert.is_empty()
-        {
-            errors.insert(String::new(), "no options specified".into());
+        if !errors.is_empty() {
+            return Err(UpdateError::Param(errors));
         }
-        if errors.is_empty() {
-            Ok(update)
-        } else {
-            Err(errors)
+        if update.set.is_empty() && update.delete.is_empty() && update.revert.is_empty() {
+            return Err(UpdateError::Failed("no options specified".into()));
         }
+        Ok(update)
     }
 
     /// Give every NIC being set a MAC address if it has none (Proxmox does this on every
@@ -640,19 +635,27 @@ mod tests {
         ConfigUpdate::from_params(v.as_object().unwrap()).unwrap()
     }
 
+    fn param_errors(r: Result<ConfigUpdate, UpdateError>) -> ParamErrors {
+        match r {
+            Err(UpdateError::Param(e)) => e,
+            other => panic!("expected parameter errors, got {other:?}"),
+        }
+    }
+
     #[test]
     fn update_params_conflicts() {
         let p = json!({"node": "n", "vmid": 100, "cores": 2, "delete": "cores"});
-        let e = ConfigUpdate::from_params(p.as_object().unwrap()).unwrap_err();
+        let e = param_errors(ConfigUpdate::from_params(p.as_object().unwrap()));
         assert!(e["delete"].contains("at the same time"));
         let p = json!({"delete": "net0", "revert": "net0"});
-        let e = ConfigUpdate::from_params(p.as_object().unwrap()).unwrap_err();
+        let e = param_errors(ConfigUpdate::from_params(p.as_object().unwrap()));
         assert!(e["revert"].contains("at the same time"));
         let p = json!({"delete": "bogus"});
-        let e = ConfigUpdate::from_params(p.as_object().unwrap()).unwrap_err();
+        let e = param_errors(ConfigUpdate::from_params(p.as_object().unwrap()));
         assert_eq!(e["delete"], "unknown option 'bogus'");
         let p = json!({"node": "n", "vmid": 100});
-        assert!(ConfigUpdate::from_params(p.as_object().unwrap()).is_err());
+        let e = ConfigUpdate::from_params(p.as_object().unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "no options specified");
         let u =
             update(json!({"cdrom": "none", "onboot": true, "delete": "sata0;net1", "force": 1}));
         assert_eq!(u.set["ide2"], "none,media=cdrom");
