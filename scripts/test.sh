@@ -42,6 +42,15 @@ OXVE_CLIENT_PYTHON="$PWD/.venv/bin/python" cargo test --workspace --no-fail-fast
 status=${PIPESTATUS[0]}
 set -e
 
+echo "== web UI (Chromium)"
+set +e
+OXVE_BIN="$PWD/target/debug/oxve" web/run-tests.sh 2>&1 | tee target/web-test-output.txt
+web_status=${PIPESTATUS[0]}
+set -e
+[ "$status" = 0 ] && status=$web_status
+
+# One closing line for everything: cargo's "test result:" lines and node's "pass N"/"fail N".
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt
+     /^. pass [0-9]+$/ { p += $3 } /^. fail [0-9]+$/ { f += $3 }
+     END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt target/web-test-output.txt
 exit "$status"

@@ -34,19 +34,23 @@ test('the node summary shows the real figures of /nodes/{node}/status', async (t
 });
 
 test('the datacenter summary counts nodes and guests; the tree filters by type and text', async (t) => {
-  const { page, assertNoErrors } = await setup(t);
+  const { page, api, assertNoErrors } = await setup(t);
   await loginAsAdmin(page);
   const cell = (key) => page.locator(`.dc-summary td[data-key=${key}]`);
   await cell('online').filter({ hasText: '1' }).waitFor();
   assert.equal(await cell('offline').innerText(), '0');
+  // A fresh daemon has no guests (storages may be listed).
+  const children = (await api.get('/cluster/resources')).filter((r) => ['qemu', 'lxc', 'storage'].includes(r.type));
+  assert.ok(!children.some((r) => r.type === 'qemu' || r.type === 'lxc'));
   assert.equal(await cell('vms').innerText(), '0 (0 running, 0 stopped)');
   assert.equal(await cell('cts').innerText(), '0 (0 running, 0 stopped)');
+  assert.equal(await cell('storages').innerText(), String(children.length));
   assert.equal(await page.locator('.dc-summary tbody tr', { hasText: NODE }).count(), 1);
 
-  // No guests or storages yet: the node has no children, filters say nothing matches.
+  // The node's children are exactly the API's; filtering by a type with no entry shows none.
   const node = treeItem(page, NODE);
-  assert.equal(await node.locator('li').count(), 0);
-  assert.equal(await node.locator('.status-ok').count(), 1, 'the node is online');
+  assert.equal(await node.locator('li').count(), children.length);
+  assert.equal(await node.locator(':scope > .tree-row .status-ok').count(), 1, 'the node is online');
   await page.getByLabel('Filter by type').selectOption('qemu');
   await page.locator('.tree-message', { hasText: 'No resource matches' }).waitFor();
   assert.equal(await node.isVisible(), false);
@@ -76,7 +80,7 @@ test('the tree shows guests and storages when /cluster/resources lists them', as
     body.data.push(
       { id: 'qemu/100', type: 'qemu', vmid: 100, name: 'web', node: NODE, status: 'running', tags: 'prod;www', cpu: 0.1, maxcpu: 2, mem: 1 << 29, maxmem: 1 << 30, maxdisk: 1 << 33, uptime: 100 },
       { id: 'lxc/101', type: 'lxc', vmid: 101, name: 'db', node: NODE, status: 'stopped', maxmem: 1 << 29 },
-      { id: 'storage/testnode/local', type: 'storage', storage: 'local', node: NODE, status: 'available', plugintype: 'dir', content: 'images,iso', disk: 1 << 30, maxdisk: 1 << 34 },
+      { id: 'storage/testnode/fast', type: 'storage', storage: 'fast', node: NODE, status: 'available', plugintype: 'dir', content: 'images,iso', disk: 1 << 30, maxdisk: 1 << 34 },
     );
     await route.fulfill({ response: resp, json: body });
   });
@@ -86,7 +90,7 @@ test('the tree shows guests and storages when /cluster/resources lists them', as
   assert.equal(await vm.locator('.status-ok').count(), 1);
   assert.deepEqual(await vm.locator('.tag').allInnerTexts(), ['prod', 'www']);
   assert.equal(await treeItem(page, '101 (db)').locator('.status-stopped').count(), 1);
-  await treeItem(page, 'local (testnode)').waitFor();
+  await treeItem(page, 'fast (testnode)').waitFor();
   await page.locator('.dc-summary td[data-key=vms]', { hasText: '1 (1 running, 0 stopped)' }).waitFor();
 
   const search = page.getByLabel('Search resources');
@@ -98,12 +102,49 @@ test('the tree shows guests and storages when /cluster/resources lists them', as
   await vm.waitFor({ state: 'hidden' });
   await search.fill('');
   await page.getByLabel('Filter by type').selectOption('storage');
-  await treeItem(page, 'local (testnode)').waitFor({ state: 'visible' });
+  await treeItem(page, 'fast (testnode)').waitFor({ state: 'visible' });
   await vm.waitFor({ state: 'hidden' });
   await page.getByLabel('Filter by type').selectOption('');
 
   await vm.locator(':scope > .tree-row').click();
   await page.locator('.content-title', { hasText: 'Virtual Machine 100 (web)' }).waitFor();
   await page.locator('.resource-summary td[data-key=tags]', { hasText: 'prod, www' }).waitFor();
+  assertNoErrors();
+});
+
+test('the tree with 1,000 guests filters correctly (time per keystroke reported)', async (t) => {
+  const { page, assertNoErrors } = await setup(t);
+  await page.route('**/api2/json/cluster/resources', async (route) => {
+    const resp = await route.fetch();
+    const body = await resp.json();
+    for (let i = 0; i < 1000; i++) {
+      const type = i % 2 ? 'lxc' : 'qemu';
+      body.data.push({ id: `${type}/${1000 + i}`, type, vmid: 1000 + i, name: `guest-${i}`, node: NODE, status: i % 3 ? 'running' : 'stopped', tags: i % 10 ? '' : 'prod' });
+    }
+    await route.fulfill({ response: resp, json: body });
+  });
+  await loginAsAdmin(page);
+  await treeItem(page, '1999 (guest-999)').waitFor({ state: 'attached' });
+  const result = await page.evaluate(async () => {
+    const input = document.querySelector('.tree-search');
+    const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    const out = [];
+    for (const text of ['g', 'gu', 'guest-9', 'guest-99', '1', '11', '115', '1155', 'prod', '']) {
+      const start = performance.now();
+      input.value = text;
+      input.dispatchEvent(new Event('input'));
+      await frame();
+      out.push({ text, ms: Math.round(performance.now() - start), shown: document.querySelectorAll('.tree ul ul > li').length });
+    }
+    return out;
+  });
+  t.diagnostic(`filter keystrokes, ms until the next frame: ${result.map((r) => `'${r.text}' ${r.ms}`).join(', ')}`);
+  const shown = Object.fromEntries(result.map((r) => [r.text, r.shown]));
+  assert.equal(shown['guest-99'], 11); // guest-99, guest-990 .. guest-999
+  assert.equal(shown['1155'], 1); // VMID 1155 only
+  assert.equal(shown.prod, 100);
+  assert.equal(shown[''], 1000);
+  await page.getByLabel('Filter by type').selectOption('lxc');
+  assert.equal(await page.locator('.tree ul ul > li').count(), 500);
   assertNoErrors();
 });

@@ -135,8 +135,11 @@ pub fn check_tokenid(value: &str) -> Result<(), String> {
         .ok_or_else(|| format!("invalid token ID '{value}'"))
 }
 
-/// An e-mail address, loosely as Proxmox checks it.
+/// An e-mail address, loosely as Proxmox checks it; empty clears it (`email-opt`).
 pub fn check_email(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
     let ok = value.len() <= 254
         && value.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()

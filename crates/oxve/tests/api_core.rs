@@ -199,6 +199,11 @@ async fn node_and_cluster_endpoints() {
     let res = s.get("/cluster/resources", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.data()[0]["id"], "node/testnode");
+    let storages = s.get("/cluster/resources", &[("type", "storage")]).await;
+    let local = &storages.data()[0];
+    assert_eq!(local["id"], "storage/testnode/local");
+    assert_eq!(local["status"], "available");
+    assert!(local["maxdisk"].as_u64().unwrap() > 0);
     let vms = s.get("/cluster/resources", &[("type", "vm")]).await;
     assert_eq!(vms.data(), &json!([]));
 

@@ -147,6 +147,33 @@ async fn resources(
             }
         }
     }
+    if wants("storage") {
+        let node = env.state.node.clone();
+        let summaries = env
+            .state
+            .storage
+            .run(env.state.store.as_ref(), move |m| {
+                Ok(m.summaries(Some(&node)))
+            })
+            .await?;
+        for s in summaries {
+            if !crate::api::storage::can_see_storage(env, &s.storage).await {
+                continue;
+            }
+            list.push(json!({
+                "id": format!("storage/{}/{}", env.state.node, s.storage),
+                "type": "storage",
+                "storage": s.storage,
+                "node": env.state.node,
+                "status": if s.status.active { "available" } else { "unknown" },
+                "plugintype": s.storage_type,
+                "content": s.content,
+                "shared": u8::from(s.shared),
+                "disk": s.status.used,
+                "maxdisk": s.status.total,
+            }));
+        }
+    }
     let body = Arc::new(Prerendered::new(&Value::Array(list)));
     env.state
         .caches

@@ -1,10 +1,11 @@
 //! The API tree: every method of every path, declared once.
 
 mod access;
-mod cluster;
+pub(crate) mod cluster;
 pub(crate) mod common;
 mod nodes;
-mod storage;
+mod qemu;
+pub(crate) mod storage;
 mod tasks;
 mod test_hooks;
 mod version;
@@ -22,6 +23,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(cluster::methods())
         .extend(nodes::methods())
         .extend(storage::methods())
+        .extend(qemu::methods())
         .extend(tasks::methods());
     router
 }

@@ -1,0 +1,28 @@
+//! /nodes/{node}/qemu: virtual machines. Handlers stay thin: config logic lives in
+//! `oxve_types::qemu`, volumes in `oxve-storage`, the running VMs in the engine.
+
+mod config;
+mod create;
+mod destroy;
+mod disks;
+mod list;
+mod store_io;
+
+use oxve_router::ApiMethod;
+use oxve_types::schema::{IntegerSchema, Schema};
+
+use crate::env::RpcEnv;
+
+pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
+    let mut all = list::methods();
+    all.extend(create::methods());
+    all.extend(config::methods());
+    all.extend(destroy::methods());
+    all
+}
+
+pub fn vmid_param() -> IntegerSchema {
+    Schema::integer("The (unique) ID of the VM.")
+        .minimum(100)
+        .maximum(999_999_999)
+}
