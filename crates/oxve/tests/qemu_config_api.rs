@@ -340,3 +340,155 @@ async fn vm_permissions() {
         1
     );
 }
+
+#[tokio::test]
+async fn resize_and_move_disk_offline() {
+    let d = Daemon::start();
+    let s = Session::admin(&d).await;
+    let other = tempfile::tempdir().unwrap();
+    let r = s
+        .post(
+            "/storage",
+            &[
+                ("storage", "fast"),
+                ("type", "dir"),
+                ("path", other.path().to_str().unwrap()),
+                ("content", "images"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = s
+        .post(
+            "/nodes/testnode/qemu",
+            &[("vmid", "300"), ("scsi0", "local:1,format=raw")],
+        )
+        .await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    let raw = d.data_dir.join("local/images/300/vm-300-disk-0.raw");
+    // put recognisable data on the disk
+    let pattern: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 253) as u8).collect();
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&raw).unwrap();
+        f.seek(SeekFrom::Start(1 << 20)).unwrap();
+        f.write_all(&pattern).unwrap();
+    }
+
+    let r = s
+        .put(
+            "/nodes/testnode/qemu/300/resize",
+            &[("disk", "scsi0"), ("size", "+1G")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    assert_eq!(
+        qemu_img_info(&raw)["virtual-size"].as_u64().unwrap(),
+        2 << 30
+    );
+    let c = s
+        .get("/nodes/testnode/qemu/300/config", &[])
+        .await
+        .data()
+        .clone();
+    assert_eq!(c["scsi0"], "local:300/vm-300-disk-0.raw,size=2G");
+    let shrink = s
+        .put(
+            "/nodes/testnode/qemu/300/resize",
+            &[("disk", "scsi0"), ("size", "1G")],
+        )
+        .await;
+    assert_eq!(shrink.status, 400, "{:?}", shrink.body);
+    assert_eq!(
+        s.put(
+            "/nodes/testnode/qemu/300/resize",
+            &[("disk", "scsi0"), ("size", "big")]
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        s.put(
+            "/nodes/testnode/qemu/300/resize",
+            &[("disk", "scsi5"), ("size", "+1G")]
+        )
+        .await
+        .status,
+        400
+    );
+
+    let r = s
+        .post(
+            "/nodes/testnode/qemu/300/move_disk",
+            &[("disk", "scsi0"), ("storage", "fast"), ("format", "qcow2")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let t = wait_task(&s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let log = s
+        .get(
+            &format!("/nodes/testnode/tasks/{}/log", r.data().as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert!(log
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["t"].as_str().unwrap().contains("transferred")));
+    let c = s
+        .get("/nodes/testnode/qemu/300/config", &[])
+        .await
+        .data()
+        .clone();
+    assert_eq!(c["scsi0"], "fast:300/vm-300-disk-0.qcow2,size=2G");
+    assert_eq!(c["unused0"], "local:300/vm-300-disk-0.raw");
+    let moved = other.path().join("images/300/vm-300-disk-0.qcow2");
+    assert_eq!(qemu_img_info(&moved)["format"], "qcow2");
+    let cmp = Command::new("qemu-img")
+        .args(["compare", "-f", "raw", "-F", "qcow2"])
+        .arg(&raw)
+        .arg(&moved)
+        .output()
+        .unwrap();
+    assert!(
+        cmp.status.success(),
+        "copy differs: {}",
+        String::from_utf8_lossy(&cmp.stdout)
+    );
+
+    // move back with delete: the source goes away
+    let r = s
+        .post(
+            "/nodes/testnode/qemu/300/move_disk",
+            &[("disk", "scsi0"), ("storage", "local"), ("delete", "1")],
+        )
+        .await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    assert!(!moved.exists());
+    let c = s
+        .get("/nodes/testnode/qemu/300/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(
+        c["scsi0"]
+            .as_str()
+            .unwrap()
+            .starts_with("local:300/vm-300-disk-1.qcow2"),
+        "{c}"
+    );
+}

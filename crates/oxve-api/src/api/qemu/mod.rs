@@ -4,6 +4,7 @@
 mod config;
 mod create;
 mod destroy;
+mod disk_ops;
 mod disks;
 mod list;
 mod store_io;
@@ -18,6 +19,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(create::methods());
     all.extend(config::methods());
     all.extend(destroy::methods());
+    all.extend(disk_ops::methods());
     all
 }
 
