@@ -84,6 +84,28 @@ async fn cli_over_socket_and_remote() {
     assert!(ok);
     assert!(out.contains("--userid"));
 
+    // short forms for storages and VMs
+    let (ok, out, err) = oxve(&["storage", "list", "testnode"], &env);
+    assert!(ok, "{err}");
+    assert!(out.contains("local") && out.contains("dir"), "{out}");
+    let (ok, out, err) = oxve(
+        &[
+            "vm", "create", "testnode", "150", "--memory", "128", "--name", "clivm",
+        ],
+        &env,
+    );
+    assert!(ok, "{err}");
+    assert!(out.trim().starts_with("UPID:testnode:"), "{out}");
+    let mut listed = String::new();
+    for _ in 0..50 {
+        listed = oxve(&["vm", "list", "testnode"], &env).1;
+        if listed.contains("clivm") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(listed.contains("clivm"), "{listed}");
+
     // remote: log in with a password and reuse the cached ticket
     let home = tempfile::tempdir().unwrap();
     let home_s = home.path().to_str().unwrap();
