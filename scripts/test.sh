@@ -51,6 +51,6 @@ set -e
 
 # One closing line for everything: cargo's "test result:" lines and node's "pass N"/"fail N".
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     /^. pass [0-9]+$/ { p += $3 } /^. fail [0-9]+$/ { f += $3 }
+     $2 == "pass" && $3 ~ /^[0-9]+$/ && NF == 3 { p += $3 } $2 == "fail" && $3 ~ /^[0-9]+$/ && NF == 3 { f += $3 }
      END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt target/web-test-output.txt
 exit "$status"
