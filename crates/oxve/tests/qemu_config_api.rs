@@ -4,23 +4,9 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
-use common::{Daemon, Session};
+use common::{wait_task, Daemon, Session};
 use serde_json::Value;
-
-async fn wait_task(s: &Session, upid: &str) -> Value {
-    for _ in 0..400 {
-        let r = s
-            .get(&format!("/nodes/testnode/tasks/{upid}/status"), &[])
-            .await;
-        if r.data()["status"] == "stopped" {
-            return r.data().clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("task {upid} did not finish");
-}
 
 fn qemu_img_info(path: &std::path::Path) -> Value {
     let out = Command::new("qemu-img")

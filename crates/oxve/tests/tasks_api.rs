@@ -3,22 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Daemon, DaemonOptions, Session};
-
-async fn wait_stopped(s: &Session, upid: &str) -> serde_json::Value {
-    let path = format!("/nodes/testnode/tasks/{upid}/status");
-    for _ in 0..200 {
-        let r = s.get(&path, &[]).await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        if r.data()["status"] == "stopped" {
-            return r.data().clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("task {upid} did not stop");
-}
+use common::{wait_task, Daemon, DaemonOptions, Session};
 
 #[tokio::test]
 async fn task_lifecycle_logs_and_abort() {
@@ -44,7 +29,7 @@ async fn task_lifecycle_logs_and_abort() {
     assert_eq!(running.data()["status"], "running");
     assert!(running.data().get("exitstatus").is_none());
 
-    let done = wait_stopped(&s, &upid).await;
+    let done = wait_task(&s, &upid).await;
     assert_eq!(done["exitstatus"], "WARNINGS: 2");
     assert_eq!(done["type"], "testsleep");
     assert_eq!(done["user"], "admin@pve");
@@ -76,10 +61,7 @@ async fn task_lifecycle_logs_and_abort() {
         )
         .await;
     let failed = r.data().as_str().unwrap().to_string();
-    assert_eq!(
-        wait_stopped(&s, &failed).await["exitstatus"],
-        "disk exploded"
-    );
+    assert_eq!(wait_task(&s, &failed).await["exitstatus"], "disk exploded");
 
     // abort a long task
     let r = s
@@ -99,7 +81,7 @@ async fn task_lifecycle_logs_and_abort() {
         .delete(&format!("/nodes/testnode/tasks/{long}"), &[])
         .await;
     assert_eq!(stop.status, 200, "{:?}", stop.body);
-    let aborted = wait_stopped(&s, &long).await;
+    let aborted = wait_task(&s, &long).await;
     assert_ne!(aborted["exitstatus"], "OK");
 
     // list with filters
@@ -164,7 +146,7 @@ async fn tasks_are_private_and_survive_restart() {
         .post("/nodes/testnode/oxve-test/sleep", &[("seconds", "600")])
         .await;
     let admins = admins.data().as_str().unwrap().to_string();
-    wait_stopped(&bob, &mine).await;
+    wait_task(&bob, &mine).await;
 
     // without any rights on the node bob still sees his own tasks, and only those
     admin

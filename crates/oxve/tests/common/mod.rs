@@ -269,3 +269,18 @@ impl TokenClient {
         .await
     }
 }
+
+/// Poll a task until it stops; returns its final status.
+pub async fn wait_task(s: &Session, upid: &str) -> Value {
+    for _ in 0..600 {
+        let r = s
+            .get(&format!("/nodes/testnode/tasks/{upid}/status"), &[])
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        if r.data()["status"] == "stopped" {
+            return r.data().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {upid} did not finish");
+}
