@@ -30,6 +30,8 @@ pub struct AppState {
     pub tasks: Arc<TaskManager>,
     pub host: HostInfo,
     pub storage: crate::storage_service::StorageService,
+    /// Running VMs.
+    pub qemu: oxve_qemu::QemuEngine,
     pub started: Instant,
     pub caches: Caches,
 }

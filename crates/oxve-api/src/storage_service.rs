@@ -142,3 +142,18 @@ impl StorageService {
             .map_err(storage_error)
     }
 }
+
+/// Resolves volume ids to what QEMU opens, through the storages.
+pub struct StorageResolver(pub Arc<StorageManager>);
+
+impl oxve_qemu::VolumeResolver for StorageResolver {
+    fn path(&self, volid: &str) -> Result<oxve_qemu::ResolvedVolume, oxve_qemu::BoxError> {
+        let id = oxve_storage::VolumeId::parse(volid)?;
+        let info = self.0.info(&id)?;
+        let path = self.0.path(&id)?;
+        Ok(oxve_qemu::ResolvedVolume::new(
+            path.to_string_lossy().into_owned(),
+            Some(info.format.as_str()),
+        ))
+    }
+}

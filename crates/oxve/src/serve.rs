@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// default data dir, DATA/run otherwise, so test daemons never share one).
     #[arg(long)]
     run_dir: Option<PathBuf>,
+    /// Acceleration for VMs: auto (KVM when the probe succeeds), kvm, or tcg.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "kvm", "tcg"])]
+    accel: String,
     /// Add test-only API methods (a sleeping worker task); for the integration tests.
     #[arg(long, hide = true)]
     test_hooks: bool,
@@ -138,6 +141,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("KVM not usable, VMs will run under TCG: {reason}");
     }
 
+    let kvm = match args.accel.as_str() {
+        "kvm" => true,
+        "tcg" => false,
+        _ => host.kvm.usable,
+    };
+    let qemu = oxve_qemu::QemuEngine::new(oxve_qemu::EngineOptions::new(run_dir.clone(), kvm));
     let state = Arc::new(AppState {
         node: node.clone(),
         data_dir: data_dir.clone(),
@@ -146,6 +155,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tasks,
         host,
         storage: oxve_api::storage_service::StorageService::new(data_dir.clone()),
+        qemu,
         started: Instant::now(),
         caches: Default::default(),
     });

@@ -30,7 +30,8 @@ impl Default for DaemonOptions {
     fn default() -> Self {
         DaemonOptions {
             admin_password: Some(ADMIN_PASSWORD.into()),
-            extra_args: vec!["--test-hooks".into()],
+            // KVM cannot run guests on the build machine: VMs run under TCG in tests.
+            extra_args: vec!["--test-hooks".into(), "--accel".into(), "tcg".into()],
         }
     }
 }

@@ -120,11 +120,14 @@ async fn update_config(
             log(w.clone());
         }
         let mut to_free = outcome.volumes.to_free;
-        // Not running: everything pending applies now.
-        let (changes, errors) = vm.config.apply_pending(vmid);
-        to_free.extend(changes.to_free);
-        if !errors.is_empty() {
-            return Err(ApiError::params(errors));
+        // Not running: everything pending applies now. A running VM keeps its changes
+        // pending until the next start (hot-plugging comes with the engine's hotplug support).
+        if env.state.qemu.is_running(vmid).is_none() {
+            let (changes, errors) = vm.config.apply_pending(vmid);
+            to_free.extend(changes.to_free);
+            if !errors.is_empty() {
+                return Err(ApiError::params(errors));
+            }
         }
         save(env.state.store.as_ref(), &vm).await?;
         Ok(to_free)

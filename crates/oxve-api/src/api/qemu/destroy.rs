@@ -41,6 +41,9 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     return Err(ApiError::internal(format!("VM {vmid} is locked ({lock})")));
                 }
             }
+            if env.state.qemu.is_running(vmid).is_some() {
+                return Err(ApiError::internal(format!("VM {vmid} is running - destroy failed")));
+            }
             if vm.config.protection() {
                 return Err(ApiError::internal(format!(
                     "can't remove VM {vmid} - protection mode enabled"

@@ -7,6 +7,7 @@ mod destroy;
 mod disk_ops;
 mod disks;
 mod list;
+mod status;
 mod store_io;
 
 use oxve_router::ApiMethod;
@@ -20,6 +21,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(config::methods());
     all.extend(destroy::methods());
     all.extend(disk_ops::methods());
+    all.extend(status::methods());
     all
 }
 

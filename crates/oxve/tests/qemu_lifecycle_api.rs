@@ -1,0 +1,149 @@
+//! A real VM through the API: the project's guest image boots under QEMU (TCG), writes its
+//! data disk, is paused and resumed, shut down over ACPI, and a daemon restart keeps it running.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{wait_task, Daemon, DaemonOptions, Session};
+
+fn guest_image() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::var("OXVE_GUEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/guest"));
+    let image = dir.join("oxve-guest.qcow2");
+    if !image.exists() {
+        let status = std::process::Command::new(root.join("scripts/build-guest-image.sh"))
+            .arg(&dir)
+            .status()
+            .expect("build the guest image");
+        assert!(status.success(), "scripts/build-guest-image.sh failed");
+    }
+    image
+}
+
+async fn status(s: &Session, vmid: u32) -> serde_json::Value {
+    s.get(&format!("/nodes/testnode/qemu/{vmid}/status/current"), &[])
+        .await
+        .data()
+        .clone()
+}
+
+#[tokio::test]
+async fn boot_pause_shutdown_and_survive_a_daemon_restart() {
+    let mut d = Daemon::start();
+    let s = Session::admin(&d).await;
+    // the boot disk: a copy of the guest image as an existing volume of VM 400
+    let dir = d.data_dir.join("local/images/400");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(guest_image(), dir.join("vm-400-disk-0.qcow2")).unwrap();
+    let r = s
+        .post(
+            "/nodes/testnode/qemu",
+            &[
+                ("vmid", "400"),
+                ("name", "guest"),
+                ("memory", "256"),
+                ("scsihw", "virtio-scsi-single"),
+                ("scsi0", "local:400/vm-400-disk-0.qcow2"),
+                ("scsi1", "local:1,format=raw"),
+                ("serial0", "socket"),
+                ("net0", "virtio,bridge=vmbr0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    assert_eq!(status(&s, 400).await["status"], "stopped");
+
+    let r = s.post("/nodes/testnode/qemu/400/status/start", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let t = wait_task(&s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let st = status(&s, 400).await;
+    assert_eq!(st["status"], "running", "{st}");
+    assert!(st["pid"].as_u64().unwrap() > 0);
+    assert_eq!(
+        s.post("/nodes/testnode/qemu/400/status/start", &[])
+            .await
+            .status,
+        500,
+        "already running"
+    );
+
+    // the guest boots and writes its blank data disk
+    let data_disk = d.data_dir.join("local/images/400/vm-400-disk-1.raw");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let head = std::fs::read(&data_disk)
+            .map(|b| b[..4096.min(b.len())].to_vec())
+            .unwrap_or_default();
+        if String::from_utf8_lossy(&head).contains("writes=") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest did not write its disk in time"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // pause and resume
+    let r = s.post("/nodes/testnode/qemu/400/status/suspend", &[]).await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    assert_eq!(status(&s, 400).await["qmpstatus"], "paused");
+    let r = s.post("/nodes/testnode/qemu/400/status/resume", &[]).await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    assert_eq!(status(&s, 400).await["qmpstatus"], "running");
+
+    // the guest keeps running while the daemon is killed and restarted
+    let pid = status(&s, 400).await["pid"].as_u64().unwrap();
+    d.restart(&DaemonOptions::default());
+    let s = Session::admin(&d).await;
+    let st = status(&s, 400).await;
+    assert_eq!(st["status"], "running");
+    assert_eq!(
+        st["pid"].as_u64().unwrap(),
+        pid,
+        "same QEMU process re-adopted"
+    );
+    // destroying a running VM is refused
+    assert_eq!(s.delete("/nodes/testnode/qemu/400", &[]).await.status, 500);
+
+    // clean ACPI shutdown
+    let r = s
+        .post(
+            "/nodes/testnode/qemu/400/status/shutdown",
+            &[("timeout", "60")],
+        )
+        .await;
+    let t = wait_task(&s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(status(&s, 400).await["status"], "stopped");
+    // gone, or a zombie waiting for whoever inherited it
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let exited = state.is_empty()
+        || state
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z');
+    assert!(exited, "QEMU exited: {state}");
+    let r = s.delete("/nodes/testnode/qemu/400", &[]).await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+}
