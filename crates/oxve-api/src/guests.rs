@@ -106,8 +106,20 @@ impl GuestSummary {
         s
     }
 
-    /// This guest as an entry of /cluster/resources (a stopped guest until the engines
-    /// report run state).
+    /// This guest as an entry of /cluster/resources, with the run state the engine reports
+    /// (containers are stopped until their engine exists).
+    pub fn resource_entry_live(&self, qemu: &oxve_qemu::QemuEngine) -> Value {
+        let mut entry = self.resource_entry();
+        if self.guest.kind == GuestKind::Qemu {
+            if let Some(pid) = qemu.is_running(self.guest.vmid) {
+                entry["status"] = json!("running");
+                entry["pid"] = json!(pid);
+            }
+        }
+        entry
+    }
+
+    /// This guest as an entry of /cluster/resources, as configured (stopped).
     pub fn resource_entry(&self) -> Value {
         let kind = match self.guest.kind {
             GuestKind::Qemu => "qemu",

@@ -75,6 +75,10 @@ async fn boot_pause_shutdown_and_survive_a_daemon_restart() {
         500,
         "already running"
     );
+    let list = s.get("/nodes/testnode/qemu", &[]).await;
+    assert_eq!(list.data()[0]["status"], "running");
+    let res = s.get("/cluster/resources", &[("type", "vm")]).await;
+    assert_eq!(res.data()[0]["status"], "running");
 
     // the guest boots and writes its blank data disk
     let data_disk = d.data_dir.join("local/images/400/vm-400-disk-1.raw");

@@ -34,7 +34,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         perms.has_privs(&format!("/vms/{}", g.guest.vmid), &["VM.Audit"], false)
                     })
                     .map(|g| {
-                        let mut e = g.resource_entry();
+                        let mut e = g.resource_entry_live(&env.state.qemu);
                         if let Some(obj) = e.as_object_mut() {
                             obj.remove("id");
                             obj.remove("type");
