@@ -159,6 +159,24 @@ pub fn check_space(storage: &str, size: u64, avail: u64) -> Result<(), StorageEr
     Ok(())
 }
 
+/// The size a grow-only resize of `volid` from `current` to `requested` bytes ends at
+/// (rounded up to KiB): `None` when nothing changes, an error for a shrink.
+pub fn grow_target(
+    volid: String,
+    current: u64,
+    requested: u64,
+) -> Result<Option<u64>, StorageError> {
+    let size = crate::size::round_up_kib(requested);
+    if size < current {
+        return Err(StorageError::ShrinkRefused {
+            volid,
+            current,
+            requested: size,
+        });
+    }
+    Ok((size != current).then_some(size))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,6 @@ use crate::plugins::dir::DirPlugin;
 use crate::plugins::dir_list::{dir_names, file_image_info};
 use crate::qemu_img::{self, SnapshotOp};
 use crate::revert::Revert;
-use crate::size::round_up_kib;
 use crate::volid::check_snapshot_name;
 
 /// Create a raw image file with the given provisioning; a failure removes the file.
@@ -172,17 +171,9 @@ impl DirPlugin {
             });
         }
         let current = file_image_info(self.ctx().runner.as_ref(), path, format)?.size;
-        let size = round_up_kib(size);
-        if size < current {
-            return Err(StorageError::ShrinkRefused {
-                volid: self.volid(volname),
-                current,
-                requested: size,
-            });
-        }
-        if size == current {
+        let Some(size) = super::common::grow_target(self.volid(volname), current, size)? else {
             return Ok(());
-        }
+        };
         let prealloc = resolve_preallocation(self.entry(), &caps, format, None)?;
         if prealloc.is_some_and(Preallocation::is_thick) {
             check_space(&self.entry().id, size - current, self.avail()?)?;

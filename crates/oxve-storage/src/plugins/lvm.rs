@@ -289,17 +289,10 @@ impl StoragePlugin for LvmPlugin {
 
     fn resize(&self, volname: &str, size: u64) -> Result<(), StorageError> {
         let info = self.lv(volname)?;
-        let size = round_up_kib(size);
-        if size < info.size {
-            return Err(StorageError::ShrinkRefused {
-                volid: format!("{}:{volname}", self.entry.id),
-                current: info.size,
-                requested: size,
-            });
-        }
-        if size == info.size {
+        let volid = format!("{}:{volname}", self.entry.id);
+        let Some(size) = super::common::grow_target(volid, info.size, size)? else {
             return Ok(());
-        }
+        };
         let vgs = lvm_tools::vgs(self.ctx.runner.as_ref())?;
         let free = vgs.get(self.vg()?).map_or(0, |v| v.free);
         check_space(&self.entry.id, size - info.size, free)?;

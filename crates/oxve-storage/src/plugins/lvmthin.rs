@@ -17,7 +17,6 @@ use crate::plugin::{
 use crate::plugins::common::{check_alloc_name, next_disk_name};
 use crate::plugins::lvm::{kib_arg, list_lv_volumes, lv_entries, vgname};
 use crate::plugins::lvm_tools::{self, LvInfo};
-use crate::size::round_up_kib;
 use crate::volid::{check_snapshot_name, parse_lvm_volname, VolName};
 
 /// An LVM-thin storage.
@@ -237,17 +236,10 @@ impl StoragePlugin for LvmThinPlugin {
 
     fn resize(&self, volname: &str, size: u64) -> Result<(), StorageError> {
         let info = self.lv(volname)?;
-        let size = round_up_kib(size);
-        if size < info.size {
-            return Err(StorageError::ShrinkRefused {
-                volid: format!("{}:{volname}", self.entry.id),
-                current: info.size,
-                requested: size,
-            });
-        }
-        if size == info.size {
+        let volid = format!("{}:{volname}", self.entry.id);
+        let Some(size) = super::common::grow_target(volid, info.size, size)? else {
             return Ok(());
-        }
+        };
         let path = self.path(volname)?;
         self.run(Cmd::new("lvextend").args(["-L", &kib_arg(size)]).arg(&path))
     }

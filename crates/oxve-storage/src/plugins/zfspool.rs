@@ -403,14 +403,9 @@ impl StoragePlugin for ZfsPoolPlugin {
 
     fn resize(&self, volname: &str, size: u64) -> Result<(), StorageError> {
         let info = self.volume_info(volname)?;
-        let size = round_up_kib(size);
-        if size < info.size {
-            return Err(StorageError::ShrinkRefused {
-                volid: format!("{}:{volname}", self.entry.id),
-                current: info.size,
-                requested: size,
-            });
-        }
+        let volid = format!("{}:{volname}", self.entry.id);
+        // Setting the same size again is harmless for ZFS, so no early return.
+        let size = super::common::grow_target(volid, info.size, size)?.unwrap_or(info.size);
         let (_, dataset) = self.parse(volname)?;
         let kib = size / 1024;
         if info.format == VolumeFormat::Subvol {
