@@ -187,15 +187,15 @@ impl LxcEngine {
         let text = build_lxc_config(vmid, conf, &rootfs, &mounts, &self.host, &bridge_exists)?;
         let dir = self.paths.dir(vmid);
         std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+        if conf.unprivileged() {
+            crate::acl::grant_traverse(&dir, crate::lxcconf::IDMAP_BASE)?;
+        }
         // pre-start setup on the stopped rootfs, like pve-container's prestart hook
         let setup_dir = self.paths.setup_mount(vmid);
         let conf_owned = conf.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mount = HostMount::mount(&rootfs, &setup_dir)?;
             crate::setup::apply_config(mount.path(), vmid, &conf_owned)?;
-            if matches!(rootfs, VolumePath::Dir(_)) {
-                return Ok(());
-            }
             mount.unmount()
         })
         .await

@@ -11,6 +11,7 @@
 //!   the LXC monitor's pidfile and `/proc` say whether a container runs.
 //! - [`LxcPaths`]: the files of a container under `<run_dir>/lxc/<vmid>/`.
 
+mod acl;
 mod cmd;
 mod engine;
 mod error;
@@ -29,5 +30,5 @@ pub use lxcconf::{
 };
 pub use mount::HostMount;
 pub use paths::LxcPaths;
-pub use rootfs::{create_rootfs, shift_ids, RootfsSpec};
+pub use rootfs::{create_rootfs, detect_ostype, shift_ids, RootfsSpec};
 pub use status::CtStatus;

@@ -46,7 +46,9 @@ impl HostMount {
 
     /// Unmount now, reporting failure (drop only logs it).
     pub fn unmount(mut self) -> Result<()> {
-        self.mounted = false;
+        if !std::mem::replace(&mut self.mounted, false) {
+            return Ok(());
+        }
         run("umount", &[&self.dir.to_string_lossy()])?;
         let _ = std::fs::remove_dir(&self.dir);
         Ok(())

@@ -23,13 +23,44 @@ pub struct RootfsSpec<'a> {
     pub ssh_public_keys: Option<&'a str>,
 }
 
-/// Build the root file system on `volume`, mounting it at `mount_dir` meanwhile.
+/// The distribution in a root file system, as pve-container detects it; `None` when it is
+/// none of the known ones (such containers keep `ostype` unset).
+pub fn detect_ostype(root: &Path) -> Option<&'static str> {
+    let has = |p: &str| std::fs::symlink_metadata(root.join(p)).is_ok();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_default();
+    if has("etc/alpine-release") {
+        Some("alpine")
+    } else if read("etc/lsb-release").contains("DISTRIB_ID=Ubuntu") {
+        Some("ubuntu")
+    } else if has("etc/devuan_version") {
+        Some("devuan")
+    } else if has("etc/debian_version") {
+        Some("debian")
+    } else if has("etc/fedora-release") {
+        Some("fedora")
+    } else if has("etc/redhat-release") || has("etc/centos-release") {
+        Some("centos")
+    } else if has("etc/arch-release") {
+        Some("archlinux")
+    } else if has("etc/SuSE-brand") || read("etc/os-release").contains("opensuse") {
+        Some("opensuse")
+    } else if has("etc/gentoo-release") {
+        Some("gentoo")
+    } else if has("etc/NIXOS") {
+        Some("nixos")
+    } else {
+        None
+    }
+}
+
+/// Build the root file system on `volume`, mounting it at `mount_dir` meanwhile. Returns
+/// the detected distribution.
 pub fn create_rootfs(
     spec: &RootfsSpec<'_>,
     volume: &VolumePath,
     mount_dir: &Path,
     log: &dyn Fn(String),
-) -> Result<()> {
+) -> Result<Option<&'static str>> {
     let template = spec.template;
     let meta = std::fs::metadata(template).map_err(|e| LxcError::Template {
         path: template.to_path_buf(),
@@ -79,9 +110,15 @@ pub fn create_rootfs(
         log(format!("shifting ownership by {} (unprivileged)", ids.uid));
         shift_ids(&root, ids.uid)?;
     }
-    setup::apply_config(&root, spec.vmid, spec.conf)?;
+    let ostype = detect_ostype(&root);
+    let mut conf = spec.conf.clone();
+    if let (None, Some(os)) = (conf.ostype(), ostype) {
+        let _ = conf.set("ostype", os);
+    }
+    setup::apply_config(&root, spec.vmid, &conf)?;
     setup::set_root_credentials(&root, ids, spec.password, spec.ssh_public_keys)?;
-    mount.unmount()
+    mount.unmount()?;
+    Ok(ostype)
 }
 
 /// Add `base` to the owner and group of every file below `root` (one file system, never

@@ -156,6 +156,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         host,
         storage: oxve_api::storage_service::StorageService::new(data_dir.clone()),
         qemu,
+        lxc: oxve_lxc::LxcEngine::new(&run_dir),
         started: Instant::now(),
         caches: Default::default(),
     });

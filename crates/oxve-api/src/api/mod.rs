@@ -3,6 +3,7 @@
 mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
+mod lxc;
 mod nodes;
 mod qemu;
 pub(crate) mod storage;
@@ -24,6 +25,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(nodes::methods())
         .extend(storage::methods())
         .extend(qemu::methods())
+        .extend(lxc::methods())
         .extend(tasks::methods());
     router
 }
