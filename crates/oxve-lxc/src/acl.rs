@@ -31,7 +31,7 @@ struct Entry {
 
 fn parse(bytes: &[u8]) -> Option<Vec<Entry>> {
     let version = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?);
-    if version != VERSION || (bytes.len() - 4) % 8 != 0 {
+    if version != VERSION || !(bytes.len() - 4).is_multiple_of(8) {
         return None;
     }
     Some(

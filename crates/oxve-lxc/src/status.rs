@@ -125,9 +125,9 @@ impl LxcEngine {
             (st.diskread, st.diskwrite) = blkio_bytes(&text);
         }
         if let Ok(vfs) = nix::sys::statvfs::statvfs(format!("/proc/{pid}/root").as_str()) {
-            let frsize = vfs.fragment_size() as u64;
-            st.maxdisk = vfs.blocks() as u64 * frsize;
-            st.disk = (vfs.blocks() as u64 - vfs.blocks_free() as u64) * frsize;
+            let frsize = vfs.fragment_size();
+            st.maxdisk = vfs.blocks() * frsize;
+            st.disk = vfs.blocks().saturating_sub(vfs.blocks_free()) * frsize;
         }
         if self.is_frozen(pid) {
             st.frozen = Some(1);

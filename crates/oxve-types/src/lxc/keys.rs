@@ -462,9 +462,6 @@ fn check_combinations(key: &str, value: &str) -> Result<(), String> {
             };
             let v = fmt.parse(value).map_err(|e| e.to_string())?;
             let volume = v.get("volume").and_then(Value::as_str).unwrap_or_default();
-            if key == "rootfs" && v.get("mp").is_some() {
-                return Err("rootfs cannot have a mount point path".into());
-            }
             if volume.starts_with('/') && v.contains_key("quota") {
                 return Err("quotas are only available for volumes, not bind mounts".into());
             }

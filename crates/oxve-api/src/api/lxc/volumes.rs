@@ -83,8 +83,24 @@ pub fn check_permissions(
 /// Existing volumes a request names must exist; bind-mount sources must be directories.
 pub async fn check_volumes(env: &RpcEnv, set: &BTreeMap<String, String>) -> Result<(), ApiError> {
     let mut named = Vec::new();
+    let manager = env.state.storage.manager(env.state.store.as_ref()).await?;
     for (key, mp) in mount_points(set)? {
         match mp.source() {
+            MountSource::Alloc { storage, .. } => match manager.config().get(&storage).ok() {
+                None => {
+                    return Err(ApiError::param(
+                        key,
+                        format!("storage '{storage}' does not exist"),
+                    ))
+                }
+                Some(entry) if !entry.content().contains(&ContentType::Rootdir) => {
+                    return Err(ApiError::param(
+                        key,
+                        format!("storage '{storage}' does not support container directories"),
+                    ))
+                }
+                Some(_) => {}
+            },
             MountSource::Volume(volid) => {
                 let id = VolumeId::parse(&volid)
                     .map_err(|e| ApiError::param(key.as_str(), e.to_string()))?;
@@ -102,7 +118,6 @@ pub async fn check_volumes(env: &RpcEnv, set: &BTreeMap<String, String>) -> Resu
     if named.is_empty() {
         return Ok(());
     }
-    let manager = env.state.storage.manager(env.state.store.as_ref()).await?;
     let missing = tokio::task::spawn_blocking(move || {
         named
             .into_iter()
