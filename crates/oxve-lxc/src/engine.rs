@@ -19,6 +19,14 @@ use crate::paths::LxcPaths;
 use crate::process;
 use crate::status::CpuSample;
 
+/// Mount points as directories, for a config check before the image ones are mounted.
+fn placeholders(mounts: &[(String, VolumePath)]) -> Vec<(String, VolumePath)> {
+    mounts
+        .iter()
+        .map(|(k, v)| (k.clone(), VolumePath::Dir(v.path().to_path_buf())))
+        .collect()
+}
+
 /// What `start` did.
 #[derive(Debug, Clone)]
 pub struct StartReport {
@@ -184,7 +192,16 @@ impl LxcEngine {
             return Err(LxcError::AlreadyRunning { vmid });
         }
         let (rootfs, mounts) = self.resolve(vmid, conf, resolver)?;
-        let text = build_lxc_config(vmid, conf, &rootfs, &mounts, &self.host, &bridge_exists)?;
+        // checks everything (bridges, keys) before anything is mounted
+        let text = build_lxc_config(
+            vmid,
+            conf,
+            &rootfs,
+            &placeholders(&mounts),
+            &self.host,
+            &bridge_exists,
+        )?;
+        let rootfs_for_conf = rootfs.clone();
         let dir = self.paths.dir(vmid);
         std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
         if conf.unprivileged() {
@@ -203,6 +220,44 @@ impl LxcEngine {
             tool: "setup".into(),
             message: e.to_string(),
         })??;
+        // Image mount points: mounted (private) on the host, bound into the container by LXC,
+        // and unmounted on the host right after the start; the container's copy keeps the
+        // file system (and its auto-clearing loop device) until the container stops.
+        let (text, _host_mounts) = if mounts.iter().any(|(_, v)| !matches!(v, VolumePath::Dir(_))) {
+            let paths = self.paths.clone();
+            let mounts = mounts.clone();
+            let (bound, guards) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let mut bound = Vec::new();
+                let mut guards = Vec::new();
+                for (key, vol) in mounts {
+                    if matches!(vol, VolumePath::Dir(_)) {
+                        bound.push((key, vol));
+                        continue;
+                    }
+                    let m = HostMount::mount(&vol, &paths.mount_point(vmid, &key))?;
+                    m.make_private()?;
+                    bound.push((key, VolumePath::Dir(m.path().to_path_buf())));
+                    guards.push(m);
+                }
+                Ok((bound, guards))
+            })
+            .await
+            .map_err(|e| LxcError::Tool {
+                tool: "mount".into(),
+                message: e.to_string(),
+            })??;
+            let text = build_lxc_config(
+                vmid,
+                conf,
+                &rootfs_for_conf,
+                &bound,
+                &self.host,
+                &bridge_exists,
+            )?;
+            (text, guards)
+        } else {
+            (text, Vec::new())
+        };
         let config_path = self.paths.config(vmid);
         std::fs::write(&config_path, text).map_err(io("writing", &config_path))?;
         let log = self.paths.log(vmid);

@@ -19,6 +19,7 @@ pub mod lxcconf;
 mod mount;
 pub mod paths;
 pub mod process;
+mod resize;
 mod rootfs;
 pub mod setup;
 mod status;
@@ -30,5 +31,6 @@ pub use lxcconf::{
 };
 pub use mount::HostMount;
 pub use paths::LxcPaths;
+pub use resize::grow_filesystem;
 pub use rootfs::{create_rootfs, detect_ostype, shift_ids, RootfsSpec};
 pub use status::CtStatus;

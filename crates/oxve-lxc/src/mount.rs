@@ -39,6 +39,15 @@ impl HostMount {
         }
     }
 
+    /// Stop mount events from propagating between this mount and its copies (a container's
+    /// bind of it survives the host-side unmount).
+    pub fn make_private(&self) -> Result<()> {
+        if self.mounted {
+            run("mount", &["--make-private", &self.dir.to_string_lossy()])?;
+        }
+        Ok(())
+    }
+
     /// Where the volume's files are.
     pub fn path(&self) -> &Path {
         &self.dir

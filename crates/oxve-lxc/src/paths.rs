@@ -38,6 +38,11 @@ impl LxcPaths {
         self.dir(vmid).join("pid")
     }
 
+    /// Where an image mount point is mounted on the host while the container starts.
+    pub fn mount_point(&self, vmid: u32, key: &str) -> PathBuf {
+        self.dir(vmid).join("mnt").join(key)
+    }
+
     /// Where the rootfs is mounted for setup work on a stopped container.
     pub fn setup_mount(&self, vmid: u32) -> PathBuf {
         self.dir(vmid).join("setup")

@@ -110,6 +110,16 @@ fn attach(d: &Daemon, vmid: u32, script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Whether this process may resize mounted file systems (CAP_SYS_RESOURCE, bit 24).
+fn has_cap_sys_resource() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 24) != 0)
+}
+
 fn cgroup_value(pid: u64, controller: &str, file: &str) -> u64 {
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let path = cg
@@ -162,6 +172,7 @@ async fn container_lifecycle_through_the_api() {
                 ("swap", "32"),
                 ("cores", "1"),
                 ("rootfs", "local:0.25"),
+                ("mp0", "local:0.125,mp=/data,backup=1"),
                 ("password", "ct-Secret-1"),
                 (
                     "ssh-public-keys",
@@ -182,6 +193,10 @@ async fn container_lifecycle_through_the_api() {
     assert_eq!(c["memory"], 64);
     assert_eq!(c["arch"], "amd64");
     assert!(c.get("lock").is_none() && c["digest"].is_string());
+    assert_eq!(
+        c["mp0"],
+        "local:9701/vm-9701-disk-1.raw,mp=/data,backup=1,size=128M"
+    );
     let image = d.data_dir.join("local/images/9701/vm-9701-disk-0.raw");
     assert!(image.exists());
     assert_eq!(status(&s, vmid).await["status"], "stopped");
@@ -225,6 +240,65 @@ async fn container_lifecycle_through_the_api() {
         attach(&d, vmid, "cat /etc/resolv.conf"),
         "nameserver 10.0.0.53"
     );
+    // the volume mount point is writable by the container's root; the host keeps no mount
+    assert_eq!(
+        attach(
+            &d,
+            vmid,
+            "echo hi > /data/f && cat /data/f && stat -c %u /data/f"
+        ),
+        "hi\n0"
+    );
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains("/lxc/9701/"),
+        "no host-side mounts left: {mountinfo}"
+    );
+    // online resize of the rootfs
+    let kib = |d: &Daemon| -> u64 {
+        attach(d, vmid, "df -k / | tail -1")
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = kib(&d);
+    let r = s
+        .put(
+            "/nodes/testnode/lxc/9701/resize",
+            &[("disk", "rootfs"), ("size", "+64M")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let t = wait_task(&s, r.data().as_str().unwrap()).await;
+    if has_cap_sys_resource() {
+        assert_eq!(t["exitstatus"], "OK", "{t}");
+        let after = kib(&d);
+        assert!(
+            after > before + 50_000,
+            "file system grew online: {before} -> {after} KiB"
+        );
+    } else {
+        // ext4's online resize needs CAP_SYS_RESOURCE, which this host withholds; the
+        // volume grew and the file system follows with an offline resize below
+        assert!(
+            t["exitstatus"].as_str().unwrap().contains("resize2fs"),
+            "{t}"
+        );
+    }
+    let c = s.get("/nodes/testnode/lxc/9701/config", &[]).await;
+    assert_eq!(
+        c.data()["rootfs"],
+        "local:9701/vm-9701-disk-0.raw,size=320M"
+    );
+    let r = s
+        .put(
+            "/nodes/testnode/lxc/9701/resize",
+            &[("disk", "rootfs"), ("size", "100M")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "shrinking is refused");
     // unprivileged: container root is host uid 100000
     let uid_map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
     assert_eq!(
@@ -262,6 +336,7 @@ async fn container_lifecycle_through_the_api() {
     assert_eq!(entry["id"], "lxc/9701");
 
     // config changes while running: memory now (cgroup), hostname pending until restart
+    let conf = s.get("/nodes/testnode/lxc/9701/config", &[]).await;
     let digest = conf.data()["digest"].as_str().unwrap().to_string();
     let r = s
         .put(
@@ -361,12 +436,27 @@ async fn container_lifecycle_through_the_api() {
     assert_eq!(t["type"], "vzshutdown");
     assert_eq!(status(&s, vmid).await["status"], "stopped");
 
+    // offline resize (to the size the volume has: only the file system grows)
+    task_ok(
+        &s,
+        s.put(
+            "/nodes/testnode/lxc/9701/resize",
+            &[("disk", "rootfs"), ("size", "320M")],
+        )
+        .await,
+    )
+    .await;
     // start and hard stop
     task_ok(
         &s,
         s.post("/nodes/testnode/lxc/9701/status/start", &[]).await,
     )
     .await;
+    let grown = kib(&d);
+    assert!(
+        grown > before + 50_000,
+        "file system grew: {before} -> {grown} KiB"
+    );
     let t = task_ok(
         &s,
         s.post("/nodes/testnode/lxc/9701/status/stop", &[]).await,
@@ -379,6 +469,12 @@ async fn container_lifecycle_through_the_api() {
     let t = task_ok(&s, s.delete("/nodes/testnode/lxc/9701", &[]).await).await;
     assert_eq!(t["type"], "vzdestroy");
     assert!(!image.exists(), "rootfs volume removed");
+    assert!(
+        !d.data_dir
+            .join("local/images/9701/vm-9701-disk-1.raw")
+            .exists(),
+        "mp0 volume removed"
+    );
     assert_eq!(
         s.get("/nodes/testnode/lxc/9701/config", &[]).await.status,
         500

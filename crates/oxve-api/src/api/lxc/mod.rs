@@ -5,6 +5,7 @@ mod config;
 mod create;
 mod destroy;
 mod list;
+mod resize;
 mod status;
 mod store_io;
 mod volumes;
@@ -20,6 +21,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(config::methods());
     all.extend(destroy::methods());
     all.extend(status::methods());
+    all.extend(resize::methods());
     all
 }
 

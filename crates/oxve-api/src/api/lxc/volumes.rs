@@ -162,6 +162,8 @@ pub async fn allocate(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
+    // rootfs first, so it gets disk-0 as in Proxmox
+    wanted.sort_by_key(|(key, ..)| key != "rootfs");
     let manager = env.state.storage.manager(env.state.store.as_ref()).await?;
     let done = tokio::task::spawn_blocking(move || {
         let mut done: Vec<(NewVolume, MountPoint, u64)> = Vec::new();
