@@ -28,6 +28,10 @@ apt_packages=(
 )
 backports_packages=(qemu-system-x86 qemu-utils)
 
+# The lxc package's lxc-net service would create a host bridge (lxcbr0); oxve wires its own
+# networks, so keep it off (the package keeps an existing file).
+[ -e /etc/default/lxc-net ] || echo 'USE_LXC_BRIDGE="false"' >/etc/default/lxc-net
+
 missing=()
 for p in "${apt_packages[@]}" "${backports_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

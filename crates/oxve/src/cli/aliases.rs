@@ -291,6 +291,103 @@ const ALIASES: &[Alias] = &[
         path: "/nodes/{node}/qemu/{vmid}",
         positional: &[],
         help: "NODE VMID [--purge 1]",
+    },    Alias {
+        words: &["ct", "list"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc",
+        positional: &[],
+        help: "NODE",
+    },
+    Alias {
+        words: &["ct", "create"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc",
+        positional: &["vmid", "ostemplate"],
+        help: "NODE VMID OSTEMPLATE [--hostname H] [--rootfs STORAGE:SIZE] [--memory M] [--net0 name=eth0,bridge=vmbr0,ip=dhcp] ...",
+    },
+    Alias {
+        words: &["ct", "config"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc/{vmid}/config",
+        positional: &[],
+        help: "NODE VMID [--current 1]",
+    },
+    Alias {
+        words: &["ct", "pending"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc/{vmid}/pending",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "set"],
+        method: HttpMethod::Put,
+        path: "/nodes/{node}/lxc/{vmid}/config",
+        positional: &[],
+        help: "NODE VMID [--KEY VALUE ...] [--delete KEYS]",
+    },
+    Alias {
+        words: &["ct", "resize"],
+        method: HttpMethod::Put,
+        path: "/nodes/{node}/lxc/{vmid}/resize",
+        positional: &["disk", "size"],
+        help: "NODE VMID DISK SIZE",
+    },
+    Alias {
+        words: &["ct", "status"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc/{vmid}/status/current",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "start"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/start",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "stop"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/stop",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "shutdown"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/shutdown",
+        positional: &[],
+        help: "NODE VMID [--timeout S] [--forceStop 1]",
+    },
+    Alias {
+        words: &["ct", "reboot"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/reboot",
+        positional: &[],
+        help: "NODE VMID [--timeout S]",
+    },
+    Alias {
+        words: &["ct", "suspend"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/suspend",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "resume"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/resume",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "destroy"],
+        method: HttpMethod::Delete,
+        path: "/nodes/{node}/lxc/{vmid}",
+        positional: &[],
+        help: "NODE VMID [--force 1]",
     },
 ];
 
@@ -321,6 +418,9 @@ fn take_option(args: &mut Vec<String>, name: &str) -> Option<String> {
 }
 
 pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
+    if let Some(result) = super::ct::run_local(&words) {
+        return result;
+    }
     if words.first().map(String::as_str) == Some("help-commands") {
         print_help();
         return Ok(());
