@@ -45,6 +45,8 @@ pub struct ExecOutput {
 /// The container engine of one node (or one test).
 pub struct LxcEngine {
     pub(crate) paths: LxcPaths,
+    /// Where the appliance index comes from and where it is cached (`pveam update`).
+    appliance_index: Option<(String, PathBuf)>,
     pub(crate) host: HostFacts,
     locks: Mutex<HashMap<u32, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) samples: Mutex<HashMap<u32, CpuSample>>,
@@ -67,10 +69,24 @@ impl LxcEngine {
     pub fn new(run_dir: &Path) -> Self {
         LxcEngine {
             paths: LxcPaths::new(run_dir),
+            appliance_index: None,
             host: HostFacts::detect(),
             locks: Mutex::new(HashMap::new()),
             samples: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Read the appliance index from `url` (`file://`, `http(s)://`), caching it in `cache`.
+    pub fn with_appliance_index(mut self, url: String, cache: PathBuf) -> Self {
+        self.appliance_index = Some((url, cache));
+        self
+    }
+
+    /// The configured appliance index URL and its cache file.
+    pub fn appliance_index(&self) -> Option<(&str, &Path)> {
+        self.appliance_index
+            .as_ref()
+            .map(|(u, c)| (u.as_str(), c.as_path()))
     }
 
     pub fn paths(&self) -> &LxcPaths {

@@ -12,6 +12,7 @@
 //! - [`LxcPaths`]: the files of a container under `<run_dir>/lxc/<vmid>/`.
 
 mod acl;
+pub mod appliance;
 mod cmd;
 mod engine;
 mod error;

@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Acceleration for VMs: auto (KVM when the probe succeeds), kvm, or tcg.
     #[arg(long, default_value = "auto", value_parser = ["auto", "kvm", "tcg"])]
     accel: String,
+    /// Container template index (`aplinfo.dat` layout) for `oxve template update`;
+    /// `file://` works offline.
+    #[arg(long, env = "OXVE_APPLIANCE_INDEX")]
+    appliance_index: Option<String>,
     /// Add test-only API methods (a sleeping worker task); for the integration tests.
     #[arg(long, hide = true)]
     test_hooks: bool,
@@ -156,7 +160,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         host,
         storage: oxve_api::storage_service::StorageService::new(data_dir.clone()),
         qemu,
-        lxc: oxve_lxc::LxcEngine::new(&run_dir),
+        lxc: match args.appliance_index {
+            Some(url) => oxve_lxc::LxcEngine::new(&run_dir)
+                .with_appliance_index(url, data_dir.join("aplinfo/aplinfo.dat")),
+            None => oxve_lxc::LxcEngine::new(&run_dir),
+        },
         started: Instant::now(),
         caches: Default::default(),
     });

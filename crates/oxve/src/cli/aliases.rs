@@ -388,6 +388,26 @@ const ALIASES: &[Alias] = &[
         path: "/nodes/{node}/lxc/{vmid}",
         positional: &[],
         help: "NODE VMID [--force 1]",
+    },    Alias {
+        words: &["template", "update"],
+        method: HttpMethod::Put,
+        path: "/nodes/{node}/aplinfo",
+        positional: &[],
+        help: "NODE (refresh the template index, like pveam update)",
+    },
+    Alias {
+        words: &["template", "available"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/aplinfo",
+        positional: &[],
+        help: "NODE",
+    },
+    Alias {
+        words: &["template", "download"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/aplinfo",
+        positional: &["storage", "template"],
+        help: "NODE STORAGE TEMPLATE",
     },
 ];
 

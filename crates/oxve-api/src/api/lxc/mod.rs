@@ -1,6 +1,7 @@
 //! /nodes/{node}/lxc: containers. Handlers stay thin: the config model lives in
 //! `oxve_types::lxc`, volumes in `oxve-storage`, running containers in `oxve-lxc`.
 
+mod aplinfo;
 mod config;
 mod create;
 mod destroy;
@@ -22,6 +23,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(destroy::methods());
     all.extend(status::methods());
     all.extend(resize::methods());
+    all.extend(aplinfo::methods());
     all
 }
 
