@@ -18,6 +18,20 @@ use crate::mount::HostMount;
 use crate::paths::LxcPaths;
 use crate::process;
 use crate::status::CpuSample;
+use std::collections::HashSet;
+
+/// The bridges the config's NICs name that exist now.
+async fn existing_bridges(conf: &CtConfig) -> HashSet<String> {
+    let mut found = HashSet::new();
+    for (_, net) in conf.nets() {
+        if let Some(bridge) = net.bridge() {
+            if !found.contains(&bridge) && bridge_exists(&bridge).await {
+                found.insert(bridge);
+            }
+        }
+    }
+    found
+}
 
 /// Mount points as directories, for a config check before the image ones are mounted.
 fn placeholders(mounts: &[(String, VolumePath)]) -> Vec<(String, VolumePath)> {
@@ -176,14 +190,17 @@ impl LxcEngine {
     }
 
     /// The LXC config `start` would write (`pct config`-like view for debugging).
-    pub fn lxc_config(
+    pub async fn lxc_config(
         &self,
         vmid: u32,
         conf: &CtConfig,
         resolver: &dyn VolumeResolver,
     ) -> Result<String> {
         let (rootfs, mounts) = self.resolve(vmid, conf, resolver)?;
-        build_lxc_config(vmid, conf, &rootfs, &mounts, &self.host, &bridge_exists)
+        let bridges = existing_bridges(conf).await;
+        build_lxc_config(vmid, conf, &rootfs, &mounts, &self.host, &|b| {
+            bridges.contains(b)
+        })
     }
 
     /// Start a container: write its LXC config, bring hostname and DNS inside up to date,
@@ -208,6 +225,8 @@ impl LxcEngine {
             return Err(LxcError::AlreadyRunning { vmid });
         }
         let (rootfs, mounts) = self.resolve(vmid, conf, resolver)?;
+        let bridges = existing_bridges(conf).await;
+        let bridge_ok = |b: &str| bridges.contains(b);
         // checks everything (bridges, keys) before anything is mounted
         let text = build_lxc_config(
             vmid,
@@ -215,7 +234,7 @@ impl LxcEngine {
             &rootfs,
             &placeholders(&mounts),
             &self.host,
-            &bridge_exists,
+            &bridge_ok,
         )?;
         let rootfs_for_conf = rootfs.clone();
         let dir = self.paths.dir(vmid);
@@ -262,14 +281,8 @@ impl LxcEngine {
                 tool: "mount".into(),
                 message: e.to_string(),
             })??;
-            let text = build_lxc_config(
-                vmid,
-                conf,
-                &rootfs_for_conf,
-                &bound,
-                &self.host,
-                &bridge_exists,
-            )?;
+            let text =
+                build_lxc_config(vmid, conf, &rootfs_for_conf, &bound, &self.host, &bridge_ok)?;
             (text, guards)
         } else {
             (text, Vec::new())

@@ -69,13 +69,16 @@ impl HostFacts {
     }
 }
 
-/// Whether a bridge exists on the host (`/sys/class/net/<name>/bridge`).
-pub fn bridge_exists(name: &str) -> bool {
-    !name.contains('/')
-        && Path::new("/sys/class/net")
-            .join(name)
-            .join("bridge")
-            .is_dir()
+/// Whether a bridge exists in the caller's network namespace. Asks the kernel through `ip`
+/// (netlink): `/sys/class/net` shows the namespace sysfs was mounted in, which differs when
+/// the daemon runs inside its own network namespace.
+pub async fn bridge_exists(name: &str) -> bool {
+    if name.is_empty() || name.contains('/') {
+        return false;
+    }
+    crate::cmd::run_async("ip", &["-d", "-o", "link", "show", "dev", name])
+        .await
+        .is_ok_and(|out| out.contains(" bridge "))
 }
 
 fn config_err(vmid: u32, key: &str, message: impl Into<String>) -> LxcError {

@@ -353,6 +353,16 @@ async fn container_lifecycle_through_the_api() {
         cgroup_value(pid, "memory", "memory.limit_in_bytes"),
         96 << 20
     );
+    // the limit holds: a process growing past memory+swap is killed inside, the container
+    // and the host carry on
+    let killed = attach(
+        &d,
+        vmid,
+        "dd if=/dev/zero bs=1M count=400 2>/dev/null | tail >/dev/null; echo $?",
+    );
+    assert_eq!(killed, "137", "tail was OOM-killed (SIGKILL)");
+    assert!(cgroup_value(pid, "memory", "memory.failcnt") > 0);
+    assert_eq!(status(&s, vmid).await["status"], "running");
     let current = s
         .get("/nodes/testnode/lxc/9701/config", &[("current", "1")])
         .await;
