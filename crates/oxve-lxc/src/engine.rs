@@ -242,19 +242,28 @@ impl LxcEngine {
         if conf.unprivileged() {
             crate::acl::grant_traverse(&dir, crate::lxcconf::IDMAP_BASE)?;
         }
-        // pre-start setup on the stopped rootfs, like pve-container's prestart hook
-        let setup_dir = self.paths.setup_mount(vmid);
-        let conf_owned = conf.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let mount = HostMount::mount(&rootfs, &setup_dir)?;
-            crate::setup::apply_config(mount.path(), vmid, &conf_owned)?;
-            mount.unmount()
-        })
-        .await
-        .map_err(|e| LxcError::Tool {
-            tool: "setup".into(),
-            message: e.to_string(),
-        })??;
+        // pre-start setup on the stopped rootfs, like pve-container's prestart hook; skipped
+        // when the settings it writes did not change since it last ran for this rootfs (the
+        // stamp lives in the run dir, so the first start after a host boot always runs it)
+        let stamp_file = self.paths.setup_stamp(vmid);
+        let stamp = crate::setup::stamp(vmid, conf, rootfs.path());
+        if std::fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) {
+            let _ = std::fs::remove_file(&stamp_file);
+            let setup_dir = self.paths.setup_mount(vmid);
+            let conf_owned = conf.clone();
+            let rootfs = rootfs.clone();
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let mount = HostMount::mount(&rootfs, &setup_dir)?;
+                crate::setup::apply_config(mount.path(), vmid, &conf_owned)?;
+                mount.unmount()
+            })
+            .await
+            .map_err(|e| LxcError::Tool {
+                tool: "setup".into(),
+                message: e.to_string(),
+            })??;
+            std::fs::write(&stamp_file, &stamp).map_err(io("writing", &stamp_file))?;
+        }
         // Image mount points: mounted (private) on the host, bound into the container by LXC,
         // and unmounted on the host right after the start; the container's copy keeps the
         // file system (and its auto-clearing loop device) until the container stops.

@@ -43,6 +43,11 @@ impl LxcPaths {
         self.dir(vmid).join("mnt").join(key)
     }
 
+    /// What the last pre-start setup wrote (see `setup::stamp`).
+    pub fn setup_stamp(&self, vmid: u32) -> PathBuf {
+        self.dir(vmid).join("setup-stamp")
+    }
+
     /// Where the rootfs is mounted for setup work on a stopped container.
     pub fn setup_mount(&self, vmid: u32) -> PathBuf {
         self.dir(vmid).join("setup")

@@ -195,6 +195,23 @@ pub fn apply_config(root: &Path, vmid: u32, conf: &CtConfig) -> Result<()> {
     Ok(())
 }
 
+/// The settings [`apply_config`] writes, with the rootfs they went to: when unchanged, a
+/// start can skip the setup.
+pub fn stamp(vmid: u32, conf: &CtConfig, rootfs: &Path) -> String {
+    let keys = [
+        "hostname",
+        "nameserver",
+        "searchdomain",
+        "ostype",
+        "unprivileged",
+    ];
+    let mut out = format!("vmid={vmid}\nrootfs={}\n", rootfs.display());
+    for key in keys {
+        out.push_str(&format!("{key}={}\n", conf.get(key).unwrap_or("")));
+    }
+    out
+}
+
 /// Set root's password (hashed) and SSH keys, on create.
 pub fn set_root_credentials(
     root: &Path,
