@@ -11,9 +11,11 @@ pub mod config;
 pub mod devices;
 pub mod keys;
 pub mod psformats;
+pub mod snapshot;
 pub mod update;
 
 pub use config::{api_value, CtConfig, CtConfigError};
 pub use devices::{CtNet, Features, MountPoint, MountSource};
 pub use keys::{check_params, check_value, config_file_schema, create_schema, update_schema};
+pub use snapshot::{SnapshotError, SnapshotInfo};
 pub use update::{CtUpdate, CtUpdateError, CGROUP_KEYS, FASTPLUG_KEYS};

@@ -7,6 +7,7 @@ mod create;
 mod destroy;
 mod list;
 mod resize;
+mod snapshot;
 mod status;
 mod store_io;
 mod volumes;
@@ -24,6 +25,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(status::methods());
     all.extend(resize::methods());
     all.extend(aplinfo::methods());
+    all.extend(snapshot::methods());
     all
 }
 
