@@ -30,6 +30,7 @@ fn template() -> PathBuf {
 struct Btrfs {
     dir: tempfile::TempDir,
     lxc_path: Option<PathBuf>,
+    vmids: Vec<u32>,
 }
 
 impl Btrfs {
@@ -41,16 +42,18 @@ impl Btrfs {
 impl Drop for Btrfs {
     fn drop(&mut self) {
         if let Some(p) = &self.lxc_path {
-            let _ = Command::new("lxc-stop")
-                .args(["-n", "9761", "-k", "-P"])
-                .arg(p)
-                .output();
+            for vmid in &self.vmids {
+                let _ = Command::new("lxc-stop")
+                    .args(["-n", &vmid.to_string(), "-k", "-P"])
+                    .arg(p)
+                    .output();
+            }
         }
         let _ = Command::new("umount").arg(self.mountpoint()).output();
     }
 }
 
-fn make_btrfs() -> Option<Btrfs> {
+fn make_btrfs(vmids: &[u32]) -> Option<Btrfs> {
     let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
     if !nix::unistd::Uid::effective().is_root()
         || !Path::new("/usr/bin/lxc-start").exists()
@@ -66,6 +69,7 @@ fn make_btrfs() -> Option<Btrfs> {
     let b = Btrfs {
         dir: tempfile::tempdir().unwrap(),
         lxc_path: None,
+        vmids: vmids.to_vec(),
     };
     let img = b.dir.path().join("btrfs.img");
     std::fs::File::create(&img)
@@ -95,8 +99,12 @@ async fn task(s: &Session, r: common::Reply) -> Value {
 }
 
 fn attach(lxc_path: &Path, script: &str) -> String {
+    attach_to(lxc_path, 9761, script)
+}
+
+fn attach_to(lxc_path: &Path, vmid: u32, script: &str) -> String {
     let out = Command::new("lxc-attach")
-        .args(["-n", "9761", "-P"])
+        .args(["-n", &vmid.to_string(), "-P"])
         .arg(lxc_path)
         .args(["--clear-env", "--", "/bin/sh", "-c", script])
         .current_dir("/")
@@ -112,7 +120,9 @@ fn attach(lxc_path: &Path, script: &str) -> String {
 
 #[tokio::test]
 async fn snapshot_and_rollback_on_btrfs() {
-    let Some(mut fs) = make_btrfs() else { return };
+    let Some(mut fs) = make_btrfs(&[9761]) else {
+        return;
+    };
     let d = Daemon::start();
     let lxc_path = d.data_dir.join("run/lxc");
     fs.lxc_path = Some(lxc_path.clone());
@@ -270,4 +280,157 @@ async fn snapshot_and_rollback_on_btrfs() {
         nested.is_empty(),
         "volumes and snapshots removed: {nested:?}"
     );
+}
+
+/// A daemon with the template installed and the btrfs as storage `bt`.
+async fn setup(fs: &mut Btrfs) -> (Daemon, Session) {
+    let d = Daemon::start();
+    fs.lxc_path = Some(d.data_dir.join("run/lxc"));
+    let s = Session::admin(&d).await;
+    let cache = d.data_dir.join("local/template/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::copy(template(), cache.join(TEMPLATE)).unwrap();
+    let mp = fs.mountpoint();
+    let r = s
+        .post(
+            "/storage",
+            &[
+                ("storage", "bt"),
+                ("type", "btrfs"),
+                ("path", mp.to_str().unwrap()),
+                ("content", "rootdir,images"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    (d, s)
+}
+
+#[tokio::test]
+async fn template_linked_and_full_clones() {
+    let Some(mut fs) = make_btrfs(&[9762, 9763, 9764]) else {
+        return;
+    };
+    let (d, s) = setup(&mut fs).await;
+    let lxc_path = d.data_dir.join("run/lxc");
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9762"),
+                ("ostemplate", &format!("local:vztmpl/{TEMPLATE}")),
+                ("rootfs", "bt:0.25"),
+                ("hostname", "tmpl"),
+                ("net0", "name=eth0,ip=dhcp"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    // a normal container clones only fully
+    let r = s
+        .post(
+            "/nodes/testnode/lxc/9762/clone",
+            &[("newid", "9763"), ("full", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["errors"]["full"].is_string());
+
+    let r = s.post("/nodes/testnode/lxc/9762/template", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let conf = s
+        .get("/nodes/testnode/lxc/9762/config", &[])
+        .await
+        .data()
+        .clone();
+    assert_eq!(conf["template"], 1);
+    assert!(
+        conf["rootfs"]
+            .as_str()
+            .unwrap()
+            .contains("base-9762-disk-0"),
+        "{conf}"
+    );
+    let r = s.post("/nodes/testnode/lxc/9762/status/start", &[]).await;
+    assert_eq!(r.status, 500, "a template does not start");
+
+    // linked clone on the same btrfs
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9762/clone",
+            &[("newid", "9763"), ("hostname", "linked")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(t["type"], "vzclone");
+    let c = s
+        .get("/nodes/testnode/lxc/9763/config", &[])
+        .await
+        .data()
+        .clone();
+    let rootfs = c["rootfs"].as_str().unwrap();
+    assert!(rootfs.starts_with("bt:9763/vm-9763-disk-0.raw"), "{c}");
+    assert!(c.get("template").is_none());
+    assert_ne!(c["net0"], conf["net0"], "a new MAC");
+    // full clone to the dir storage
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9762/clone",
+            &[
+                ("newid", "9764"),
+                ("full", "1"),
+                ("storage", "local"),
+                ("hostname", "full"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let c = s
+        .get("/nodes/testnode/lxc/9764/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(
+        c["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("local:9764/vm-9764-disk-0.raw"),
+        "{c}"
+    );
+    let r = s
+        .post("/nodes/testnode/lxc/9762/clone", &[("newid", "9764")])
+        .await;
+    assert_eq!(r.status, 500, "the new VMID is taken");
+
+    for (vmid, name) in [(9763, "linked"), (9764, "full")] {
+        let t = task(
+            &s,
+            s.post(&format!("/nodes/testnode/lxc/{vmid}/status/start"), &[])
+                .await,
+        )
+        .await;
+        assert_eq!(t["exitstatus"], "OK", "{t}");
+        assert_eq!(
+            attach_to(&lxc_path, vmid, "hostname; cat /run/oxve-init"),
+            format!("{name}\noxve-ct-init started {name}")
+        );
+    }
+    for vmid in [9763, 9764, 9762] {
+        let t = task(
+            &s,
+            s.delete(&format!("/nodes/testnode/lxc/{vmid}"), &[("force", "1")])
+                .await,
+        )
+        .await;
+        assert_eq!(t["exitstatus"], "OK", "{t}");
+    }
 }

@@ -93,6 +93,11 @@ impl CtNet {
         flag(&self.values, "link_down").unwrap_or(false)
     }
 
+    /// Replace the MAC address (a clone gets new ones).
+    pub fn set_hwaddr(&mut self, mac: String) {
+        self.values.insert("hwaddr".into(), Value::String(mac));
+    }
+
     /// Give the NIC a MAC address if it has none, as Proxmox does whenever a NIC is written
     /// through the API. Returns true when one was added.
     pub fn ensure_hwaddr(&mut self, generate: impl FnOnce() -> String) -> bool {

@@ -2,6 +2,7 @@
 //! `oxve_types::lxc`, volumes in `oxve-storage`, running containers in `oxve-lxc`.
 
 mod aplinfo;
+mod clone;
 mod config;
 mod create;
 mod destroy;
@@ -26,6 +27,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(resize::methods());
     all.extend(aplinfo::methods());
     all.extend(snapshot::methods());
+    all.extend(clone::methods());
     all
 }
 
