@@ -411,6 +411,39 @@ async fn template_linked_and_full_clones() {
         .await;
     assert_eq!(r.status, 500, "the new VMID is taken");
 
+    // move the full clone's rootfs back to btrfs, keeping the old one as unused0
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9764/move_volume",
+            &[("volume", "rootfs"), ("storage", "bt")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(t["type"], "move_volume");
+    let c = s
+        .get("/nodes/testnode/lxc/9764/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(
+        c["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("bt:9764/vm-9764-disk-"),
+        "{c}"
+    );
+    assert_eq!(c["unused0"], "local:9764/vm-9764-disk-0.raw");
+    let r = s
+        .post(
+            "/nodes/testnode/lxc/9764/move_volume",
+            &[("volume", "mp3"), ("storage", "bt")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "no such volume");
+
     for (vmid, name) in [(9763, "linked"), (9764, "full")] {
         let t = task(
             &s,
@@ -433,4 +466,10 @@ async fn template_linked_and_full_clones() {
         .await;
         assert_eq!(t["exitstatus"], "OK", "{t}");
     }
+    assert!(
+        !d.data_dir
+            .join("local/images/9764/vm-9764-disk-0.raw")
+            .exists(),
+        "the unused volume is freed too"
+    );
 }

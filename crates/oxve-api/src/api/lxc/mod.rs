@@ -7,6 +7,7 @@ mod config;
 mod create;
 mod destroy;
 mod list;
+mod move_volume;
 mod resize;
 mod snapshot;
 mod status;
@@ -28,6 +29,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(aplinfo::methods());
     all.extend(snapshot::methods());
     all.extend(clone::methods());
+    all.extend(move_volume::methods());
     all
 }
 
