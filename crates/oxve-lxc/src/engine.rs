@@ -119,7 +119,13 @@ impl LxcEngine {
 
     /// The host pid of the container's init (from LXC's command socket).
     pub async fn init_pid(&self, vmid: u32) -> Option<u32> {
-        self.is_running(vmid)?;
+        let monitor = self.is_running(vmid)?;
+        // fast path: the init is the monitor's only child, in the container's cgroup
+        if let Some(pid) = process::only_child(monitor) {
+            if process::cgroup_of(pid, "pids").is_some_and(|c| c.contains("lxc.payload")) {
+                return Some(pid);
+            }
+        }
         let out = run_async(
             "lxc-info",
             &["-n", &vmid.to_string(), "-P", &self.lxc_path(), "-p", "-H"],

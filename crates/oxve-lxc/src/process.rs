@@ -28,6 +28,14 @@ pub fn is_monitor_of(pid: u32, lxc_path: &Path, name: &str) -> bool {
         .starts_with('Z')
 }
 
+/// The only child of `pid` (`/proc/<pid>/task/<pid>/children`), if it has exactly one.
+pub fn only_child(pid: u32) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    let mut children = text.split_whitespace().filter_map(|c| c.parse().ok());
+    let first = children.next()?;
+    children.next().is_none().then_some(first)
+}
+
 /// The cgroup (v1) path of `pid` for `controller`, from `/proc/<pid>/cgroup`.
 pub fn cgroup_of(pid: u32, controller: &str) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;

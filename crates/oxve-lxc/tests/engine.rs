@@ -87,6 +87,17 @@ async fn unprivileged_container_lifecycle() {
         .await
         .unwrap();
     assert!(engine.is_running(vmid).is_some());
+    // the fast init lookup agrees with LXC's own
+    let info = std::process::Command::new("lxc-info")
+        .args(["-n", "9801", "-p", "-H", "-P"])
+        .arg(engine.paths().lxc_path())
+        .output()
+        .unwrap();
+    let by_lxc: u32 = String::from_utf8_lossy(&info.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(report.pid, by_lxc);
     let uid_map = std::fs::read_to_string(format!("/proc/{}/uid_map", report.pid)).unwrap();
     assert_eq!(
         uid_map.split_whitespace().collect::<Vec<_>>(),

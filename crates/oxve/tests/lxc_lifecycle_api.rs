@@ -322,6 +322,8 @@ async fn container_lifecycle_through_the_api() {
     let list = s.get("/nodes/testnode/lxc", &[]).await;
     assert_eq!(list.data()[0]["vmid"], vmid);
     assert_eq!(list.data()[0]["status"], "running");
+    assert_eq!(list.data()[0]["pid"], pid);
+    assert!(list.data()[0]["mem"].as_u64().unwrap() > 0);
     assert_eq!(list.data()[0]["type"], "lxc");
     let res = s.get("/cluster/resources", &[("type", "vm")]).await;
     let entry = res

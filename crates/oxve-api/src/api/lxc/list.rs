@@ -23,25 +23,54 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .handler(|env: RpcEnv, params| async move {
                 local_node(&env, params.req_str("node"))?;
                 let perms = env.permissions().await?;
-                let list: Vec<_> = guest_summaries(&env)
-                    .await?
-                    .iter()
-                    .filter(|g| g.guest.kind == GuestKind::Lxc && g.guest.node == env.state.node)
-                    .filter(|g| {
-                        perms.has_privs(&format!("/vms/{}", g.guest.vmid), &["VM.Audit"], false)
-                    })
-                    .map(|g| {
-                        let mut e = g.resource_entry();
-                        g.mark_lxc_running(&mut e, &env.state.lxc);
-                        if let Some(obj) = e.as_object_mut() {
-                            obj.remove("id");
-                            obj.remove("node");
-                            obj.insert("cpus".into(), json!(g.maxcpu));
-                            obj.insert("maxswap".into(), json!(0));
+                let mut list = Vec::new();
+                for g in guest_summaries(&env).await?.iter() {
+                    if g.guest.kind != GuestKind::Lxc || g.guest.node != env.state.node {
+                        continue;
+                    }
+                    if !perms.has_privs(&format!("/vms/{}", g.guest.vmid), &["VM.Audit"], false) {
+                        continue;
+                    }
+                    let mut e = g.resource_entry();
+                    g.mark_lxc_running(&mut e, &env.state.lxc);
+                    // running containers report their usage, as in Proxmox
+                    if e["status"] == "running" {
+                        if let Ok(ct) = super::store_io::load(&env, g.guest.vmid).await {
+                            let st = env.state.lxc.status(g.guest.vmid, &ct.config).await;
+                            if let (Some(obj), Ok(serde_json::Value::Object(live))) =
+                                (e.as_object_mut(), serde_json::to_value(&st))
+                            {
+                                for key in [
+                                    "cpu",
+                                    "mem",
+                                    "maxmem",
+                                    "swap",
+                                    "maxswap",
+                                    "disk",
+                                    "maxdisk",
+                                    "netin",
+                                    "netout",
+                                    "diskread",
+                                    "diskwrite",
+                                    "uptime",
+                                    "pid",
+                                    "status",
+                                ] {
+                                    if let Some(v) = live.get(key) {
+                                        obj.insert(key.into(), v.clone());
+                                    }
+                                }
+                            }
                         }
-                        e
-                    })
-                    .collect();
+                    }
+                    if let Some(obj) = e.as_object_mut() {
+                        obj.remove("id");
+                        obj.remove("node");
+                        obj.insert("cpus".into(), json!(g.maxcpu));
+                        obj.entry("maxswap").or_insert(json!(0));
+                    }
+                    list.push(e);
+                }
                 Ok(json!(list))
             }),
         ApiMethod::new(HttpMethod::Get, "/nodes/{node}/lxc/{vmid}", "vmdiridx")
