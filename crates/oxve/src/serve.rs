@@ -182,6 +182,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         oxve_api::api::router()
     };
+    tokio::spawn(oxve_api::api::lxc_autostart(state.clone()));
     let server = ApiServer::new(state, router);
     let listeners = Listeners {
         https: args.listen,

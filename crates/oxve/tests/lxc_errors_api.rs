@@ -360,3 +360,65 @@ async fn privileged_container_maps_no_ids() {
     assert_eq!(t["exitstatus"], "OK", "{t}");
     assert!(files_of(&d, 9721).is_empty());
 }
+
+#[tokio::test]
+async fn onboot_containers_start_after_a_host_boot() {
+    if !usable() {
+        return;
+    }
+    let mut d = Daemon::start();
+    let _cleanup = Cleanup(d.data_dir.join("run/lxc"), vec![9725]);
+    let s = Session::admin(&d).await;
+    let tmpl = install_template(&d);
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9725"),
+                ("ostemplate", &tmpl),
+                ("rootfs", "local:0.1"),
+                ("onboot", "1"),
+                ("startup", "order=1,up=0"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let state = |s: Session| async move {
+        s.get("/nodes/testnode/lxc/9725/status/current", &[])
+            .await
+            .data()["status"]
+            .clone()
+    };
+    // a daemon restart within the same host boot starts nothing
+    d.restart(&common::DaemonOptions::default());
+    let s = Session::admin(&d).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(state(s.clone()).await, "stopped");
+    // the first daemon start after a host boot (another boot id) starts it
+    std::fs::remove_file(d.data_dir.join("lxc-boot-id")).unwrap();
+    d.restart(&common::DaemonOptions::default());
+    let s = Session::admin(&d).await;
+    let mut running = false;
+    for _ in 0..100 {
+        if state(s.clone()).await == "running" {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(running, "onboot container started");
+    let tasks = s
+        .get("/nodes/testnode/tasks", &[("typefilter", "startall")])
+        .await;
+    assert_eq!(tasks.data()[0]["type"], "startall", "{:?}", tasks.body);
+    let t = task(
+        &s,
+        s.delete("/nodes/testnode/lxc/9725", &[("force", "1")])
+            .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK");
+}

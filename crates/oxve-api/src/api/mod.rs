@@ -4,6 +4,7 @@ mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
 mod lxc;
+pub use lxc::autostart as lxc_autostart;
 mod nodes;
 mod qemu;
 pub(crate) mod storage;

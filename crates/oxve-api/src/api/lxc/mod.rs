@@ -8,12 +8,14 @@ mod create;
 mod destroy;
 mod list;
 mod move_volume;
+mod onboot;
 mod resize;
 mod snapshot;
 mod status;
 mod store_io;
 mod volumes;
 
+pub use onboot::autostart;
 use oxve_router::ApiMethod;
 use oxve_types::schema::{IntegerSchema, Schema};
 
