@@ -246,7 +246,7 @@ impl LxcEngine {
         let dir = self.paths.dir(vmid);
         std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
         if conf.unprivileged() {
-            crate::acl::grant_traverse(&dir, crate::lxcconf::IDMAP_BASE)?;
+            crate::acl::grant_traverse(&dir, crate::lxcconf::root_host_ids(conf).0)?;
         }
         // pre-start setup on the stopped rootfs, like pve-container's prestart hook; skipped
         // when the settings it writes did not change since it last ran for this rootfs (the

@@ -110,6 +110,98 @@ fn cpuset(cores: u32, host_cpus: u32) -> String {
     }
 }
 
+/// The host uid and gid of the container's root: 0 for privileged containers, else from the
+/// `u`/`g`/`b` entries mapping id 0 (default 100000).
+pub fn root_host_ids(conf: &CtConfig) -> (u32, u32) {
+    if !conf.unprivileged() {
+        return (0, 0);
+    }
+    let mut ids = (IDMAP_BASE, IDMAP_BASE);
+    for (key, value) in conf.raw_lxc() {
+        let f: Vec<&str> = value.split_whitespace().collect();
+        if let (true, [kind, "0", host, _]) = (key == "lxc.idmap", f.as_slice()) {
+            if let Ok(h) = host.parse::<u32>() {
+                match *kind {
+                    "u" => ids.0 = h,
+                    "g" => ids.1 = h,
+                    "b" => ids = (h, h),
+                    _ => {}
+                }
+            }
+        }
+    }
+    ids
+}
+
+/// Check a config's raw `lxc.*` keys the way a start would (id maps), to refuse bad ones
+/// when they are written.
+pub fn check_raw_keys(vmid: u32, conf: &CtConfig) -> Result<()> {
+    let custom = check_raw_idmaps(vmid, conf)?;
+    if custom && !conf.unprivileged() {
+        return Err(config_err(
+            vmid,
+            "lxc.idmap",
+            "id maps need an unprivileged container",
+        ));
+    }
+    Ok(())
+}
+
+/// Check raw `lxc.idmap` keys (`u|g|b CT_ID HOST_ID COUNT`); true when there are any.
+/// Each kind must map container root, and ranges may not overlap.
+fn check_raw_idmaps(vmid: u32, conf: &CtConfig) -> Result<bool> {
+    let mut ranges: Vec<(char, u64, u64)> = Vec::new();
+    for (key, value) in conf.raw_lxc() {
+        if key != "lxc.idmap" {
+            continue;
+        }
+        let f: Vec<&str> = value.split_whitespace().collect();
+        let parsed = match f.as_slice() {
+            [kind @ ("u" | "g" | "b"), ct, host, count] => {
+                match (ct.parse::<u64>(), host.parse::<u64>(), count.parse::<u64>()) {
+                    (Ok(c), Ok(h), Ok(n)) if n > 0 && c + n <= 1 << 32 && h + n <= 1 << 32 => {
+                        Some((kind.chars().next().unwrap_or('u'), c, n))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let (kind, ct, count) = parsed
+            .ok_or_else(|| config_err(vmid, "lxc.idmap", format!("invalid map entry '{value}'")))?;
+        for k in if kind == 'b' {
+            vec!['u', 'g']
+        } else {
+            vec![kind]
+        } {
+            if ranges
+                .iter()
+                .any(|(rk, rc, rn)| *rk == k && ct < rc + rn && *rc < ct + count)
+            {
+                return Err(config_err(
+                    vmid,
+                    "lxc.idmap",
+                    format!("overlapping map entry '{value}'"),
+                ));
+            }
+            ranges.push((k, ct, count));
+        }
+    }
+    if ranges.is_empty() {
+        return Ok(false);
+    }
+    for k in ['u', 'g'] {
+        if !ranges.iter().any(|(rk, rc, _)| *rk == k && *rc == 0) {
+            return Err(config_err(
+                vmid,
+                "lxc.idmap",
+                format!("no '{k}' map entry for container root (id 0)"),
+            ));
+        }
+    }
+    Ok(true)
+}
+
 /// Build the LXC config text. `rootfs` is the resolved root volume; `mounts` the resolved
 /// sources of the `mpN` keys that are volumes; `bridge_ok` says whether a bridge exists.
 pub fn build_lxc_config(
@@ -127,10 +219,20 @@ pub fn build_lxc_config(
     line("lxc.arch", &lxc_arch(conf.arch()));
     line("lxc.include", &format!("{LXC_CONFIG_DIR}/common.conf"));
     let unprivileged = conf.unprivileged();
+    // raw lxc.idmap keys replace the default map (as in Proxmox); they must be valid
+    let custom_map = check_raw_idmaps(vmid, conf)?;
     if unprivileged {
         line("lxc.include", &format!("{LXC_CONFIG_DIR}/userns.conf"));
-        line("lxc.idmap", &format!("u 0 {IDMAP_BASE} {IDMAP_SIZE}"));
-        line("lxc.idmap", &format!("g 0 {IDMAP_BASE} {IDMAP_SIZE}"));
+        if !custom_map {
+            line("lxc.idmap", &format!("u 0 {IDMAP_BASE} {IDMAP_SIZE}"));
+            line("lxc.idmap", &format!("g 0 {IDMAP_BASE} {IDMAP_SIZE}"));
+        }
+    } else if custom_map {
+        return Err(config_err(
+            vmid,
+            "lxc.idmap",
+            "id maps need an unprivileged container",
+        ));
     }
     let features = conf.features();
     if features.nesting {
@@ -371,6 +473,37 @@ mod tests {
         let e = build("rootfs: local:100/vm-100-disk-0.raw\nnet0: name=eth0,bridge=vmbr9\n")
             .unwrap_err();
         assert_eq!(e.to_string(), "CT 100: net0: bridge 'vmbr9' does not exist");
+    }
+
+    #[test]
+    fn raw_idmaps_replace_the_default_and_are_checked() {
+        let base = "rootfs: local:100/vm-100-disk-0.raw\nunprivileged: 1\n";
+        let text = build(&format!(
+            "{base}lxc.idmap: u 0 200000 1000\nlxc.idmap: g 0 200000 1000\nlxc.idmap: b 1000 1000 1\n"
+        ))
+        .unwrap();
+        assert!(!text.contains("100000"), "{text}");
+        assert!(text.contains("lxc.idmap = u 0 200000 1000\n"));
+        for (bad, why) in [
+            ("lxc.idmap: u 0 200000\n", "invalid map entry"),
+            (
+                "lxc.idmap: x 0 1 1\nlxc.idmap: g 0 1 1\n",
+                "invalid map entry",
+            ),
+            (
+                "lxc.idmap: u 0 200000 10\nlxc.idmap: u 5 300000 10\nlxc.idmap: g 0 1 1\n",
+                "overlapping",
+            ),
+            (
+                "lxc.idmap: u 1 200000 10\nlxc.idmap: g 0 1 1\n",
+                "container root",
+            ),
+        ] {
+            let e = build(&format!("{base}{bad}")).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+        let e = build("rootfs: local:100/vm-100-disk-0.raw\nlxc.idmap: b 0 0 65536\n").unwrap_err();
+        assert!(e.to_string().contains("unprivileged"), "{e}");
     }
 
     #[test]

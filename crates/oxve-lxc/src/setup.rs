@@ -19,15 +19,8 @@ pub struct RootIds {
 
 impl RootIds {
     pub fn for_config(conf: &CtConfig) -> RootIds {
-        let base = if conf.unprivileged() {
-            crate::lxcconf::IDMAP_BASE
-        } else {
-            0
-        };
-        RootIds {
-            uid: base,
-            gid: base,
-        }
+        let (uid, gid) = crate::lxcconf::root_host_ids(conf);
+        RootIds { uid, gid }
     }
 }
 

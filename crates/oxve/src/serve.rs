@@ -182,7 +182,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         oxve_api::api::router()
     };
-    tokio::spawn(oxve_api::api::lxc_autostart(state.clone()));
+    let autostart_state = state.clone();
     let server = ApiServer::new(state, router);
     let listeners = Listeners {
         https: args.listen,
@@ -190,6 +190,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         local_socket: Some(run_dir.join("oxve.sock")),
     };
     let on_listening = move |addr: SocketAddr| {
+        // once the run dir is final (binding the CLI socket resets its mode)
+        tokio::spawn(oxve_api::api::lxc_autostart(autostart_state));
         let host = if addr.ip().is_unspecified() {
             node.clone()
         } else {

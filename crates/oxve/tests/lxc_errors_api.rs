@@ -349,6 +349,75 @@ async fn privileged_container_maps_no_ids() {
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 0);
     let c = s.get("/nodes/testnode/lxc/9721/config", &[]).await;
     assert_eq!(c.data()["unprivileged"], 0);
+    // raw lxc.* keys: root only (over the CLI socket), checked, applied at the next start
+    let r = s
+        .put(
+            "/nodes/testnode/lxc/9721/config",
+            &[("lxc", "lxc.cgroup.pids.max: 64")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "not for admin@pve: {:?}", r.body);
+    let root_set = |value: &str| {
+        let socket = d.socket();
+        Command::new(env!("CARGO_BIN_EXE_oxve"))
+            .args([
+                "api",
+                "set",
+                "/nodes/testnode/lxc/9721/config",
+                "--lxc",
+                value,
+            ])
+            .env("OXVE_SOCKET", &socket)
+            .env_remove("OXVE_HOST")
+            .output()
+            .unwrap()
+    };
+    let out = root_set("lxc.idmap: u 0 100000");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid map entry"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = root_set("lxc.idmap: b 0 100000 65536");
+    assert!(
+        !out.status.success(),
+        "id maps need an unprivileged container"
+    );
+    let out = root_set("lxc.cgroup.pids.max: 64");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = s.get("/nodes/testnode/lxc/9721/config", &[]).await;
+    assert_eq!(c.data()["lxc"][0][0], "lxc.cgroup.pids.max");
+    task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9721/status/reboot",
+            &[("timeout", "10")],
+        )
+        .await,
+    )
+    .await;
+    let st = s
+        .get("/nodes/testnode/lxc/9721/status/current", &[])
+        .await
+        .data()
+        .clone();
+    let pid = st["pid"].as_u64().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = cg
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("8:pids:")
+                .or_else(|| l.split_once(":pids:").map(|(_, p)| p))
+        })
+        .unwrap();
+    let max = std::fs::read_to_string(format!("/sys/fs/cgroup/pids{path}/pids.max")).unwrap();
+    assert_eq!(max.trim(), "64");
+
     // destroy of a running container is refused, unless forced
     assert_eq!(s.delete("/nodes/testnode/lxc/9721", &[]).await.status, 500);
     let t = task(
@@ -409,7 +478,25 @@ async fn onboot_containers_start_after_a_host_boot() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(running, "onboot container started");
+    if !running {
+        let tasks = s.get("/nodes/testnode/tasks", &[]).await;
+        let upid = tasks
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "startall")
+            .map(|t| t["upid"].as_str().unwrap().to_string());
+        let log = match upid {
+            Some(u) => {
+                s.get(&format!("/nodes/testnode/tasks/{u}/log"), &[])
+                    .await
+                    .body
+            }
+            None => tasks.body.clone(),
+        };
+        panic!("onboot container did not start: {log}");
+    }
     let tasks = s
         .get("/nodes/testnode/tasks", &[("typefilter", "startall")])
         .await;

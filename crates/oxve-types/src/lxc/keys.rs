@@ -411,6 +411,10 @@ pub fn update_schema() -> &'static ObjectSchema {
                     "Prevent changes if current configuration file has a different SHA1 digest.",
                 )
                 .max_length(40),
+            )
+            .optional(
+                "lxc",
+                string("Raw LXC keys, one 'lxc.key: value' per line, replacing all raw keys (oxve extension; root@pam only)."),
             );
         with_properties(base, config_properties())
     })
@@ -469,6 +473,29 @@ fn check_combinations(key: &str, value: &str) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// Parse raw LXC keys given as text: one `lxc.key: value` (or `lxc.key = value`) per line.
+pub fn parse_raw_lxc(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (key, value) = line
+            .split_once(':')
+            .or_else(|| line.split_once('='))
+            .ok_or_else(|| format!("expected 'lxc.key: value', got '{line}'"))?;
+        let key = key.trim();
+        let valid = key.strip_prefix("lxc.").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+        });
+        if !valid {
+            return Err(format!("invalid raw LXC key '{key}'"));
+        }
+        out.push((key.to_string(), value.trim().to_string()));
+    }
+    Ok(out)
 }
 
 /// Check validated request parameters for the rules a schema cannot express; errors are
@@ -568,6 +595,16 @@ mod tests {
         let bad = json!({"net0": "name=eth0,gw=10.0.0.1", "mp0": "/srv,mp=/srv,quota=1"});
         let errs = check_params(bad.as_object().unwrap()).unwrap_err();
         assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    #[test]
+    fn raw_lxc_text() {
+        let v =
+            parse_raw_lxc("lxc.idmap: u 0 100000 65536\nlxc.cgroup.pids.max = 100\n\n").unwrap();
+        assert_eq!(v[1], ("lxc.cgroup.pids.max".to_string(), "100".to_string()));
+        assert!(parse_raw_lxc("memory: 5").is_err());
+        assert!(parse_raw_lxc("lxc.Bad: 1").is_err());
+        assert!(parse_raw_lxc("nothing").is_err());
     }
 
     #[test]

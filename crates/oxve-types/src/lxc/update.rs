@@ -51,7 +51,7 @@ pub enum CtUpdateError {
     Failed(String),
 }
 
-const CONTROL_PARAMS: &[&str] = &["node", "vmid", "digest", "delete", "revert"];
+const CONTROL_PARAMS: &[&str] = &["node", "vmid", "digest", "delete", "revert", "lxc"];
 
 fn param_text(value: &Value) -> String {
     match value {
@@ -92,7 +92,8 @@ impl CtUpdate {
             }
             update.revert.push(opt);
         }
-        for opt in list("delete") {
+        // `delete=lxc` (all raw keys) is handled by the caller
+        for opt in list("delete").into_iter().filter(|o| o != "lxc") {
             if update.set.contains_key(&opt) {
                 errors.insert(
                     "delete".into(),
@@ -116,7 +117,9 @@ impl CtUpdate {
         if !errors.is_empty() {
             return Err(CtUpdateError::Param(errors));
         }
-        if update.set.is_empty() && update.delete.is_empty() && update.revert.is_empty() {
+        let raw_lxc = params.contains_key("lxc") || list("delete").iter().any(|o| o == "lxc");
+        if update.set.is_empty() && update.delete.is_empty() && update.revert.is_empty() && !raw_lxc
+        {
             return Err(CtUpdateError::Failed("no options specified".into()));
         }
         Ok(update)

@@ -80,6 +80,24 @@ async fn update_config(env: &RpcEnv, params: &oxve_types::params::Params) -> Res
     update.fill_missing_macs(|| random_mac(Some(DEFAULT_MAC_PREFIX)));
     let perms = env.permissions().await?;
     check_update_privileges(&perms, vmid, &update)?;
+    // raw lxc.* keys (an oxve extension: there is no config file to edit): root only, and
+    // they apply at the next start
+    let clear_raw = params
+        .str("delete")
+        .is_some_and(|d| oxve_types::format::split_list(d).any(|k| k == "lxc"));
+    let raw_lxc = match params.str("lxc") {
+        Some(text) => Some(
+            oxve_types::lxc::keys::parse_raw_lxc(text).map_err(|e| ApiError::param("lxc", e))?,
+        ),
+        None if clear_raw => Some(Vec::new()),
+        None => None,
+    };
+    if raw_lxc.is_some() && !perms.is_root() {
+        return Err(ApiError::permission_check_failed(
+            &format!("/vms/{vmid}"),
+            "root@pam",
+        ));
+    }
     check_features(&perms, update.set.get("features").map(String::as_str))?;
     volumes::check_permissions(&perms, &update.set)?;
     volumes::check_volumes(env, &update.set).await?;
@@ -98,15 +116,16 @@ async fn update_config(env: &RpcEnv, params: &oxve_types::params::Params) -> Res
             "cannot change the volumes of a template",
         ));
     }
-    let root_uid = if ct.config.unprivileged() {
-        oxve_lxc::IDMAP_BASE
-    } else {
-        0
-    };
+    let root_uid = oxve_lxc::lxcconf::root_host_ids(&ct.config).0;
     let log = |m: String| tracing::debug!("{m}");
     let new = volumes::allocate(env, vmid, &mut update.set, root_uid, log).await?;
     let new_ids: Vec<VolumeId> = new.into_iter().map(|v| v.volid).collect();
     let result = async {
+        if let Some(raw) = &raw_lxc {
+            ct.config.current.lxc = raw.clone();
+            oxve_lxc::lxcconf::check_raw_keys(vmid, &ct.config)
+                .map_err(|e| ApiError::param("lxc", e.to_string()))?;
+        }
         for w in ct.config.stage_update(&update).map_err(update_error)? {
             tracing::info!("CT {vmid}: {w}");
         }
