@@ -10,12 +10,22 @@
 # Output: OUT_DIR/oxve-busybox_1.0_amd64.tar.zst (a Proxmox-style vztmpl: rootfs at the top
 # level, files owned by root) and OUT_DIR/manifest.
 #
+# On request, a Debian minbase system instead (debootstrap from the apt mirror; needs the
+# debootstrap package and a few minutes; systemd as init, ifupdown and iproute2):
+#   scripts/build-ct-template.sh --debian [OUT_DIR]
+#   -> OUT_DIR/debian-12-minbase_12_amd64.tar.zst    (mirror: $OXVE_DEBIAN_MIRROR or deb.debian.org)
+#
 # Cached: nothing is rebuilt when the output exists and neither this script nor the package
 # version changed. Safe to run concurrently (one build at a time under a lock).
 # Host packages needed: apt, dpkg, tar, zstd, util-linux (flock).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+debian=0
+if [ "${1:-}" = --debian ]; then
+    debian=1
+    shift
+fi
 out="${1:-$repo/target/ct-template}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
@@ -34,6 +44,35 @@ done
 
 exec 9>"$out/.lock"
 flock 9
+
+if [ "$debian" = 1 ]; then
+    command -v debootstrap >/dev/null || PATH="$PATH:/usr/sbin" command -v debootstrap >/dev/null ||
+        die "debootstrap is not installed (apt-get install debootstrap)"
+    name=debian-12-minbase_12_amd64.tar.zst
+    mirror="${OXVE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+    stamp="debian bookworm minbase $mirror script=$(sha256sum "$script" | cut -c1-16)"
+    if [ -f "$out/$name" ] && [ "$(cat "$out/$name.manifest" 2>/dev/null)" = "$stamp" ]; then
+        echo "$out/$name"
+        exit 0
+    fi
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+    log "debootstrap bookworm (minbase) from $mirror"
+    PATH="$PATH:/usr/sbin:/sbin" debootstrap --variant=minbase \
+        --include=systemd-sysv,ifupdown,iproute2,ca-certificates bookworm "$work/rootfs" "$mirror" >&2 ||
+        die "debootstrap failed"
+    root="$work/rootfs"
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    echo localhost >"$root/etc/hostname"
+    : >"$root/etc/resolv.conf"
+    printf 'auto lo\niface lo inet loopback\n' >"$root/etc/network/interfaces"
+    tar --numeric-owner -C "$root" -cf - . | zstd -q -19 -T0 -o "$work/$name"
+    mv -f "$work/$name" "$out/$name"
+    echo "$stamp" >"$out/$name.manifest"
+    log "built $out/$name"
+    echo "$out/$name"
+    exit 0
+fi
 
 version="$(apt-cache policy busybox-static 2>/dev/null | awk '/Candidate:/ { print $2; exit }')"
 { [ -n "$version" ] && [ "$version" != "(none)" ]; } || die "cannot resolve busybox-static: run apt-get update"

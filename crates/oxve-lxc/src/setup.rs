@@ -165,6 +165,15 @@ pub fn apply_config(root: &Path, vmid: u32, conf: &CtConfig) -> Result<()> {
         0o644,
         ids,
     )?;
+    if matches!(conf.ostype(), Some("debian" | "ubuntu" | "devuan")) {
+        write_file(
+            root,
+            "etc/network/interfaces",
+            &debian_interfaces(conf),
+            0o644,
+            ids,
+        )?;
+    }
     let nameservers: Vec<&str> = conf
         .get("nameserver")
         .map(|n| oxve_types::format::split_list(n).collect())
@@ -188,6 +197,41 @@ pub fn apply_config(root: &Path, vmid: u32, conf: &CtConfig) -> Result<()> {
     Ok(())
 }
 
+/// `/etc/network/interfaces` for ifupdown (Debian and derivatives) from the `netN` keys;
+/// LXC has already configured static addresses, this keeps them (and DHCP) across
+/// `networking.service` inside.
+pub fn debian_interfaces(conf: &CtConfig) -> String {
+    let mut out = String::from("auto lo\niface lo inet loopback\n");
+    for (_, net) in conf.nets() {
+        let name = net.name();
+        match net.ip().as_deref() {
+            Some("dhcp") => out.push_str(&format!("\nauto {name}\niface {name} inet dhcp\n")),
+            Some("manual") => out.push_str(&format!("\nauto {name}\niface {name} inet manual\n")),
+            Some(cidr) => {
+                out.push_str(&format!(
+                    "\nauto {name}\niface {name} inet static\n\taddress {cidr}\n"
+                ));
+                if let Some(gw) = net.gw() {
+                    out.push_str(&format!("\tgateway {gw}\n"));
+                }
+            }
+            None => {}
+        }
+        match net.ip6().as_deref() {
+            Some("auto") => out.push_str(&format!("\niface {name} inet6 auto\n")),
+            Some("dhcp") => out.push_str(&format!("\niface {name} inet6 dhcp\n")),
+            Some("manual") | None => {}
+            Some(cidr) => {
+                out.push_str(&format!("\niface {name} inet6 static\n\taddress {cidr}\n"));
+                if let Some(gw) = net.gw6() {
+                    out.push_str(&format!("\tgateway {gw}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The settings [`apply_config`] writes, with the rootfs they went to: when unchanged, a
 /// start can skip the setup.
 pub fn stamp(vmid: u32, conf: &CtConfig, rootfs: &Path) -> String {
@@ -201,6 +245,9 @@ pub fn stamp(vmid: u32, conf: &CtConfig, rootfs: &Path) -> String {
     let mut out = format!("vmid={vmid}\nrootfs={}\n", rootfs.display());
     for key in keys {
         out.push_str(&format!("{key}={}\n", conf.get(key).unwrap_or("")));
+    }
+    for (i, net) in conf.nets() {
+        out.push_str(&format!("net{i}={}\n", net.print()));
     }
     out
 }
@@ -252,6 +299,24 @@ mod tests {
             "root:$6$x$y:19000:0:99999:7:::\nnobody:*:1::::::\n"
         );
         assert!(shadow_with("", "h").starts_with("root:h:"));
+    }
+
+    #[test]
+    fn debian_interfaces_from_nets() {
+        let conf = CtConfig::parse(
+            "ostype: debian\nnet0: name=eth0,bridge=vmbr0,ip=10.0.0.2/24,gw=10.0.0.1,ip6=auto\n\
+             net1: name=eth1,ip=dhcp\nrootfs: local:1/x.raw\n",
+        )
+        .unwrap();
+        assert_eq!(
+            debian_interfaces(&conf),
+            "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet static\n\taddress 10.0.0.2/24\n\tgateway 10.0.0.1\n\niface eth0 inet6 auto\n\nauto eth1\niface eth1 inet dhcp\n"
+        );
+        let other = CtConfig::parse("net0: name=eth0,ip=dhcp\nrootfs: local:1/x.raw\n").unwrap();
+        assert_ne!(
+            stamp(1, &conf, Path::new("/x")),
+            stamp(1, &other, Path::new("/x"))
+        );
     }
 
     #[test]

@@ -330,6 +330,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         save(env.state.store.as_ref(), &ct)
                             .await
                             .map_err(|e| e.message)?;
+                        // the rootfs changed under the setup stamp: the next start redoes the setup
+                        env.state.lxc.cleanup(vmid);
                         ctx.log(format!("rolled back to snapshot '{name}'"));
                         if start {
                             status::start_now(&env, vmid, &ctx).await?;
