@@ -291,7 +291,8 @@ const ALIASES: &[Alias] = &[
         path: "/nodes/{node}/qemu/{vmid}",
         positional: &[],
         help: "NODE VMID [--purge 1]",
-    },    Alias {
+    },
+    Alias {
         words: &["ct", "list"],
         method: HttpMethod::Get,
         path: "/nodes/{node}/lxc",
@@ -388,7 +389,57 @@ const ALIASES: &[Alias] = &[
         path: "/nodes/{node}/lxc/{vmid}",
         positional: &[],
         help: "NODE VMID [--force 1]",
-    },    Alias {
+    },
+    Alias {
+        words: &["ct", "snapshot"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/snapshot",
+        positional: &["snapname"],
+        help: "NODE VMID SNAPNAME [--description D]",
+    },
+    Alias {
+        words: &["ct", "listsnapshot"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc/{vmid}/snapshot",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "rollback"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback",
+        positional: &[],
+        help: "NODE VMID SNAPNAME [--start 1]",
+    },
+    Alias {
+        words: &["ct", "delsnapshot"],
+        method: HttpMethod::Delete,
+        path: "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}",
+        positional: &[],
+        help: "NODE VMID SNAPNAME",
+    },
+    Alias {
+        words: &["ct", "template"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/template",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "clone"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/clone",
+        positional: &["newid"],
+        help: "NODE VMID NEWID [--full 1] [--hostname H] [--storage S]",
+    },
+    Alias {
+        words: &["ct", "move-volume"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/move_volume",
+        positional: &["volume", "storage"],
+        help: "NODE VMID VOLUME STORAGE [--delete 1]",
+    },
+    Alias {
         words: &["template", "update"],
         method: HttpMethod::Put,
         path: "/nodes/{node}/aplinfo",
@@ -422,6 +473,9 @@ fn print_help() {
             a.help
         );
     }
+    println!("Local to the node (root), like pct:");
+    println!("  oxve ct exec VMID -- CMD...   run a command in a running container");
+    println!("  oxve ct enter VMID            a shell in a running container");
 }
 
 /// Options shared by every alias, taken out of the argument list before the parameters.
