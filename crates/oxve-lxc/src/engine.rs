@@ -388,6 +388,16 @@ impl LxcEngine {
         if self.is_running(vmid).is_none() {
             return Err(LxcError::NotRunning { vmid });
         }
+        // a frozen init cannot handle the shutdown signal: thaw it first
+        if let Some(pid) = self.init_pid(vmid).await {
+            if self.is_frozen(pid) {
+                run_async(
+                    "lxc-unfreeze",
+                    &["-n", &vmid.to_string(), "-P", &self.lxc_path()],
+                )
+                .await?;
+            }
+        }
         let secs = timeout.as_secs().max(1).to_string();
         let mut args = vec!["-t", secs.as_str()];
         if !force {

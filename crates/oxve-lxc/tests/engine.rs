@@ -181,3 +181,59 @@ async fn unprivileged_container_lifecycle() {
     }
     assert!(!attached, "loop device of the rootfs released");
 }
+
+#[tokio::test]
+async fn frozen_containers_stop_and_shut_down() {
+    if !usable() {
+        eprintln!("skipped: needs root and lxc");
+        return;
+    }
+    let vmid = 9802;
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("vm-9802-disk-0.raw");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let conf = CtConfig::parse("unprivileged: 1\nrootfs: local:9802/vm-9802-disk-0.raw\n").unwrap();
+    let spec = RootfsSpec {
+        vmid,
+        conf: &conf,
+        template: &template(),
+        password: None,
+        ssh_public_keys: None,
+    };
+    create_rootfs(
+        &spec,
+        &VolumePath::Image(image.clone()),
+        &dir.path().join("mnt"),
+        &|_| {},
+    )
+    .unwrap();
+    let engine = LxcEngine::new(&dir.path().join("run"));
+    let _stop = StopOnDrop(vmid, engine.paths().lxc_path().to_path_buf());
+    let resolver = Image(image.clone());
+    // a hard stop of a frozen container
+    engine.start(vmid, &conf, &resolver).await.unwrap();
+    engine.suspend(vmid).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        engine.stop(vmid, Duration::from_secs(10)),
+    )
+    .await
+    .expect("stop of a frozen container returns")
+    .unwrap();
+    assert!(engine.is_running(vmid).is_none());
+    // a clean shutdown of a frozen container thaws it first
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    engine.start(vmid, &conf, &resolver).await.unwrap();
+    engine.suspend(vmid).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        engine.shutdown(vmid, Duration::from_secs(10), false),
+    )
+    .await
+    .expect("shutdown of a frozen container returns")
+    .unwrap();
+    assert!(engine.is_running(vmid).is_none());
+}
