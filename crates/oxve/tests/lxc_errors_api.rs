@@ -125,6 +125,7 @@ async fn bad_requests_change_nothing() {
             "abc",
             "value must be at least 5 characters long",
         ),
+        ("rootfs", "local:9711/vm-9711-disk-0.raw", "new volumes"),
     ] {
         let r = post(create(vec![(param, value.into())])).await;
         assert_eq!(r.status, 400, "{param}={value}: {:?}", r.body);
@@ -222,6 +223,21 @@ async fn bad_requests_change_nothing() {
         assert_eq!(r.status, 400, "{param}: {:?}", r.body);
         assert!(r.body["errors"][param].is_string(), "{param}: {:?}", r.body);
     }
+    let r = s
+        .put(
+            "/nodes/testnode/lxc/9711/config",
+            &[("mp0", "local:100/vm-100-disk-0.raw,mp=/x")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["errors"]["mp0"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to guest 100"),
+        "{:?}",
+        r.body
+    );
     let r = s
         .put("/nodes/testnode/lxc/9711/config", &[("delete", "rootfs")])
         .await;

@@ -100,7 +100,7 @@ async fn update_config(env: &RpcEnv, params: &oxve_types::params::Params) -> Res
     }
     check_features(&perms, update.set.get("features").map(String::as_str))?;
     volumes::check_permissions(&perms, &update.set)?;
-    volumes::check_volumes(env, &update.set).await?;
+    volumes::check_volumes(env, vmid, false, &update.set).await?;
 
     let mut ct = load(env, vmid).await?;
     check_digest(&ct, params.str("digest"))?;

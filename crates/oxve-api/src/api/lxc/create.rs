@@ -100,7 +100,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             let perms = env.permissions().await?;
             volumes::check_permissions(&perms, &update.set)?;
             check_features(&perms, update.set.get("features").map(String::as_str))?;
-            volumes::check_volumes(&env, &update.set).await?;
+            volumes::check_volumes(&env, vmid, true, &update.set).await?;
             let template = volumes::template_path(&env, &perms, params.req_str("ostemplate")).await?;
             let password = params.str("password").map(str::to_string);
             let ssh_keys = params.str("ssh-public-keys").map(str::to_string);

@@ -80,8 +80,15 @@ pub fn check_permissions(
     Ok(())
 }
 
-/// Existing volumes a request names must exist; bind-mount sources must be directories.
-pub async fn check_volumes(env: &RpcEnv, set: &BTreeMap<String, String>) -> Result<(), ApiError> {
+/// Existing volumes a request names must exist and belong to this container (a new
+/// container only gets new volumes: its rootfs is formatted); bind-mount sources must be
+/// directories.
+pub async fn check_volumes(
+    env: &RpcEnv,
+    vmid: u32,
+    creating: bool,
+    set: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
     let mut named = Vec::new();
     let manager = env.state.storage.manager(env.state.store.as_ref()).await?;
     for (key, mp) in mount_points(set)? {
@@ -104,6 +111,27 @@ pub async fn check_volumes(env: &RpcEnv, set: &BTreeMap<String, String>) -> Resu
             MountSource::Volume(volid) => {
                 let id = VolumeId::parse(&volid)
                     .map_err(|e| ApiError::param(key.as_str(), e.to_string()))?;
+                if creating {
+                    return Err(ApiError::param(
+                        key,
+                        "a new container gets new volumes: use STORAGE:SIZE",
+                    ));
+                }
+                match oxve_types::qemu::volume_owner(&volid) {
+                    Some(owner) if owner == vmid => {}
+                    Some(owner) => {
+                        return Err(ApiError::param(
+                            key,
+                            format!("volume '{volid}' belongs to guest {owner}"),
+                        ))
+                    }
+                    None => {
+                        return Err(ApiError::param(
+                            key,
+                            format!("volume '{volid}' is not a guest volume"),
+                        ))
+                    }
+                }
                 named.push((key, id));
             }
             MountSource::Bind(path) if !std::path::Path::new(&path).is_dir() => {
