@@ -548,6 +548,24 @@ impl LxcEngine {
         })
     }
 
+    /// The network interfaces inside a running container with their addresses
+    /// (`GET .../interfaces`): name, hwaddr, inet and inet6 (CIDR), from `ip -j addr` run in
+    /// the container's network namespace.
+    pub async fn interfaces(&self, vmid: u32) -> Result<Vec<serde_json::Value>> {
+        let pid = self
+            .init_pid(vmid)
+            .await
+            .ok_or(LxcError::NotRunning { vmid })?;
+        let netns = format!("--net=/proc/{pid}/ns/net");
+        let out = run_async("nsenter", &[&netns, "ip", "-j", "addr", "show"]).await?;
+        let links: Vec<serde_json::Value> =
+            serde_json::from_str(&out).map_err(|e| LxcError::Tool {
+                tool: "ip -j addr".into(),
+                message: e.to_string(),
+            })?;
+        Ok(links.iter().map(crate::status::interface_entry).collect())
+    }
+
     /// Remove the run files of a stopped container (after destroy).
     pub fn cleanup(&self, vmid: u32) {
         if self.is_running(vmid).is_none() {

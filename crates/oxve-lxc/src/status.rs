@@ -64,6 +64,30 @@ fn blkio_bytes(text: &str) -> (u64, u64) {
     (read, write)
 }
 
+/// One entry of `GET .../interfaces` from one link of `ip -j addr`: the first IPv4 and
+/// IPv6 address, as Proxmox reports them.
+pub(crate) fn interface_entry(link: &serde_json::Value) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    out.insert(
+        "name".into(),
+        link["ifname"].as_str().unwrap_or_default().into(),
+    );
+    out.insert("hwaddr".into(), text(&link["address"]).into());
+    for info in link["addr_info"].as_array().into_iter().flatten() {
+        let key = match info["family"].as_str() {
+            Some("inet") => "inet",
+            Some("inet6") => "inet6",
+            _ => continue,
+        };
+        if !out.contains_key(key) {
+            let cidr = format!("{}/{}", text(&info["local"]), info["prefixlen"]);
+            out.insert(key.into(), cidr.into());
+        }
+    }
+    serde_json::Value::Object(out)
+}
+
 impl LxcEngine {
     /// The status of a container as configured by `conf`.
     pub async fn status(&self, vmid: u32, conf: &CtConfig) -> CtStatus {
@@ -156,6 +180,18 @@ impl LxcEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interfaces_from_ip_json() {
+        let link: serde_json::Value = serde_json::from_str(
+            r#"{"ifname":"eth0","address":"bc:24:11:00:00:01","addr_info":[{"family":"inet","local":"10.0.0.2","prefixlen":24},{"family":"inet6","local":"fe80::1","prefixlen":64},{"family":"inet","local":"10.0.0.3","prefixlen":24}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            interface_entry(&link),
+            serde_json::json!({"name": "eth0", "hwaddr": "bc:24:11:00:00:01", "inet": "10.0.0.2/24", "inet6": "fe80::1/64"})
+        );
+    }
 
     #[test]
     fn blkio_sums_read_and_write() {

@@ -142,6 +142,19 @@ async fn containers_on_a_bridge_ping_each_other() {
     assert!(inside.starts_with(&mac), "{inside}");
     assert!(inside.contains("10.99.0.1/24"), "{inside}");
 
+    // the API reports the addresses (Terraform providers wait on this)
+    let r = s.get("/nodes/testnode/lxc/9751/interfaces", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let eth0 = r
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "eth0")
+        .unwrap()
+        .clone();
+    assert_eq!(eth0["inet"], "10.99.0.1/24");
+    assert_eq!(eth0["hwaddr"], mac.as_str());
     let (ok, out) = attach(&lxc_path, 9751, "ping -c 2 -W 2 10.99.0.2");
     assert!(ok, "ping from CT 9751 to CT 9752: {out}");
     let (ok, out) = attach(&lxc_path, 9752, "ping -c 1 -W 2 10.99.0.1");

@@ -261,6 +261,34 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             }
             Ok(out)
         }),
+        ApiMethod::new(HttpMethod::Get, "/nodes/{node}/lxc/{vmid}/interfaces", "ip")
+            .description("Get IP addresses of the specified container interface.")
+            .parameters(
+                Schema::object("")
+                    .required("node", node_param())
+                    .required("vmid", vmid_param()),
+            )
+            .returns(Schema::array(
+                "",
+                Schema::object("").additional_properties(true),
+            ))
+            .permission(Permission::Privs {
+                path: "/vms/{vmid}",
+                privs: &["VM.Audit"],
+                any: false,
+            })
+            .handler(|env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                let vmid = params.int("vmid").unwrap_or_default() as u32;
+                load(&env, vmid).await?;
+                let list = env
+                    .state
+                    .lxc
+                    .interfaces(vmid)
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                Ok(json!(list))
+            }),
         ApiMethod::new(
             HttpMethod::Get,
             "/nodes/{node}/lxc/{vmid}/status",
