@@ -266,6 +266,37 @@ async fn bad_requests_change_nothing() {
         r.body
     );
 
+    // raw images on a dir storage cannot be snapshotted
+    let f = s
+        .get(
+            "/nodes/testnode/lxc/9711/feature",
+            &[("feature", "snapshot")],
+        )
+        .await;
+    assert_eq!(f.data()["hasFeature"], false, "{:?}", f.body);
+    let r = s
+        .post("/nodes/testnode/lxc/9711/snapshot", &[("snapname", "s1")])
+        .await;
+    let t = wait_task(&s, r.data().as_str().unwrap()).await;
+    assert!(
+        t["exitstatus"].as_str().unwrap().contains("snapshot"),
+        "{t}"
+    );
+    let c = s.get("/nodes/testnode/lxc/9711/config", &[]).await;
+    assert!(
+        c.data().get("lock").is_none(),
+        "failed snapshot released the lock"
+    );
+    assert!(
+        s.get("/nodes/testnode/lxc/9711/snapshot", &[])
+            .await
+            .data()
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    );
+
     // a NIC on a bridge that does not exist: the start fails and says why
     let r = s
         .put(

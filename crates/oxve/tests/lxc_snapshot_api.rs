@@ -169,6 +169,21 @@ async fn snapshot_and_rollback_on_btrfs() {
         conf.data()
     );
     attach(&lxc_path, "echo before > /root/state");
+    let f = s
+        .get(
+            "/nodes/testnode/lxc/9761/feature",
+            &[("feature", "snapshot")],
+        )
+        .await;
+    assert_eq!(f.data()["hasFeature"], true, "{:?}", f.body);
+    let f = s
+        .get("/nodes/testnode/lxc/9761/feature", &[("feature", "clone")])
+        .await;
+    assert_eq!(
+        f.data()["hasFeature"],
+        false,
+        "linked clones need a template"
+    );
 
     // snapshot the running container
     let t = task(

@@ -6,6 +6,7 @@ mod clone;
 mod config;
 mod create;
 mod destroy;
+mod feature;
 mod list;
 mod move_volume;
 mod onboot;
@@ -32,6 +33,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(snapshot::methods());
     all.extend(clone::methods());
     all.extend(move_volume::methods());
+    all.extend(feature::methods());
     all
 }
 
