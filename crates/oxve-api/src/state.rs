@@ -34,6 +34,8 @@ pub struct AppState {
     pub qemu: oxve_qemu::QemuEngine,
     pub started: Instant,
     pub caches: Caches,
+    /// Console sessions prepared by vncproxy/termproxy.
+    pub consoles: crate::consoles::ConsoleSessions,
 }
 
 impl AppState {

@@ -158,6 +158,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         qemu,
         started: Instant::now(),
         caches: Default::default(),
+        consoles: Default::default(),
     });
     spawn_cpu_sampler(state.clone());
     // The local storage's directories exist from the first start.

@@ -3,26 +3,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{wait_task, Daemon, DaemonOptions, Session};
-
-fn guest_image() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = std::env::var("OXVE_GUEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target/guest"));
-    let image = dir.join("oxve-guest.qcow2");
-    if !image.exists() {
-        let status = std::process::Command::new(root.join("scripts/build-guest-image.sh"))
-            .arg(&dir)
-            .status()
-            .expect("build the guest image");
-        assert!(status.success(), "scripts/build-guest-image.sh failed");
-    }
-    image
-}
+use common::{guest_image, wait_task, Daemon, DaemonOptions, Session};
 
 async fn status(s: &Session, vmid: u32) -> serde_json::Value {
     s.get(&format!("/nodes/testnode/qemu/{vmid}/status/current"), &[])

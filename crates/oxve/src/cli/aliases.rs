@@ -296,6 +296,10 @@ const ALIASES: &[Alias] = &[
 
 fn print_help() {
     println!("Short commands (each is one API call; `oxve api usage PATH` shows parameters):");
+    println!(
+        "  oxve {:22} {:39} VMID [--iface serialN] [--escape ^O]",
+        "vm terminal", "(termproxy + vncwebsocket, on the node)"
+    );
     for a in ALIASES {
         println!(
             "  oxve {:22} {} {:34} {}",
@@ -324,6 +328,9 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
     if words.first().map(String::as_str) == Some("help-commands") {
         print_help();
         return Ok(());
+    }
+    if words.len() >= 2 && words[0] == "vm" && words[1] == "terminal" {
+        return super::terminal::run(words.split_off(2)).await;
     }
     let alias = ALIASES
         .iter()

@@ -2,11 +2,13 @@
 //! `oxve_types::qemu`, volumes in `oxve-storage`, the running VMs in the engine.
 
 mod config;
+mod console;
 mod create;
 mod destroy;
 mod disk_ops;
 mod disks;
 mod list;
+mod monitor;
 mod status;
 mod store_io;
 
@@ -22,6 +24,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(destroy::methods());
     all.extend(disk_ops::methods());
     all.extend(status::methods());
+    all.extend(console::methods());
+    all.extend(monitor::methods());
     all
 }
 
