@@ -27,17 +27,22 @@ mod console;
 mod engine;
 mod error;
 pub mod host;
+mod hotplug;
 mod lifecycle;
+mod mirror;
 pub mod paths;
 pub mod process;
 mod resolver;
 mod status;
 mod wiring;
 
-pub use cmdline::{build_command_line, Accel, EfiVarsCopy, QemuCommand, TapNic};
+pub use cmdline::{
+    build_command_line, device_args, Accel, DeviceArgs, EfiVarsCopy, QemuCommand, TapNic,
+};
 pub use engine::{EngineOptions, QemuEngine};
 pub use error::{BoxError, QemuError, Result};
 pub use host::{CpuVendor, HostFacts, OvmfFirmware};
+pub use hotplug::HotplugOutcome;
 pub use lifecycle::{StartOptions, StartReport};
 pub use paths::RunPaths;
 pub use resolver::{format_from_name, is_base_volume, MapResolver, ResolvedVolume, VolumeResolver};

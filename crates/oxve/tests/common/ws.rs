@@ -82,3 +82,65 @@ pub async fn connect(s: &Session, path_and_query: &str) -> Result<Ws, u16> {
         Err(e) => panic!("websocket: {e}"),
     }
 }
+
+/// Opens the serial console of running VM `vmid` (termproxy + vncwebsocket + login).
+pub async fn open_serial(s: &Session, vmid: u32) -> Ws {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let r = s
+        .post(
+            &format!("/nodes/testnode/qemu/{vmid}/termproxy"),
+            &[("serial", "serial0")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let ticket = r.data()["ticket"].as_str().unwrap().to_string();
+    let path = format!(
+        "/nodes/testnode/qemu/{vmid}/vncwebsocket?port={}&vncticket={}",
+        r.data()["port"],
+        percent_encoding::utf8_percent_encode(&ticket, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let mut ws = connect(s, &path).await.expect("websocket upgrade");
+    ws.send(Message::text(format!("{}:{ticket}\n", s.username)))
+        .await
+        .unwrap();
+    let ok = ws.next().await.unwrap().unwrap();
+    assert_eq!(ok.into_text().unwrap().as_str(), "OK");
+    ws
+}
+
+/// Runs `command` in the guest's root shell and returns what it printed. The command is
+/// framed by markers the shell computes (`$((n+0))`), so its echoed input never matches.
+pub async fn guest_exec(ws: &mut Ws, command: &str) -> String {
+    use futures::{SinkExt, StreamExt};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{Duration, Instant};
+    use tokio_tungstenite::tungstenite::Message;
+    static NEXT: AtomicU32 = AtomicU32::new(1000);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let (start, end) = (format!("S-{n}\r\n"), format!("E-{n}"));
+    let line = format!("echo S-$(({n}+0)); {command}; echo E-$(({n}+0))\r");
+    let mut output = String::new();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut next_send = Instant::now();
+    loop {
+        if let (Some(a), Some(b)) = (output.find(&start), output.rfind(&end)) {
+            if b > a {
+                return output[a + start.len()..b].replace('\r', "");
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer to '{command}' in: {output}"
+        );
+        if Instant::now() >= next_send && !output.contains(&start) {
+            let msg = format!("0:{}:{line}", line.len());
+            ws.send(Message::text(msg)).await.unwrap();
+            next_send = Instant::now() + Duration::from_secs(5);
+        }
+        if let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_millis(300), ws.next()).await
+        {
+            output.push_str(&String::from_utf8_lossy(&msg.into_data()));
+        }
+    }
+}
