@@ -4,7 +4,7 @@ mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
 mod nodes;
-mod qemu;
+pub mod qemu;
 pub(crate) mod storage;
 mod tasks;
 mod test_hooks;

@@ -135,6 +135,27 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+        // QEMUs a failed test left running (their pidfiles are in the run dir); only the
+        // daemon that owns the data dir, not the short-lived handle of a restart.
+        if self._temp.is_none() {
+            return;
+        }
+        if let Ok(dir) = std::fs::read_dir(self.data_dir.join("run/qemu")) {
+            for entry in dir.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "pid") {
+                    if let Some(pid) = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|p| p.trim().parse::<i32>().ok())
+                    {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! /nodes/{node}/qemu: virtual machines. Handlers stay thin: config logic lives in
 //! `oxve_types::qemu`, volumes in `oxve-storage`, the running VMs in the engine.
 
+pub mod bulk;
 mod config;
 mod console;
 mod create;
@@ -26,6 +27,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(status::methods());
     all.extend(console::methods());
     all.extend(monitor::methods());
+    all.extend(bulk::methods());
     all
 }
 

@@ -182,14 +182,7 @@ async fn run_action(
                     Action::Start | Action::Reboot => {
                         let resolver = resolver().await?;
                         let report = if matches!(action, Action::Start) {
-                            engine
-                                .start(
-                                    vmid,
-                                    &settings,
-                                    &resolver,
-                                    oxve_qemu::StartOptions::default(),
-                                )
-                                .await
+                            return start_vm(&env, vmid, &settings, |m| ctx.log(m)).await;
                         } else {
                             engine
                                 .reboot(
@@ -230,6 +223,42 @@ async fn run_action(
         )
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json!(upid.to_string()))
+}
+
+/// Starts VM `vmid` with `settings`, logging how it went (the `qmstart` task, and each VM of
+/// `startall`).
+pub(crate) async fn start_vm(
+    env: &RpcEnv,
+    vmid: u32,
+    settings: &oxve_types::qemu::VmSettings,
+    log: impl Fn(String),
+) -> Result<(), String> {
+    let manager = env
+        .state
+        .storage
+        .manager(env.state.store.as_ref())
+        .await
+        .map_err(|e| e.message)?;
+    let resolver = StorageResolver(Arc::clone(&manager));
+    let report = env
+        .state
+        .qemu
+        .start(
+            vmid,
+            settings,
+            &resolver,
+            oxve_qemu::StartOptions::default(),
+        )
+        .await
+        .map_err(qemu_error)?;
+    log(format!(
+        "VM {vmid} started with pid {} ({:?})",
+        report.pid, report.accel
+    ));
+    for note in report.notes.iter().chain(&report.qemu_warnings) {
+        log(note.clone());
+    }
+    Ok(())
 }
 
 fn action_method(action: Action) -> ApiMethod<RpcEnv> {
