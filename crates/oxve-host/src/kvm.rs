@@ -76,11 +76,12 @@ fn check_cpuid_baseline(kvm: &OwnedFd) -> Result<(), String> {
     // entries of { function, index, flags, eax, ebx, ecx, edx, padding[3] } (10 x u32).
     let mut buf = vec![0u32; 2 + MAX_ENTRIES * 10];
     buf[0] = MAX_ENTRIES as u32;
-    ioctl(kvm, KVM_GET_SUPPORTED_CPUID, buf.as_mut_ptr() as libc::c_ulong)?;
-    let entries: Vec<&[u32]> = buf[2..]
-        .chunks(10)
-        .take(buf[0] as usize)
-        .collect();
+    ioctl(
+        kvm,
+        KVM_GET_SUPPORTED_CPUID,
+        buf.as_mut_ptr() as libc::c_ulong,
+    )?;
+    let entries: Vec<&[u32]> = buf[2..].chunks(10).take(buf[0] as usize).collect();
     let missing: Vec<&str> = BASELINE
         .iter()
         .filter(|(leaf, reg, bit, _)| {

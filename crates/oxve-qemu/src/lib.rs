@@ -34,6 +34,7 @@ pub mod paths;
 pub mod process;
 mod resolver;
 mod status;
+mod vmstate;
 mod wiring;
 
 pub use cmdline::{

@@ -195,3 +195,64 @@ async fn hotplug_resize_and_mirror_a_running_vm() {
 
     task_ok(&s, s.post(&format!("{VM}/status/stop"), &[]).await).await;
 }
+
+#[tokio::test]
+async fn suspend_to_disk_and_resume_where_it_was() {
+    let d = Daemon::start();
+    let s = Session::admin(&d).await;
+    create_and_start_guest(&d, &s, 421, &[]).await;
+    let vm = "/nodes/testnode/qemu/421";
+    let mut term = open_serial(&s, 421).await;
+    // State that only lives in the guest's memory.
+    guest_exec(&mut term, "export MARK=hibernated-$((6*7))").await;
+    drop(term);
+
+    let r = s
+        .post(&format!("{vm}/status/suspend"), &[("todisk", "1")])
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let upid = r.data().as_str().unwrap().to_string();
+    assert!(upid.contains(":qmsuspend:421:"), "{upid}");
+    let t = wait_task(&s, &upid).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let st = s.get(&format!("{vm}/status/current"), &[]).await;
+    assert_eq!(st.data()["status"], "stopped");
+    let conf = s.get(&format!("{vm}/config"), &[]).await.data().clone();
+    assert_eq!(conf["lock"], "suspended", "{conf}");
+    let state = conf["vmstate"].as_str().unwrap().to_string();
+    assert!(
+        state.starts_with("local:421/vm-421-state-suspend-"),
+        "{state}"
+    );
+    let file = d
+        .data_dir
+        .join("local/images/421")
+        .join(state.trim_start_matches("local:421/"));
+    assert!(
+        std::fs::metadata(&file).unwrap().len() > 1 << 20,
+        "state written"
+    );
+    // a locked VM refuses other changes
+    let r = s.put(&format!("{vm}/config"), &[("name", "x")]).await;
+    assert_ne!(r.status, 200);
+
+    // start resumes it: the shell still has its variable, so this is no fresh boot
+    let r = s.post(&format!("{vm}/status/start"), &[]).await;
+    let t = wait_task(&s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let conf = s.get(&format!("{vm}/config"), &[]).await.data().clone();
+    assert!(
+        conf.get("lock").is_none() && conf.get("vmstate").is_none(),
+        "{conf}"
+    );
+    assert!(!file.exists(), "the state volume is freed");
+    let mut term = open_serial(&s, 421).await;
+    let mark = guest_exec(&mut term, "echo $MARK").await;
+    assert!(mark.contains("hibernated-42"), "{mark}");
+
+    let r = s.post(&format!("{vm}/status/stop"), &[]).await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+}

@@ -60,7 +60,9 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         }
                     }
                 }
-                for (_, volid) in settings.unused_volumes() {
+                // unusedN, and the RAM state of a snapshot or of a VM suspended to disk
+                let state = settings.get("vmstate").map(|v| (String::new(), v.to_string()));
+                for (_, volid) in settings.unused_volumes().into_iter().chain(state) {
                     if let Ok(volid) = VolumeId::parse(&volid) {
                         if !volumes.contains(&volid) {
                             volumes.push(volid);

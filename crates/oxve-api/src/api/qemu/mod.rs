@@ -8,6 +8,7 @@ mod create;
 mod destroy;
 mod disk_ops;
 mod disks;
+mod hibernate;
 mod list;
 mod monitor;
 mod status;
