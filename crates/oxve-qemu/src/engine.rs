@@ -41,6 +41,8 @@ pub struct EngineOptions {
     pub start_timeout: Duration,
     /// Default time allowed for one QMP command.
     pub qmp_timeout: Duration,
+    /// Where cgroups are mounted (`/sys/fs/cgroup`); `None` puts VMs in no cgroup of their own.
+    pub cgroup_root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -53,6 +55,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("ovmf", &self.ovmf)
             .field("start_timeout", &self.start_timeout)
             .field("qmp_timeout", &self.qmp_timeout)
+            .field("cgroup_root", &self.cgroup_root)
             .finish()
     }
 }
@@ -68,6 +71,7 @@ impl EngineOptions {
             ovmf: None,
             start_timeout: Duration::from_secs(60),
             qmp_timeout: Duration::from_secs(30),
+            cgroup_root: Some(PathBuf::from("/sys/fs/cgroup")),
         }
     }
 }
@@ -218,6 +222,9 @@ impl QemuEngine {
     /// Removes the run files of a VM that does not run (after it stopped or crashed).
     pub(crate) async fn cleanup(&self, vmid: u32) -> Result<()> {
         self.forget(vmid).await;
+        if let Some(cg) = self.vm_cgroup(vmid) {
+            cg.remove();
+        }
         self.paths.remove_all(vmid)
     }
 

@@ -118,10 +118,14 @@ impl QemuEngine {
                     }
                 }
             }
-            LiveAction::CpuHotplug
-            | LiveAction::MemoryHotplug
-            | LiveAction::CpuUnits
-            | LiveAction::CpuLimit => {
+            LiveAction::CpuUnits | LiveAction::CpuLimit => {
+                let cg = self
+                    .vm_cgroup(vmid)
+                    .ok_or_else(|| fail("no cgroup hierarchy on this host".into()))?;
+                self.apply_cpu_settings(&cg, new)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            LiveAction::CpuHotplug | LiveAction::MemoryHotplug => {
                 return Ok(HotplugOutcome::Deferred(format!(
                     "{key}: live change not supported by oxve yet - applies at the next start"
                 )))

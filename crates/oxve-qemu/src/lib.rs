@@ -22,6 +22,7 @@
 //!   the pidfile and checks `/proc/<pid>/cmdline` names the VM's QMP socket.
 //! - [`RunPaths`]: the files of a VM under `<run_dir>/qemu/`.
 
+mod cgroup;
 pub mod cmdline;
 mod console;
 mod engine;

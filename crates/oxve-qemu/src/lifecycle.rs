@@ -84,7 +84,12 @@ impl QemuEngine {
             .launch(vmid, &cmd, paused, opts.state_file.as_deref())
             .await
         {
-            Ok(report) => Ok(report),
+            Ok(mut report) => {
+                if let Some(note) = self.enter_cgroup(vmid, report.pid, conf) {
+                    report.notes.push(note);
+                }
+                Ok(report)
+            }
             Err(e) => {
                 self.kill_leftovers(vmid).await;
                 Err(e)

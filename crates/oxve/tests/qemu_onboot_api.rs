@@ -48,7 +48,7 @@ async fn guests_start_and_stop_in_startup_order() {
     let s = Session::admin(&d).await;
     create(&s, "430", &[("onboot", "1"), ("startup", "order=2")]).await;
     create(&s, "431", &[("onboot", "1"), ("startup", "order=1,up=1")]).await;
-    create(&s, "432", &[]).await;
+    create(&s, "432", &[("cpuunits", "2048"), ("cpulimit", "0.5")]).await;
 
     let r = s.post("/nodes/testnode/startall", &[]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -93,6 +93,46 @@ async fn guests_start_and_stop_in_startup_order() {
     );
     assert_eq!(state(&s, 432).await, "running");
     assert_eq!(state(&s, 430).await, "stopped");
+
+    // the VM runs in its own cgroup with its CPU weight and limit, changed live
+    let pid = s
+        .get("/nodes/testnode/qemu/432/status/current", &[])
+        .await
+        .data()["pid"]
+        .as_u64()
+        .unwrap();
+    let v1 = std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists();
+    assert_eq!(cpu_cgroup_dir(pid).is_some(), v1, "QEMU in a cpu cgroup");
+    if let Some(cpu_dir) = cpu_cgroup_dir(pid) {
+        let read = |f: &str| {
+            std::fs::read_to_string(cpu_dir.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        assert!(
+            cpu_dir.to_string_lossy().ends_with("/qemu-432"),
+            "{cpu_dir:?}"
+        );
+        assert_eq!(read("cpu.shares"), "2048");
+        assert_eq!(read("cpu.cfs_quota_us"), "50000");
+        let r = s
+            .put("/nodes/testnode/qemu/432/config", &[("cpulimit", "1.5")])
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(read("cpu.cfs_quota_us"), "150000", "applied live");
+        let pending = s.get("/nodes/testnode/qemu/432/pending", &[]).await;
+        assert!(
+            pending
+                .data()
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e.get("pending").is_none()),
+            "{:?}",
+            pending.body
+        );
+    }
     let r = s
         .post(
             "/nodes/testnode/stopall",
@@ -126,4 +166,18 @@ async fn guests_start_and_stop_in_startup_order() {
         wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
         "OK"
     );
+}
+
+/// The cgroup v1 `cpu` directory of process `pid` (None on hosts with cgroup v2 only).
+fn cpu_cgroup_dir(pid: u64) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "cpu")
+            .then(|| path.to_string())
+    })?;
+    Some(std::path::PathBuf::from("/sys/fs/cgroup/cpu").join(path.trim_start_matches('/')))
 }

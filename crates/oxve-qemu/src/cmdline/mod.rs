@@ -118,7 +118,7 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Host-side settings that are accepted but not applied by the engine (yet).
-const NOT_APPLIED_KEYS: &[&str] = &["cpulimit", "cpuunits", "affinity", "keyboard"];
+const NOT_APPLIED_KEYS: &[&str] = &["affinity", "keyboard"];
 
 /// Builds the QEMU command line of VM `vmid` with settings `conf`.
 pub fn build_command_line(
