@@ -76,12 +76,14 @@ impl EngineOptions {
     }
 }
 
-/// A cached QMP connection to one QEMU process, with what never changes while it runs.
+/// A cached QMP connection to one QEMU process, with what never changes while it runs and
+/// the last status facts QMP gave (see [`crate::status`]).
 pub(crate) struct Conn {
     pub pid: u32,
     pub client: QmpClient,
     pub qemu_version: Option<String>,
     pub machine: Option<String>,
+    pub facts: Option<crate::status::QmpFacts>,
 }
 
 /// The VM engine of one node (or one test).
@@ -204,6 +206,7 @@ impl QemuEngine {
                 client,
                 qemu_version: None,
                 machine: None,
+                facts: None,
             });
         }
         let conn = guard.as_mut().ok_or(QemuError::NotRunning { vmid })?;

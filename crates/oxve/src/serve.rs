@@ -137,7 +137,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         kvm: tokio::task::spawn_blocking(|| oxve_host::kvm_usable(Duration::from_secs(3))).await?,
         ssl_fingerprint,
     };
-    if let Some(reason) = &host.kvm.reason {
+    if let (Some(reason), "auto") = (&host.kvm.reason, args.accel.as_str()) {
         tracing::warn!("KVM not usable, VMs will run under TCG: {reason}");
     }
 
