@@ -286,6 +286,104 @@ const ALIASES: &[Alias] = &[
         help: "NODE VMID DISK STORAGE [--format F] [--delete 1]",
     },
     Alias {
+        words: &["vm", "start"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/start",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "stop"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/stop",
+        positional: &[],
+        help: "NODE VMID [--timeout S]",
+    },
+    Alias {
+        words: &["vm", "shutdown"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/shutdown",
+        positional: &[],
+        help: "NODE VMID [--timeout S] [--forceStop 1]",
+    },
+    Alias {
+        words: &["vm", "reboot"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/reboot",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "reset"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/reset",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "suspend"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/suspend",
+        positional: &[],
+        help: "NODE VMID [--todisk 1]",
+    },
+    Alias {
+        words: &["vm", "resume"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/resume",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "status"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/qemu/{vmid}/status/current",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "pending"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/qemu/{vmid}/pending",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "showcmd"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/qemu/{vmid}/showcmd",
+        positional: &[],
+        help: "NODE VMID [--pretty 1]",
+    },
+    Alias {
+        words: &["vm", "monitor"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/monitor",
+        positional: &["command"],
+        help: "NODE VMID 'HMP COMMAND'",
+    },
+    Alias {
+        words: &["vm", "sendkey"],
+        method: HttpMethod::Put,
+        path: "/nodes/{node}/qemu/{vmid}/sendkey",
+        positional: &["key"],
+        help: "NODE VMID KEY (e.g. ctrl-alt-delete)",
+    },
+    Alias {
+        words: &["node", "startall"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/startall",
+        positional: &[],
+        help: "NODE [--force 1] [--vms 100,101]",
+    },
+    Alias {
+        words: &["node", "stopall"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/stopall",
+        positional: &[],
+        help: "NODE [--timeout S] [--vms 100,101]",
+    },
+    Alias {
         words: &["vm", "destroy"],
         method: HttpMethod::Delete,
         path: "/nodes/{node}/qemu/{vmid}",
@@ -399,4 +497,39 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
     let data = client.call(alias.method, &path, &params).await?;
     print_value(&data, format);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_alias_names_a_declared_method() {
+        let router = oxve_api::api::router();
+        for alias in ALIASES {
+            // Fill every `{placeholder}` with a value its schema accepts.
+            let path = alias
+                .path
+                .replace("{node}", "n1")
+                .replace("{vmid}", "100")
+                .replace("{storage}", "local")
+                .replace("{userid}", "a@pve")
+                .replace("{groupid}", "g")
+                .replace("{roleid}", "r")
+                .replace("{tokenid}", "t")
+                .replace("{upid}", "u")
+                .replace("{volume}", "v");
+            assert!(!path.contains('{'), "unfilled placeholder in {path}");
+            assert!(
+                matches!(
+                    router.lookup(alias.method, &path),
+                    oxve_router::Lookup::Found { .. }
+                ),
+                "`oxve {}`: {} {} is not declared",
+                alias.words.join(" "),
+                alias.method.as_str(),
+                alias.path
+            );
+        }
+    }
 }
