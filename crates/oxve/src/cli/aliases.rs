@@ -459,6 +459,9 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
             .into(),
     };
     args.retain(|a| a != "--insecure");
+    // Task-starting commands wait for the task unless told not to.
+    let background = args.iter().any(|a| a == "--background");
+    args.retain(|a| a != "--background");
 
     // Positional arguments fill the path placeholders, then the alias's named positionals.
     let mut path = alias.path.to_string();
@@ -495,8 +498,53 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
 
     let client = Client::connect(&connect).await?;
     let data = client.call(alias.method, &path, &params).await?;
-    print_value(&data, format);
-    Ok(())
+    match data.as_str().filter(|d| d.starts_with("UPID:")) {
+        // A task: follow its log until it ends, as `qm start` does.
+        Some(upid) if !background => follow_task(&client, upid).await,
+        _ => {
+            print_value(&data, format);
+            Ok(())
+        }
+    }
+}
+
+/// Prints the log of task `upid` as it grows; fails if the task fails.
+async fn follow_task(client: &Client, upid: &str) -> anyhow::Result<()> {
+    let node = upid.split(':').nth(1).unwrap_or("localhost");
+    let base = format!(
+        "/nodes/{node}/tasks/{}",
+        percent_encoding::utf8_percent_encode(upid, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let mut shown = 0u64;
+    loop {
+        let status = client
+            .call(HttpMethod::Get, &format!("{base}/status"), &[])
+            .await?;
+        let log = client
+            .call(
+                HttpMethod::Get,
+                &format!("{base}/log"),
+                &[
+                    ("start".into(), shown.to_string()),
+                    ("limit".into(), "500".into()),
+                ],
+            )
+            .await?;
+        for line in log.as_array().into_iter().flatten() {
+            if let Some(text) = line["t"].as_str() {
+                println!("{text}");
+                shown += 1;
+            }
+        }
+        if status["status"] == "stopped" {
+            let exit = status["exitstatus"].as_str().unwrap_or("unknown");
+            if exit == "OK" || exit.starts_with("WARNINGS") {
+                return Ok(());
+            }
+            bail!("task failed: {exit}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 #[cfg(test)]
