@@ -34,6 +34,7 @@ mod mirror;
 pub mod paths;
 pub mod process;
 mod resolver;
+mod snapshot;
 mod status;
 mod vmstate;
 mod wiring;

@@ -23,7 +23,7 @@ fn failed(vmid: u32, what: &str, message: impl std::fmt::Display) -> QemuError {
 }
 
 /// Waits until the migration of `qmp`'s QEMU (outgoing or incoming) is done.
-async fn wait_migration(vmid: u32, qmp: &QmpClient, what: &str) -> Result<()> {
+pub(crate) async fn wait_migration(vmid: u32, qmp: &QmpClient, what: &str) -> Result<()> {
     let deadline = tokio::time::Instant::now() + STATE_TIMEOUT;
     loop {
         let info = qmp

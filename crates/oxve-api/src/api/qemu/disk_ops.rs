@@ -13,7 +13,6 @@ use super::store_io::{check_digest, load, save};
 use super::{disks, vmid_param};
 use crate::api::common::{local_node, node_param};
 use crate::env::RpcEnv;
-use crate::storage_service::storage_error;
 
 fn disk_keys() -> &'static [&'static str] {
     static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
@@ -84,7 +83,7 @@ async fn mirror_to(
     })
     .await
     .map_err(|e| e.to_string())?
-    .map_err(|e| storage_error(e).message)?;
+    .map_err(|e| e.to_string())?;
     log(format!("mirroring the running disk into {new} ({format})"));
     let progress_log = log.clone();
     let mut last = -10.0;
@@ -246,7 +245,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     })
                     .await
                     .map_err(|e| e.to_string())?
-                    .map_err(|e| storage_error(e).message)? };
+                    .map_err(|e| e.to_string())? };
                     ctx.log(format!("new volume '{new}'"));
                     // Point the drive at the copy; the old volume is freed or kept as unused.
                     let switched = async {

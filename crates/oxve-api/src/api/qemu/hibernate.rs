@@ -12,10 +12,10 @@ use oxve_types::qemu::DriveVolume;
 use super::disks;
 use super::store_io::{load, save};
 use crate::env::RpcEnv;
-use crate::storage_service::{storage_error, StorageResolver};
+use crate::storage_service::StorageResolver;
 
 /// Where the state volume goes.
-fn state_storage(vm: &super::store_io::LoadedVm, requested: Option<&str>) -> String {
+pub(super) fn state_storage(vm: &super::store_io::LoadedVm, requested: Option<&str>) -> String {
     if let Some(s) = requested.or(vm.config.current.get("vmstatestorage")) {
         return s.to_string();
     }
@@ -85,7 +85,7 @@ pub async fn suspend_to_disk(
     })
     .await
     .map_err(|e| e.to_string())?
-    .map_err(|e| storage_error(e).message);
+    .map_err(|e| e.to_string());
     let (volid, path) = match allocated {
         Ok(v) => v,
         Err(e) => {
@@ -137,7 +137,7 @@ pub async fn resume_from_disk(
         .manager(env.state.store.as_ref())
         .await
         .map_err(|e| e.message)?;
-    let path = manager.path(&volid).map_err(|e| storage_error(e).message)?;
+    let path = manager.path(&volid).map_err(|e| e.to_string())?;
     let resolver = StorageResolver(Arc::clone(&manager));
     log(format!("resuming VM {vmid} from its saved state {volid}"));
     let report = env

@@ -11,6 +11,7 @@ mod disks;
 mod hibernate;
 mod list;
 mod monitor;
+mod snapshot;
 mod status;
 mod store_io;
 
@@ -29,6 +30,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(console::methods());
     all.extend(monitor::methods());
     all.extend(bulk::methods());
+    all.extend(snapshot::methods());
     all
 }
 
