@@ -70,6 +70,27 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     }
                 }
             }
+            // A template's base volumes carry the linked clones made from it.
+            let bases: Vec<VolumeId> = volumes
+                .iter()
+                .filter(|v| {
+                    let parts: Vec<&str> = v.volname().split('/').collect();
+                    parts.len() == 2 && parts[1].starts_with("base-")
+                })
+                .cloned()
+                .collect();
+            let clones: Vec<String> = super::clone::linked_clones_of(&env, &bases)
+                .await?
+                .into_iter()
+                .filter(|c| *c != vmid)
+                .map(|c| c.to_string())
+                .collect();
+            if !clones.is_empty() {
+                return Err(ApiError::internal(format!(
+                    "VM {vmid} is a base of linked clones (VM {}): destroy them first",
+                    clones.join(", VM ")
+                )));
+            }
             let unreferenced = params.bool_or("destroy-unreferenced-disks", false);
             let key = guest_config_key(&vm.guest);
             let digest = vm.digest.clone();

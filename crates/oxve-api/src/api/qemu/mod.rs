@@ -2,6 +2,7 @@
 //! `oxve_types::qemu`, volumes in `oxve-storage`, the running VMs in the engine.
 
 pub mod bulk;
+mod clone;
 mod config;
 mod console;
 mod create;
@@ -31,6 +32,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(monitor::methods());
     all.extend(bulk::methods());
     all.extend(snapshot::methods());
+    all.extend(clone::methods());
     all
 }
 
