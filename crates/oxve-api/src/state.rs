@@ -36,6 +36,8 @@ pub struct AppState {
     pub lxc: oxve_lxc::LxcEngine,
     pub started: Instant,
     pub caches: Caches,
+    /// Console sessions prepared by vncproxy/termproxy.
+    pub consoles: crate::consoles::ConsoleSessions,
 }
 
 impl AppState {

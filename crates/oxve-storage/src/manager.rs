@@ -15,7 +15,7 @@ use crate::plugin::{
     AllocRequest, CopyTarget, PluginContext, StoragePlugin, StorageStatus, VolumeEntry,
     VolumeFilter, VolumeInfo,
 };
-use crate::qemu_img::{self, ConvertOptions};
+use crate::qemu_img::{self, ConvertOptions, ConvertSource};
 use crate::registry::PluginRegistry;
 use crate::revert::Revert;
 use crate::size::SizeSpec;
@@ -243,6 +243,22 @@ impl StorageManager {
 
     /// Grow a volume (`+1G` or an absolute size); returns the new size in bytes.
     pub fn resize(&self, volid: &VolumeId, spec: SizeSpec) -> Result<u64, StorageError> {
+        self.resize_checked(volid, spec, false)
+    }
+
+    /// Grow a volume a running VM holds open, as Proxmox does: an image file is grown by QEMU
+    /// itself (QMP `block_resize`), so it is only checked here; a block device (LVM, ZFS)
+    /// grows here first. Returns the size QEMU must resize the disk to.
+    pub fn resize_online(&self, volid: &VolumeId, spec: SizeSpec) -> Result<u64, StorageError> {
+        self.resize_checked(volid, spec, true)
+    }
+
+    fn resize_checked(
+        &self,
+        volid: &VolumeId,
+        spec: SizeSpec,
+        online: bool,
+    ) -> Result<u64, StorageError> {
         let plugin = self.open_volume(volid)?;
         let v = plugin.parse_volname(volid.volname())?;
         let format = v.format.ok_or_else(|| {
@@ -263,7 +279,17 @@ impl StorageManager {
                 requested: size,
             });
         }
+        let file_backed = matches!(
+            self.config.get(volid.storage())?.storage_type.as_str(),
+            "dir" | "btrfs" | "nfs" | "cifs"
+        );
+        if online && file_backed {
+            return Ok(size);
+        }
         plugin.resize(volid.volname(), size)?;
+        if online {
+            return Ok(size);
+        }
         Ok(plugin.volume_info(volid.volname())?.size)
     }
 
@@ -353,8 +379,7 @@ impl StorageManager {
     /// allocate, convert, and free the new volume again if anything fails.
     fn convert_into(
         &self,
-        src: &Path,
-        src_format: &str,
+        src: ConvertSource<'_>,
         size: u64,
         target: &str,
         opts: &AllocOptions,
@@ -407,7 +432,6 @@ impl StorageManager {
         qemu_img::convert(
             self.ctx.runner.as_ref(),
             src,
-            src_format,
             &dst,
             format,
             convert,
@@ -423,6 +447,19 @@ impl StorageManager {
     pub fn copy_volume(
         &self,
         src: &VolumeId,
+        target: &str,
+        opts: &AllocOptions,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<VolumeId, StorageError> {
+        self.copy_volume_at(src, None, target, opts, progress)
+    }
+
+    /// [`copy_volume`](Self::copy_volume) of the volume as it was at snapshot `snap` (qcow2
+    /// internal snapshots; other formats are refused).
+    pub fn copy_volume_at(
+        &self,
+        src: &VolumeId,
+        snap: Option<&str>,
         target: &str,
         opts: &AllocOptions,
         progress: &mut dyn FnMut(f64),
@@ -444,16 +481,20 @@ impl StorageManager {
                 caps.default_format
             });
         }
+        if snap.is_some() && info.format != VolumeFormat::Qcow2 {
+            return Err(StorageError::unsupported(
+                src.storage(),
+                format!("copying '{}' volumes from a snapshot", info.format),
+            ));
+        }
         src_plugin.activate_volume(src.volname())?;
         let path = src_plugin.path(src.volname())?;
-        self.convert_into(
-            &path,
-            info.format.as_str(),
-            info.size,
-            target,
-            &opts,
-            progress,
-        )
+        let source = ConvertSource {
+            path: &path,
+            format: info.format.as_str(),
+            snapshot: snap,
+        };
+        self.convert_into(source, info.size, target, &opts, progress)
     }
 
     /// Import an image file (like `qm disk import`): its format is probed, images that
@@ -483,14 +524,12 @@ impl StorageManager {
                 _ => caps.default_format,
             });
         }
-        self.convert_into(
-            src,
-            &info.format,
-            info.virtual_size,
-            target,
-            &opts,
-            progress,
-        )
+        let source = ConvertSource {
+            path: src,
+            format: &info.format,
+            snapshot: None,
+        };
+        self.convert_into(source, info.virtual_size, target, &opts, progress)
     }
 
     /// Start an upload of an ISO image, container template or import file: returns where to

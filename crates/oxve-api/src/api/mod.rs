@@ -6,7 +6,7 @@ pub(crate) mod common;
 mod lxc;
 pub use lxc::autostart as lxc_autostart;
 mod nodes;
-mod qemu;
+pub mod qemu;
 pub(crate) mod storage;
 mod tasks;
 mod test_hooks;

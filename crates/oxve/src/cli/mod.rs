@@ -7,6 +7,7 @@ pub mod api_cmd;
 mod client;
 pub mod ct;
 mod output;
+pub mod terminal;
 
 pub use client::{Client, ConnectArgs};
 
