@@ -1,0 +1,9 @@
+//! Host networking for oxve: the interfaces file (ifupdown2 syntax, Proxmox's model), applying
+//! it through netlink in the daemon's network namespace, plugging guest taps and veths into
+//! bridges, NAT bridges (nftables masquerade + dnsmasq) and port forwards (DNAT).
+
+pub mod cidr;
+pub mod error;
+pub mod interfaces;
+
+pub use error::{ConfigError, NetError, Result};
