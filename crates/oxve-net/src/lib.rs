@@ -5,5 +5,8 @@
 pub mod cidr;
 pub mod error;
 pub mod interfaces;
+pub mod netlink;
+pub mod netns;
+pub mod apply;
 
 pub use error::{ConfigError, NetError, Result};
