@@ -8,5 +8,6 @@ pub mod interfaces;
 pub mod netlink;
 pub mod netns;
 pub mod apply;
+pub mod service;
 
 pub use error::{ConfigError, NetError, Result};

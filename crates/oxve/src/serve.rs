@@ -146,6 +146,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "tcg" => false,
         _ => host.kvm.usable,
     };
+    let network = Arc::new(oxve_net::service::NetworkService::new(&data_dir, &run_dir));
     let qemu = oxve_qemu::QemuEngine::new(oxve_qemu::EngineOptions::new(run_dir.clone(), kvm));
     let state = Arc::new(AppState {
         node: node.clone(),
@@ -156,6 +157,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         host,
         storage: oxve_api::storage_service::StorageService::new(data_dir.clone()),
         qemu,
+        network,
         started: Instant::now(),
         caches: Default::default(),
     });

@@ -3,6 +3,7 @@
 mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
+mod network;
 mod nodes;
 mod qemu;
 pub(crate) mod storage;
@@ -22,6 +23,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(access::methods())
         .extend(cluster::methods())
         .extend(nodes::methods())
+        .extend(network::methods())
         .extend(storage::methods())
         .extend(qemu::methods())
         .extend(tasks::methods());
