@@ -170,6 +170,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("cannot activate the local storage: {err}");
     }
+    // The node's network as configured (bridges, NAT, forwards), as a boot would bring it up.
+    match state.network.apply_on_start().await {
+        Ok(log) => log.iter().for_each(|l| tracing::info!("network: {l}")),
+        Err(err) => tracing::warn!("cannot apply the network configuration: {err}"),
+    }
     let router = if args.test_hooks {
         oxve_api::api::router_with_test_hooks()
     } else {
