@@ -8,6 +8,7 @@ pub mod interfaces;
 pub mod netlink;
 pub mod netns;
 pub mod apply;
+pub mod guest;
 pub mod service;
 
 pub use error::{ConfigError, NetError, Result};

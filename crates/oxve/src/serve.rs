@@ -147,7 +147,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         _ => host.kvm.usable,
     };
     let network = Arc::new(oxve_net::service::NetworkService::new(&data_dir, &run_dir));
-    let qemu = oxve_qemu::QemuEngine::new(oxve_qemu::EngineOptions::new(run_dir.clone(), kvm));
+    let mut engine_opts = oxve_qemu::EngineOptions::new(run_dir.clone(), kvm);
+    engine_opts.tap_wiring = Some(Arc::new(crate::net_wiring::BridgeWiring));
+    let qemu = oxve_qemu::QemuEngine::new(engine_opts);
     let state = Arc::new(AppState {
         node: node.clone(),
         data_dir: data_dir.clone(),

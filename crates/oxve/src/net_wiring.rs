@@ -1,0 +1,26 @@
+//! The VM engine's seam to the network layer: QEMU's taps are plugged into their bridges by
+//! oxve-net before the vCPUs run.
+
+use async_trait::async_trait;
+use oxve_net::guest::{plug_port, PortOptions};
+use oxve_net::netlink::Netlink;
+use oxve_qemu::{BoxError, TapNic, TapWiring};
+
+/// Plugs taps into bridges of the daemon's network namespace.
+pub struct BridgeWiring;
+
+#[async_trait]
+impl TapWiring for BridgeWiring {
+    async fn plug(&self, _vmid: u32, tap: &TapNic) -> Result<(), BoxError> {
+        let nl = Netlink::connect()?;
+        let opts = PortOptions {
+            mtu: tap.nic.mtu,
+            rate: tap.nic.rate,
+            tag: tap.nic.tag,
+            // QEMU keeps the link state of a VM's NIC (`set_link`); the tap itself stays up.
+            link_down: false,
+        };
+        plug_port(&nl, &tap.ifname, &tap.bridge, &opts).await?;
+        Ok(())
+    }
+}
