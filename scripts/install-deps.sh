@@ -24,6 +24,7 @@ apt_packages=(
   cpio dosfstools mtools syslinux syslinux-common isolinux xorriso fdisk  # guest image
   btrfs-progs                     # btrfs storage tests on a loop file
   wrk                             # API benchmark (bench/)
+  iproute2 iputils-ping nftables dnsmasq-base  # networking: netns tests, NAT/forwards, DHCP
 )
 backports_packages=(qemu-system-x86 qemu-utils)
 
