@@ -3,8 +3,12 @@
 //! bridges, NAT bridges (nftables masquerade + dnsmasq) and port forwards (DNAT).
 
 pub mod cidr;
+pub mod dnsmasq;
 pub mod error;
+pub mod forwards;
 pub mod interfaces;
+pub mod nat;
+pub mod nat_sync;
 pub mod netlink;
 pub mod netns;
 pub mod apply;

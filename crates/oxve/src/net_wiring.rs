@@ -1,17 +1,22 @@
 //! The VM engine's seam to the network layer: QEMU's taps are plugged into their bridges by
 //! oxve-net before the vCPUs run.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use oxve_net::guest::{plug_port, PortOptions};
 use oxve_net::netlink::Netlink;
+use oxve_net::service::NetworkService;
 use oxve_qemu::{BoxError, TapNic, TapWiring};
 
 /// Plugs taps into bridges of the daemon's network namespace.
-pub struct BridgeWiring;
+pub struct BridgeWiring {
+    pub network: Arc<NetworkService>,
+}
 
 #[async_trait]
 impl TapWiring for BridgeWiring {
-    async fn plug(&self, _vmid: u32, tap: &TapNic) -> Result<(), BoxError> {
+    async fn plug(&self, vmid: u32, tap: &TapNic) -> Result<(), BoxError> {
         let nl = Netlink::connect()?;
         let opts = PortOptions {
             mtu: tap.nic.mtu,
@@ -21,6 +26,13 @@ impl TapWiring for BridgeWiring {
             link_down: false,
         };
         plug_port(&nl, &tap.ifname, &tap.bridge, &opts).await?;
+        // on a NAT bridge the NIC gets its fixed DHCP address before the guest asks
+        if let Some(mac) = &tap.nic.macaddr {
+            let name = format!("vm{vmid}");
+            if let Err(e) = self.network.ensure_lease(&tap.bridge, mac, &name).await {
+                tracing::warn!(vmid, "no DHCP address for {}: {e}", tap.ifname);
+            }
+        }
         Ok(())
     }
 }

@@ -148,7 +148,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let network = Arc::new(oxve_net::service::NetworkService::new(&data_dir, &run_dir));
     let mut engine_opts = oxve_qemu::EngineOptions::new(run_dir.clone(), kvm);
-    engine_opts.tap_wiring = Some(Arc::new(crate::net_wiring::BridgeWiring));
+    engine_opts.tap_wiring = Some(Arc::new(crate::net_wiring::BridgeWiring {
+        network: network.clone(),
+    }));
     let qemu = oxve_qemu::QemuEngine::new(engine_opts);
     let state = Arc::new(AppState {
         node: node.clone(),
@@ -173,10 +175,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("cannot activate the local storage: {err}");
     }
     // The node's network as configured (bridges, NAT, forwards), as a boot would bring it up.
-    match state.network.apply_on_start().await {
-        Ok(log) => log.iter().for_each(|l| tracing::info!("network: {l}")),
-        Err(err) => tracing::warn!("cannot apply the network configuration: {err}"),
-    }
+    oxve_api::api::network::start(&state).await;
     let router = if args.test_hooks {
         oxve_api::api::router_with_test_hooks()
     } else {

@@ -3,7 +3,7 @@
 mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
-mod network;
+pub mod network;
 mod nodes;
 mod qemu;
 pub(crate) mod storage;

@@ -4,7 +4,7 @@
 
 use oxve_store::guest_config_key;
 
-use crate::env::RpcEnv;
+use crate::state::AppState;
 
 /// One guest NIC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,12 +50,12 @@ pub fn parse_nics(vmid: u32, text: &str) -> Vec<GuestNic> {
 }
 
 /// Every NIC of every guest on this node.
-pub async fn guest_nics(env: &RpcEnv) -> Vec<GuestNic> {
-    let store = env.state.store.as_ref();
+pub async fn guest_nics(state: &AppState) -> Vec<GuestNic> {
+    let store = state.store.as_ref();
     let Ok(guests) = store.guests().await else { return Vec::new() };
     let mut out = Vec::new();
     for guest in guests {
-        if guest.node != env.state.node {
+        if guest.node != state.node {
             continue;
         }
         if let Ok(Some(entry)) = store.get(&guest_config_key(&guest)).await {

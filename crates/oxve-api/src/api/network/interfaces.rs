@@ -41,7 +41,7 @@ fn type_matches(filter: &str, ty: IfaceType) -> bool {
 
 /// Guests with a NIC on `iface`: a bridge they use is not deleted under them.
 async fn bridge_users(env: &RpcEnv, iface: &str) -> Vec<String> {
-    let mut users: Vec<u32> = super::guest_nics::guest_nics(env)
+    let mut users: Vec<u32> = super::guest_nics::guest_nics(&env.state)
         .await
         .into_iter()
         .filter(|n| n.bridge == iface)

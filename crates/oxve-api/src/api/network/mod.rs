@@ -8,10 +8,13 @@ mod model;
 mod reload;
 mod schema;
 
+use oxve_net::nat_sync::GuestMac;
 use oxve_net::NetError;
 use oxve_router::{ApiError, ApiMethod};
+use oxve_tasks::TaskContext;
 
 use crate::env::RpcEnv;
+use crate::state::AppState;
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut out = interfaces::methods();
@@ -26,5 +29,42 @@ pub fn net_error(err: NetError) -> ApiError {
         NetError::Config(c) => ApiError::param(c.param, format!("{}: {}", c.iface, c.message)),
         NetError::Invalid(m) => ApiError::bad_request(m),
         other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// Bring NAT, DHCP and port forwards in line with the applied configuration and the guests'
+/// NICs. Call with the network lock held.
+pub async fn sync_nat(state: &AppState, ctx: Option<&TaskContext>) -> Result<(), NetError> {
+    let guests: Vec<GuestMac> = guest_nics::guest_nics(state)
+        .await
+        .into_iter()
+        .filter_map(|n| {
+            Some(GuestMac {
+                bridge: n.bridge,
+                mac: n.mac?,
+                name: format!("vm{}", n.vmid),
+            })
+        })
+        .collect();
+    let log = state.network.sync_nat(&guests)?;
+    for line in log {
+        match ctx {
+            Some(ctx) => ctx.log(line),
+            None => tracing::info!("network: {line}"),
+        }
+    }
+    Ok(())
+}
+
+/// At daemon start: apply the stored network configuration, NAT and forwards, as a boot
+/// would; failures are logged, the daemon still starts.
+pub async fn start(state: &AppState) {
+    match state.network.apply_on_start().await {
+        Ok(log) => log.iter().for_each(|l| tracing::info!("network: {l}")),
+        Err(err) => tracing::warn!("cannot apply the network configuration: {err}"),
+    }
+    let _guard = state.network.lock().await;
+    if let Err(err) = sync_nat(state, None).await {
+        tracing::warn!("cannot set up NAT and port forwards: {err}");
     }
 }

@@ -45,7 +45,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         if report.log.is_empty() {
                             ctx.log("nothing to change".to_string());
                         }
-                        super::forwards::sync(&task_env, Some(&ctx)).await.map_err(|e| e.to_string())?;
+                        super::sync_nat(&task_env.state, Some(&ctx)).await.map_err(|e| e.to_string())?;
                         Ok::<(), String>(())
                     })
                     .map_err(|e| ApiError::internal(e.to_string()))?;
