@@ -25,7 +25,11 @@ fn wanted(file: &InterfacesFile) -> Vec<(&String, &Iface, IfaceType)> {
         .filter(|(_, _, t)| {
             matches!(
                 t,
-                IfaceType::Eth | IfaceType::Bond | IfaceType::Vlan | IfaceType::Vxlan | IfaceType::Bridge
+                IfaceType::Eth
+                    | IfaceType::Bond
+                    | IfaceType::Vlan
+                    | IfaceType::Vxlan
+                    | IfaceType::Bridge
             )
         })
         .collect();
@@ -34,7 +38,9 @@ fn wanted(file: &InterfacesFile) -> Vec<(&String, &Iface, IfaceType)> {
         IfaceType::Bond => 1,
         IfaceType::Vlan => {
             // a VLAN on a bridge comes after the bridge
-            if vlan_parent(file, name).is_some_and(|p| file.iface_type(&p) == Some(IfaceType::Bridge)) {
+            if vlan_parent(file, name)
+                .is_some_and(|p| file.iface_type(&p) == Some(IfaceType::Bridge))
+            {
                 5
             } else {
                 2
@@ -79,7 +85,10 @@ fn declared_addresses(iface: Option<&Iface>) -> BTreeSet<(IpAddr, u8)> {
         if let Some(addr) = &f.address {
             let (a, len) = match addr.split_once('/') {
                 Some((a, l)) => (a.to_string(), l.parse().ok()),
-                None => (addr.clone(), f.netmask.as_deref().and_then(|m| m.parse().ok())),
+                None => (
+                    addr.clone(),
+                    f.netmask.as_deref().and_then(|m| m.parse().ok()),
+                ),
             };
             if let (Ok(ip), Some(len)) = (a.parse::<IpAddr>(), len) {
                 out.insert((ip, len));
@@ -94,7 +103,11 @@ fn gateway(iface: Option<&Iface>) -> Option<Ipv4Addr> {
 }
 
 /// Apply `new`, knowing `old` is what was applied before. Returns a log of what changed.
-pub async fn apply(nl: &Netlink, old: &InterfacesFile, new: &InterfacesFile) -> Result<Vec<String>> {
+pub async fn apply(
+    nl: &Netlink,
+    old: &InterfacesFile,
+    new: &InterfacesFile,
+) -> Result<Vec<String>> {
     let mut log = Vec::new();
     for (name, _, _) in wanted(new) {
         if name.len() > IFNAMSIZ {
@@ -114,15 +127,24 @@ pub async fn apply(nl: &Netlink, old: &InterfacesFile, new: &InterfacesFile) -> 
 }
 
 /// Remove devices the old file created that the new one no longer brings up.
-async fn remove_dropped(nl: &Netlink, old: &InterfacesFile, new: &InterfacesFile, log: &mut Vec<String>) -> Result<()> {
+async fn remove_dropped(
+    nl: &Netlink,
+    old: &InterfacesFile,
+    new: &InterfacesFile,
+    log: &mut Vec<String>,
+) -> Result<()> {
     let still: BTreeSet<&String> = wanted(new).into_iter().map(|(n, _, _)| n).collect();
     for (name, iface, ty) in wanted(old) {
         if still.contains(name) {
             continue;
         }
-        let Some(link) = nl.link(name).await? else { continue };
-        if matches!(ty, IfaceType::Bridge | IfaceType::Bond | IfaceType::Vlan | IfaceType::Vxlan)
-            && is_virtual_kind(link.kind.as_deref())
+        let Some(link) = nl.link(name).await? else {
+            continue;
+        };
+        if matches!(
+            ty,
+            IfaceType::Bridge | IfaceType::Bond | IfaceType::Vlan | IfaceType::Vxlan
+        ) && is_virtual_kind(link.kind.as_deref())
         {
             nl.delete(&link).await?;
             log.push(format!("{name}: removed"));
@@ -149,7 +171,14 @@ fn expected_kind(ty: IfaceType) -> Option<&'static str> {
     }
 }
 
-async fn create(nl: &Netlink, file: &InterfacesFile, name: &str, iface: &Iface, ty: IfaceType, log: &mut Vec<String>) -> Result<()> {
+async fn create(
+    nl: &Netlink,
+    file: &InterfacesFile,
+    name: &str,
+    iface: &Iface,
+    ty: IfaceType,
+    log: &mut Vec<String>,
+) -> Result<()> {
     let Some(kind) = expected_kind(ty) else {
         if ty == IfaceType::Eth && nl.link(name).await?.is_none() {
             return Err(NetError::NoSuchLink(name.to_string()));
@@ -169,7 +198,10 @@ async fn create(nl: &Netlink, file: &InterfacesFile, name: &str, iface: &Iface, 
         IfaceType::Bridge => {
             // VLAN ports named in bridge-ports (`eno1.20`) are made on the fly, as ifupdown2 does.
             for port in iface.bridge_ports() {
-                if !file.ifaces.contains_key(&port) && vlan_name_parts(&port).is_some() && nl.link(&port).await?.is_none() {
+                if !file.ifaces.contains_key(&port)
+                    && vlan_name_parts(&port).is_some()
+                    && nl.link(&port).await?.is_none()
+                {
                     create_vlan(nl, file, &port, log).await?;
                 }
             }
@@ -190,7 +222,9 @@ async fn create(nl: &Netlink, file: &InterfacesFile, name: &str, iface: &Iface, 
             };
             NewLink::Vxlan {
                 id,
-                local: iface.setting("vxlan-local-tunnelip").and_then(|v| v.parse().ok()),
+                local: iface
+                    .setting("vxlan-local-tunnelip")
+                    .and_then(|v| v.parse().ok()),
                 remote: iface.vxlan_remoteip.first().and_then(|v| v.parse().ok()),
                 dev,
             }
@@ -201,18 +235,37 @@ async fn create(nl: &Netlink, file: &InterfacesFile, name: &str, iface: &Iface, 
     Ok(())
 }
 
-async fn create_vlan(nl: &Netlink, file: &InterfacesFile, name: &str, log: &mut Vec<String>) -> Result<()> {
+async fn create_vlan(
+    nl: &Netlink,
+    file: &InterfacesFile,
+    name: &str,
+    log: &mut Vec<String>,
+) -> Result<()> {
     let parent = vlan_parent(file, name)
         .ok_or_else(|| NetError::Invalid(format!("{name}: missing vlan-raw-device")))?;
     let id = vlan_id(file.ifaces.get(name), name)
         .ok_or_else(|| NetError::Invalid(format!("{name}: missing vlan-id")))?;
     let parent = nl.require(&parent).await?;
-    nl.add(name, &NewLink::Vlan { parent: parent.index, id }).await?;
+    nl.add(
+        name,
+        &NewLink::Vlan {
+            parent: parent.index,
+            id,
+        },
+    )
+    .await?;
     log.push(format!("{name}: created vlan {id} on {}", parent.name));
     Ok(())
 }
 
-async fn configure(nl: &Netlink, old: &InterfacesFile, name: &str, iface: &Iface, ty: IfaceType, log: &mut Vec<String>) -> Result<()> {
+async fn configure(
+    nl: &Netlink,
+    old: &InterfacesFile,
+    name: &str,
+    iface: &Iface,
+    ty: IfaceType,
+    log: &mut Vec<String>,
+) -> Result<()> {
     let link = nl.require(name).await?;
     if let Some(mtu) = iface.mtu() {
         if link.mtu != Some(mtu) {
@@ -223,9 +276,17 @@ async fn configure(nl: &Netlink, old: &InterfacesFile, name: &str, iface: &Iface
     let old_iface = old.ifaces.get(name);
     match ty {
         IfaceType::Bridge => {
-            let fd = iface.setting("bridge_fd").and_then(|v| v.parse::<f64>().ok()).map(|v| v as u32);
-            nl.set_bridge(&link, fd, iface.flag("bridge_stp"), iface.flag("bridge_vlan_aware"))
-                .await?;
+            let fd = iface
+                .setting("bridge_fd")
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|v| v as u32);
+            nl.set_bridge(
+                &link,
+                fd,
+                iface.flag("bridge_stp"),
+                iface.flag("bridge_vlan_aware"),
+            )
+            .await?;
             let ports = iface.bridge_ports();
             attach_ports(nl, &link, &ports, old_iface.map(Iface::bridge_ports), log).await?;
         }
@@ -266,7 +327,13 @@ async fn configure(nl: &Netlink, old: &InterfacesFile, name: &str, iface: &Iface
 
 /// Make `ports` the declared ports of `master`; ports the old file declared and the new one
 /// does not are detached. Other ports (guest taps) stay.
-async fn attach_ports(nl: &Netlink, master: &Link, ports: &[String], old_ports: Option<Vec<String>>, log: &mut Vec<String>) -> Result<()> {
+async fn attach_ports(
+    nl: &Netlink,
+    master: &Link,
+    ports: &[String],
+    old_ports: Option<Vec<String>>,
+    log: &mut Vec<String>,
+) -> Result<()> {
     for port in ports {
         let link = nl.link(port).await?.ok_or_else(|| {
             NetError::Invalid(format!("{}: port '{port}' does not exist", master.name))

@@ -84,12 +84,12 @@ impl FromStr for Ipv4Cidr {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, len) = s
-            .split_once('/')
-            .ok_or_else(|| format!("value '{s}' does not look like a valid IPv4 network configuration"))?;
-        let addr: Ipv4Addr = addr
-            .parse()
-            .map_err(|_| format!("value '{s}' does not look like a valid IPv4 network configuration"))?;
+        let (addr, len) = s.split_once('/').ok_or_else(|| {
+            format!("value '{s}' does not look like a valid IPv4 network configuration")
+        })?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| {
+            format!("value '{s}' does not look like a valid IPv4 network configuration")
+        })?;
         let prefix: u8 = len
             .parse()
             .ok()
@@ -133,7 +133,9 @@ pub fn check_ipv4_mask(value: &str) -> Result<(), String> {
     if value.contains('.') && netmask_bits(value).is_some() {
         Ok(())
     } else {
-        Err(format!("value '{value}' does not look like a valid IP netmask"))
+        Err(format!(
+            "value '{value}' does not look like a valid IP netmask"
+        ))
     }
 }
 
@@ -150,7 +152,10 @@ pub fn check_cidr_v6(value: &str) -> Result<(), String> {
     let bad = || format!("value '{value}' does not look like a valid IPv6 network configuration");
     let (addr, len) = value.split_once('/').ok_or_else(bad)?;
     addr.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
-    len.parse::<u8>().ok().filter(|l| *l <= 128).ok_or_else(bad)?;
+    len.parse::<u8>()
+        .ok()
+        .filter(|l| *l <= 128)
+        .ok_or_else(bad)?;
     Ok(())
 }
 
@@ -179,7 +184,9 @@ mod tests {
         assert_eq!(netmask_bits("24"), Some(24));
         assert_eq!(netmask_bits("255.0.255.0"), None);
         assert_eq!(
-            Ipv4Cidr::from_parts("192.168.0.5", Some("255.255.0.0")).unwrap().to_string(),
+            Ipv4Cidr::from_parts("192.168.0.5", Some("255.255.0.0"))
+                .unwrap()
+                .to_string(),
             "192.168.0.5/16"
         );
         assert!(check_ipv4_mask("24").is_err());

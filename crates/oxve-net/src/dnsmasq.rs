@@ -62,7 +62,12 @@ pub fn render_leases(leases: &[StaticLease]) -> String {
 
 /// The fixed address of `mac` on `cidr`: the one it has, or the lowest free one from the
 /// 100th host address on (the lower ones are left for static setups), else any free one.
-pub fn assign(leases: &mut Vec<StaticLease>, mac: &str, name: &str, cidr: &Ipv4Cidr) -> Option<Ipv4Addr> {
+pub fn assign(
+    leases: &mut Vec<StaticLease>,
+    mac: &str,
+    name: &str,
+    cidr: &Ipv4Cidr,
+) -> Option<Ipv4Addr> {
     let mac = mac.to_ascii_uppercase();
     if let Some(l) = leases.iter_mut().find(|l| l.mac == mac) {
         if cidr.contains(l.ip) {
@@ -117,7 +122,11 @@ pub fn config(bridge: &str, cidr: &Ipv4Cidr, paths: &DnsmasqPaths) -> String {
 
 /// The pid of the dnsmasq running with `conf`, if any.
 fn running_pid(paths: &DnsmasqPaths) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(&paths.pid).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::fs::read_to_string(&paths.pid)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let conf = paths.conf.to_string_lossy();
     String::from_utf8_lossy(&cmdline)
@@ -193,17 +202,35 @@ mod tests {
     fn addresses_are_assigned_once_per_mac() {
         let cidr: Ipv4Cidr = "10.10.0.1/24".parse().unwrap();
         let mut leases = Vec::new();
-        assert_eq!(assign(&mut leases, "bc:24:11:00:00:01", "vm100", &cidr), Some("10.10.0.100".parse().unwrap()));
-        assert_eq!(assign(&mut leases, "BC:24:11:00:00:02", "vm101", &cidr), Some("10.10.0.101".parse().unwrap()));
-        assert_eq!(assign(&mut leases, "BC:24:11:00:00:01", "vm100", &cidr), Some("10.10.0.100".parse().unwrap()));
+        assert_eq!(
+            assign(&mut leases, "bc:24:11:00:00:01", "vm100", &cidr),
+            Some("10.10.0.100".parse().unwrap())
+        );
+        assert_eq!(
+            assign(&mut leases, "BC:24:11:00:00:02", "vm101", &cidr),
+            Some("10.10.0.101".parse().unwrap())
+        );
+        assert_eq!(
+            assign(&mut leases, "BC:24:11:00:00:01", "vm100", &cidr),
+            Some("10.10.0.100".parse().unwrap())
+        );
         let text = render_leases(&leases);
-        assert_eq!(text, "BC:24:11:00:00:01,10.10.0.100,vm100\nBC:24:11:00:00:02,10.10.0.101,vm101\n");
+        assert_eq!(
+            text,
+            "BC:24:11:00:00:01,10.10.0.100,vm100\nBC:24:11:00:00:02,10.10.0.101,vm101\n"
+        );
         let small: Ipv4Cidr = "192.168.5.1/29".parse().unwrap();
         let mut l = Vec::new();
-        assert_eq!(assign(&mut l, "AA:00:00:00:00:01", "a", &small), Some("192.168.5.2".parse().unwrap()));
+        assert_eq!(
+            assign(&mut l, "AA:00:00:00:00:01", "a", &small),
+            Some("192.168.5.2".parse().unwrap())
+        );
         let paths = DnsmasqPaths::new(Path::new("/d"), Path::new("/r"), "vmbr1");
         let conf = config("vmbr1", &cidr, &paths);
-        assert!(conf.contains("dhcp-range=10.10.0.1,10.10.0.254,255.255.255.0,1h"), "{conf}");
+        assert!(
+            conf.contains("dhcp-range=10.10.0.1,10.10.0.254,255.255.255.0,1h"),
+            "{conf}"
+        );
         assert!(conf.contains("dhcp-hostsfile=/d/dhcp-vmbr1.hosts"));
     }
 }

@@ -26,7 +26,11 @@ pub enum NetError {
     #[error("opening a netlink socket: {0}")]
     Connect(#[source] std::io::Error),
     #[error("{op}: {message}")]
-    Netlink { op: String, message: String, errno: Option<i32> },
+    Netlink {
+        op: String,
+        message: String,
+        errno: Option<i32>,
+    },
     /// The kernel lacks what the configuration needs.
     #[error("{iface}: {feature} not available in this kernel ({detail})")]
     Unsupported {
@@ -43,7 +47,11 @@ pub enum NetError {
 }
 
 impl NetError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         NetError::Io {
             action,
             path: path.into(),

@@ -63,7 +63,8 @@ mod opt_cidr {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ipv4Cidr>, D::Error> {
         let v: Option<String> = Option::deserialize(d)?;
-        v.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
+        v.map(|s| s.parse().map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
@@ -105,7 +106,8 @@ impl Forwards {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| NetError::Invalid(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| NetError::Invalid(e.to_string()))?;
         crate::service::write_atomic(path, &text)
     }
 
@@ -115,43 +117,75 @@ impl Forwards {
 
     /// Check `fwd` against the interfaces and the other forwards (`replacing` is the id of the
     /// forward it replaces, if any).
-    pub fn check(&self, fwd: &Forward, file: &InterfacesFile, replacing: Option<&str>) -> Result<()> {
+    pub fn check(
+        &self,
+        fwd: &Forward,
+        file: &InterfacesFile,
+        replacing: Option<&str>,
+    ) -> Result<()> {
         let bridge = &fwd.bridge;
         let iface = file
             .ifaces
             .get(bridge)
             .ok_or_else(|| conflict(bridge, "iface", "interface does not exist".into()))?;
         if !iface.is_nat() {
-            return Err(conflict(bridge, "iface", format!("'{bridge}' is not a NAT bridge (set nat=1)")));
+            return Err(conflict(
+                bridge,
+                "iface",
+                format!("'{bridge}' is not a NAT bridge (set nat=1)"),
+            ));
         }
-        let cidr = iface
-            .cidr()
-            .ok_or_else(|| conflict(bridge, "iface", "the NAT bridge has no IPv4 address".into()))?;
-        if !cidr.contains(fwd.guest) || fwd.guest == cidr.network() || fwd.guest == cidr.broadcast() {
-            return Err(conflict(bridge, "guest", format!("{} is not a guest address in {}", fwd.guest, cidr.subnet())));
+        let cidr = iface.cidr().ok_or_else(|| {
+            conflict(bridge, "iface", "the NAT bridge has no IPv4 address".into())
+        })?;
+        if !cidr.contains(fwd.guest) || fwd.guest == cidr.network() || fwd.guest == cidr.broadcast()
+        {
+            return Err(conflict(
+                bridge,
+                "guest",
+                format!("{} is not a guest address in {}", fwd.guest, cidr.subnet()),
+            ));
         }
         if fwd.guest == cidr.addr {
-            return Err(conflict(bridge, "guest", format!("{} is the bridge's own address", fwd.guest)));
+            return Err(conflict(
+                bridge,
+                "guest",
+                format!("{} is the bridge's own address", fwd.guest),
+            ));
         }
         let id = fwd.id();
-        if self.forwards.iter().any(|f| f.id() == id && Some(id.as_str()) != replacing) {
+        if self
+            .forwards
+            .iter()
+            .any(|f| f.id() == id && Some(id.as_str()) != replacing)
+        {
             return Err(conflict(
                 bridge,
                 "dport",
-                format!("{} port {} is already forwarded", fwd.proto.as_str(), fwd.host_port),
+                format!(
+                    "{} port {} is already forwarded",
+                    fwd.proto.as_str(),
+                    fwd.host_port
+                ),
             ));
         }
         Ok(())
     }
 
     /// Add or replace (by id `replacing`) a forward after checking it.
-    pub fn upsert(&mut self, fwd: Forward, file: &InterfacesFile, replacing: Option<&str>) -> Result<()> {
+    pub fn upsert(
+        &mut self,
+        fwd: Forward,
+        file: &InterfacesFile,
+        replacing: Option<&str>,
+    ) -> Result<()> {
         self.check(&fwd, file, replacing)?;
         if let Some(old) = replacing {
             self.forwards.retain(|f| f.id() != old);
         }
         self.forwards.push(fwd);
-        self.forwards.sort_by_key(|f| (f.bridge.clone(), f.proto.as_str(), f.host_port));
+        self.forwards
+            .sort_by_key(|f| (f.bridge.clone(), f.proto.as_str(), f.host_port));
         Ok(())
     }
 }
@@ -181,13 +215,26 @@ mod tests {
         all.upsert(fwd(8080, "10.10.0.5"), &file, None).unwrap();
         let e = all.upsert(fwd(8080, "10.10.0.6"), &file, None).unwrap_err();
         assert!(e.to_string().contains("already forwarded"), "{e}");
-        all.upsert(fwd(8080, "10.10.0.6"), &file, Some("tcp-8080")).unwrap();
+        all.upsert(fwd(8080, "10.10.0.6"), &file, Some("tcp-8080"))
+            .unwrap();
         assert_eq!(all.forwards.len(), 1);
-        assert!(all.upsert(fwd(8081, "10.99.0.6"), &file, None).unwrap_err().to_string().contains("not a guest address"));
-        assert!(all.upsert(fwd(8081, "10.10.0.1"), &file, None).unwrap_err().to_string().contains("bridge's own"));
+        assert!(all
+            .upsert(fwd(8081, "10.99.0.6"), &file, None)
+            .unwrap_err()
+            .to_string()
+            .contains("not a guest address"));
+        assert!(all
+            .upsert(fwd(8081, "10.10.0.1"), &file, None)
+            .unwrap_err()
+            .to_string()
+            .contains("bridge's own"));
         let mut other = fwd(8082, "10.20.0.5");
         other.bridge = "vmbr2".into();
-        assert!(all.upsert(other, &file, None).unwrap_err().to_string().contains("not a NAT bridge"));
+        assert!(all
+            .upsert(other, &file, None)
+            .unwrap_err()
+            .to_string()
+            .contains("not a NAT bridge"));
         assert_eq!(parse_id("udp-53"), Some((Proto::Udp, 53)));
         assert_eq!(parse_id("icmp-1"), None);
         let json = serde_json::to_string(&all).unwrap();

@@ -59,14 +59,18 @@ pub fn set_rate_limit(ifname: &str, rate: Option<f64>) -> Result<()> {
         feature: what,
         detail,
     };
-    tc(&["qdisc", "add", "dev", ifname, "root", "tbf", "rate", &bps, "burst", burst, "latency", "25ms"])
-        .map_err(|e| unsupported("the tbf qdisc (rate=)", e))?;
-    let policed = tc(&["qdisc", "add", "dev", ifname, "handle", "ffff:", "ingress"]).and_then(|_| {
-        tc(&[
-            "filter", "add", "dev", ifname, "parent", "ffff:", "prio", "50", "basic", "police", "rate",
-            &bps, "burst", burst, "mtu", "64kb", "drop",
-        ])
-    });
+    tc(&[
+        "qdisc", "add", "dev", ifname, "root", "tbf", "rate", &bps, "burst", burst, "latency",
+        "25ms",
+    ])
+    .map_err(|e| unsupported("the tbf qdisc (rate=)", e))?;
+    let policed =
+        tc(&["qdisc", "add", "dev", ifname, "handle", "ffff:", "ingress"]).and_then(|_| {
+            tc(&[
+                "filter", "add", "dev", ifname, "parent", "ffff:", "prio", "50", "basic", "police",
+                "rate", &bps, "burst", burst, "mtu", "64kb", "drop",
+            ])
+        });
     if let Err(e) = policed {
         let _ = tc(&["qdisc", "del", "dev", ifname, "ingress"]);
         let _ = tc(&["qdisc", "del", "dev", ifname, "root"]);
@@ -81,7 +85,17 @@ pub fn set_rate_limit(ifname: &str, rate: Option<f64>) -> Result<()> {
 /// Put an access VLAN on a bridge port (needs a VLAN-aware bridge, i.e. bridge VLAN filtering).
 fn set_access_vlan(ifname: &str, tag: u16) -> Result<()> {
     let out = Command::new("bridge")
-        .args(["vlan", "add", "dev", ifname, "vid", &tag.to_string(), "pvid", "untagged", "master"])
+        .args([
+            "vlan",
+            "add",
+            "dev",
+            ifname,
+            "vid",
+            &tag.to_string(),
+            "pvid",
+            "untagged",
+            "master",
+        ])
         .output()
         .map_err(|e| NetError::Command {
             command: "bridge vlan add".into(),
@@ -99,9 +113,11 @@ fn set_access_vlan(ifname: &str, tag: u16) -> Result<()> {
 
 /// Plug an existing guest device `ifname` into `bridge`.
 pub async fn plug_port(nl: &Netlink, ifname: &str, bridge: &str, opts: &PortOptions) -> Result<()> {
-    let br = nl.link(bridge).await?.filter(|l| l.kind.as_deref() == Some("bridge")).ok_or_else(|| {
-        NetError::Invalid(format!("bridge '{bridge}' does not exist"))
-    })?;
+    let br = nl
+        .link(bridge)
+        .await?
+        .filter(|l| l.kind.as_deref() == Some("bridge"))
+        .ok_or_else(|| NetError::Invalid(format!("bridge '{bridge}' does not exist")))?;
     let port = nl.require(ifname).await?;
     let mtu = match opts.mtu {
         None | Some(1) => br.mtu,
@@ -130,7 +146,13 @@ pub async fn create_ct_veth(nl: &Netlink, vmid: u32, index: u32, peer: &str) -> 
         // a leftover of a container that died without cleanup
         nl.delete(&old).await?;
     }
-    nl.add(&host, &NewLink::Veth { peer: peer.to_string() }).await?;
+    nl.add(
+        &host,
+        &NewLink::Veth {
+            peer: peer.to_string(),
+        },
+    )
+    .await?;
     Ok(host)
 }
 

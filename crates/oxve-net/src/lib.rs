@@ -2,17 +2,17 @@
 //! it through netlink in the daemon's network namespace, plugging guest taps and veths into
 //! bridges, NAT bridges (nftables masquerade + dnsmasq) and port forwards (DNAT).
 
+pub mod apply;
 pub mod cidr;
 pub mod dnsmasq;
 pub mod error;
 pub mod forwards;
+pub mod guest;
 pub mod interfaces;
 pub mod nat;
 pub mod nat_sync;
 pub mod netlink;
 pub mod netns;
-pub mod apply;
-pub mod guest;
 pub mod service;
 
 pub use error::{ConfigError, NetError, Result};

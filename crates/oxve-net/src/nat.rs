@@ -57,14 +57,23 @@ pub fn ruleset(nats: &[NatBridge], forwards: &[Forward]) -> String {
         }
         r
     };
-    let _ = writeln!(s, "  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;");
+    let _ = writeln!(
+        s,
+        "  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;"
+    );
     s.push_str(&dnat_rules("forward"));
     let _ = writeln!(s, "  }}");
     // connections the host itself makes to its forwarded ports
-    let _ = writeln!(s, "  chain output {{\n    type nat hook output priority -100; policy accept;");
+    let _ = writeln!(
+        s,
+        "  chain output {{\n    type nat hook output priority -100; policy accept;"
+    );
     s.push_str(&dnat_rules("local forward"));
     let _ = writeln!(s, "  }}");
-    let _ = writeln!(s, "  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;");
+    let _ = writeln!(
+        s,
+        "  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;"
+    );
     for n in nats {
         let subnet = n.cidr.subnet();
         let _ = writeln!(
@@ -115,7 +124,9 @@ pub fn nft_apply(script: &str) -> Result<()> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(fail(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+        Err(fail(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
     }
 }
 
@@ -150,9 +161,18 @@ mod tests {
             comment: None,
         };
         let s = ruleset(&[nat], &[fwd]);
-        assert!(s.starts_with("table ip oxve-nat\ndelete table ip oxve-nat\ntable ip oxve-nat {"), "{s}");
-        assert!(s.contains("fib daddr type local tcp dport 8080 dnat to 10.10.0.5:80"), "{s}");
-        assert!(s.contains("ip saddr 10.10.0.0/24 ip daddr != 10.10.0.0/24 masquerade"), "{s}");
+        assert!(
+            s.starts_with("table ip oxve-nat\ndelete table ip oxve-nat\ntable ip oxve-nat {"),
+            "{s}"
+        );
+        assert!(
+            s.contains("fib daddr type local tcp dport 8080 dnat to 10.10.0.5:80"),
+            "{s}"
+        );
+        assert!(
+            s.contains("ip saddr 10.10.0.0/24 ip daddr != 10.10.0.0/24 masquerade"),
+            "{s}"
+        );
         assert!(!s.contains("flush ruleset"));
         let empty = ruleset(&[], &[]);
         assert_eq!(empty, "table ip oxve-nat\ndelete table ip oxve-nat\n");

@@ -82,13 +82,20 @@ impl NetworkService {
             }
             write_atomic(&paths.hosts, &dnsmasq::render_leases(&leases))?;
             dnsmasq::ensure_running(&paths, &dnsmasq::config(&n.bridge, &n.cidr, &paths))?;
-            log.push(format!("{}: DHCP/DNS with {} fixed address(es)", n.bridge, leases.len()));
+            log.push(format!(
+                "{}: DHCP/DNS with {} fixed address(es)",
+                n.bridge,
+                leases.len()
+            ));
         }
         // dnsmasq of bridges that are no longer NAT bridges
         if let Ok(entries) = std::fs::read_dir(self.run_dir()) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if let Some(bridge) = name.strip_prefix("dnsmasq-").and_then(|r| r.strip_suffix(".conf")) {
+                if let Some(bridge) = name
+                    .strip_prefix("dnsmasq-")
+                    .and_then(|r| r.strip_suffix(".conf"))
+                {
                     if !nats.iter().any(|n| n.bridge == bridge) {
                         dnsmasq::stop(&self.dnsmasq_paths(bridge));
                         log.push(format!("{bridge}: DHCP/DNS stopped"));
@@ -101,9 +108,17 @@ impl NetworkService {
 
     /// The fixed address of a guest NIC on a NAT bridge (assigned now if new, and handed to
     /// the running dnsmasq); `None` when the bridge is not an applied NAT bridge.
-    pub async fn ensure_lease(&self, bridge: &str, mac: &str, name: &str) -> Result<Option<Ipv4Addr>> {
+    pub async fn ensure_lease(
+        &self,
+        bridge: &str,
+        mac: &str,
+        name: &str,
+    ) -> Result<Option<Ipv4Addr>> {
         let _guard = self.lock().await;
-        let Some(n) = nat_bridges(&self.read_active()?).into_iter().find(|n| n.bridge == bridge) else {
+        let Some(n) = nat_bridges(&self.read_active()?)
+            .into_iter()
+            .find(|n| n.bridge == bridge)
+        else {
             return Ok(None);
         };
         let paths = self.dnsmasq_paths(bridge);

@@ -5,9 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
-use rtnetlink::packet_route::link::{
-    BondMode, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-};
+use rtnetlink::packet_route::link::{BondMode, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{
@@ -35,10 +33,22 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NewLink {
     Bridge,
-    Vlan { parent: u32, id: u16 },
-    Bond { mode: Option<String> },
-    Vxlan { id: u32, local: Option<Ipv4Addr>, remote: Option<Ipv4Addr>, dev: Option<u32> },
-    Veth { peer: String },
+    Vlan {
+        parent: u32,
+        id: u16,
+    },
+    Bond {
+        mode: Option<String>,
+    },
+    Vxlan {
+        id: u32,
+        local: Option<Ipv4Addr>,
+        remote: Option<Ipv4Addr>,
+        dev: Option<u32>,
+    },
+    Veth {
+        peer: String,
+    },
 }
 
 impl NewLink {
@@ -133,7 +143,11 @@ impl Netlink {
     pub async fn links(&self) -> Result<Vec<Link>> {
         let mut stream = self.handle.link().get().execute();
         let mut out = Vec::new();
-        while let Some(msg) = stream.try_next().await.map_err(|e| nl_error("listing links", e))? {
+        while let Some(msg) = stream
+            .try_next()
+            .await
+            .map_err(|e| nl_error("listing links", e))?
+        {
             out.push(link_from(msg));
         }
         Ok(out)
@@ -141,7 +155,12 @@ impl Netlink {
 
     /// The device called `name`, if any.
     pub async fn link(&self, name: &str) -> Result<Option<Link>> {
-        let mut stream = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut stream = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match stream.try_next().await {
             Ok(msg) => Ok(msg.map(link_from)),
             Err(e) => {
@@ -174,7 +193,12 @@ impl Netlink {
                 }
                 b.build()
             }
-            NewLink::Vxlan { id, local, remote, dev } => {
+            NewLink::Vxlan {
+                id,
+                local,
+                remote,
+                dev,
+            } => {
                 let mut b = LinkVxlan::new(name, *id).down().port(4789);
                 if let Some(l) = local {
                     b = b.local(*l);
@@ -230,15 +254,21 @@ impl Netlink {
     pub async fn set_up(&self, link: &Link, up: bool) -> Result<()> {
         let b = LinkUnspec::new_with_index(link.index);
         let b = if up { b.up() } else { b.down() };
-        self.set(format!("setting {} {}", link.name, if up { "up" } else { "down" }), b.build())
-            .await
+        self.set(
+            format!("setting {} {}", link.name, if up { "up" } else { "down" }),
+            b.build(),
+        )
+        .await
     }
 
     /// Make `link` a port of `master`, or of nothing.
     pub async fn set_master(&self, link: &Link, master: Option<&Link>) -> Result<()> {
         let b = LinkUnspec::new_with_index(link.index);
         let (b, op) = match master {
-            Some(m) => (b.controller(m.index), format!("attaching {} to {}", link.name, m.name)),
+            Some(m) => (
+                b.controller(m.index),
+                format!("attaching {} to {}", link.name, m.name),
+            ),
             None => (b.nocontroller(), format!("detaching {}", link.name)),
         };
         self.set(op, b.build()).await
@@ -246,11 +276,18 @@ impl Netlink {
 
     pub async fn set_mtu(&self, link: &Link, mtu: u32) -> Result<()> {
         let msg = LinkUnspec::new_with_index(link.index).mtu(mtu).build();
-        self.set(format!("setting the MTU of {} to {mtu}", link.name), msg).await
+        self.set(format!("setting the MTU of {} to {mtu}", link.name), msg)
+            .await
     }
 
     /// Bridge settings: forward delay (seconds), STP, VLAN filtering.
-    pub async fn set_bridge(&self, link: &Link, fd: Option<u32>, stp: bool, vlan_aware: bool) -> Result<()> {
+    pub async fn set_bridge(
+        &self,
+        link: &Link,
+        fd: Option<u32>,
+        stp: bool,
+        vlan_aware: bool,
+    ) -> Result<()> {
         let mut b = LinkMessageBuilder::<LinkBridge>::new(&link.name)
             .index(link.index)
             .stp_state(if stp {
@@ -273,17 +310,22 @@ impl Netlink {
                 .index(link.index)
                 .vlan_filtering(true)
                 .build();
-            self.handle.link().change(msg).execute().await.map_err(|e| {
-                let err = nl_error(format!("enabling VLAN filtering on {}", link.name), e);
-                match err.errno() {
-                    Some(EOPNOTSUPP) => NetError::Unsupported {
-                        iface: link.name.clone(),
-                        feature: "bridge VLAN filtering (bridge_vlan_aware)",
-                        detail: err.to_string(),
-                    },
-                    _ => err,
-                }
-            })?;
+            self.handle
+                .link()
+                .change(msg)
+                .execute()
+                .await
+                .map_err(|e| {
+                    let err = nl_error(format!("enabling VLAN filtering on {}", link.name), e);
+                    match err.errno() {
+                        Some(EOPNOTSUPP) => NetError::Unsupported {
+                            iface: link.name.clone(),
+                            feature: "bridge VLAN filtering (bridge_vlan_aware)",
+                            detail: err.to_string(),
+                        },
+                        _ => err,
+                    }
+                })?;
         }
         Ok(())
     }
@@ -296,13 +338,18 @@ impl Netlink {
             .into_iter()
             .filter_map(|m| {
                 let prefix = m.header.prefix_len;
-                m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Local(ip) => Some((*ip, prefix)),
-                    _ => None,
-                }).or_else(|| m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Address(ip) => Some((*ip, prefix)),
-                    _ => None,
-                }))
+                m.attributes
+                    .iter()
+                    .find_map(|a| match a {
+                        AddressAttribute::Local(ip) => Some((*ip, prefix)),
+                        _ => None,
+                    })
+                    .or_else(|| {
+                        m.attributes.iter().find_map(|a| match a {
+                            AddressAttribute::Address(ip) => Some((*ip, prefix)),
+                            _ => None,
+                        })
+                    })
             })
             .collect())
     }
@@ -326,7 +373,13 @@ impl Netlink {
     }
 
     pub async fn add_address(&self, link: &Link, ip: IpAddr, prefix: u8) -> Result<()> {
-        match self.handle.address().add(link.index, ip, prefix).execute().await {
+        match self
+            .handle
+            .address()
+            .add(link.index, ip, prefix)
+            .execute()
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) => {
                 let err = nl_error(format!("adding {ip}/{prefix} to {}", link.name), e);
@@ -369,7 +422,12 @@ impl Netlink {
             .replace()
             .execute()
             .await
-            .map_err(|e| nl_error(format!("setting the default route via {gateway} on {}", link.name), e))
+            .map_err(|e| {
+                nl_error(
+                    format!("setting the default route via {gateway} on {}", link.name),
+                    e,
+                )
+            })
     }
 
     /// Remove the default IPv4 route via `gateway`, if there is one.
@@ -385,7 +443,8 @@ impl Netlink {
             .await
             .map_err(|e| nl_error("listing routes", e))?
         {
-            let default = r.header.destination_prefix_length == 0 && r.header.address_family == AddressFamily::Inet;
+            let default = r.header.destination_prefix_length == 0
+                && r.header.address_family == AddressFamily::Inet;
             let via = r.attributes.iter().any(|a| {
                 matches!(a, RouteAttribute::Gateway(rtnetlink::packet_route::route::RouteAddress::Inet(g)) if *g == gateway)
             });

@@ -126,7 +126,11 @@ impl NetworkService {
             return None;
         }
         let active = self.active_path();
-        let old: &Path = if active.exists() { &active } else { Path::new("/dev/null") };
+        let old: &Path = if active.exists() {
+            &active
+        } else {
+            Path::new("/dev/null")
+        };
         let out = std::process::Command::new("diff")
             .arg("-u")
             .arg(old)

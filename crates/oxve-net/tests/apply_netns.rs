@@ -17,7 +17,11 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// Apply `new` over `old` inside `ns`.
-fn apply_in(ns: &NamedNetns, old: &InterfacesFile, new: &InterfacesFile) -> Result<Vec<String>, NetError> {
+fn apply_in(
+    ns: &NamedNetns,
+    old: &InterfacesFile,
+    new: &InterfacesFile,
+) -> Result<Vec<String>, NetError> {
     ns.run(|| {
         block_on(async {
             let nl = Netlink::connect()?;
@@ -28,7 +32,9 @@ fn apply_in(ns: &NamedNetns, old: &InterfacesFile, new: &InterfacesFile) -> Resu
 }
 
 fn link(ns: &NamedNetns, name: &str) -> Option<serde_json::Value> {
-    ns.ip_json(&["-d", "link", "show", "dev", name]).ok().and_then(|v| v.get(0).cloned())
+    ns.ip_json(&["-d", "link", "show", "dev", name])
+        .ok()
+        .and_then(|v| v.get(0).cloned())
 }
 
 fn addrs(ns: &NamedNetns, name: &str) -> Vec<String> {
@@ -43,7 +49,10 @@ fn addrs(ns: &NamedNetns, name: &str) -> Vec<String> {
 }
 
 fn ping(from: &NamedNetns, to: &str) -> bool {
-    from.exec(&["ping", "-c1", "-W2", to]).unwrap().status.success()
+    from.exec(&["ping", "-c1", "-W2", to])
+        .unwrap()
+        .status
+        .success()
 }
 
 const BRIDGED: &str = "\
@@ -65,26 +74,36 @@ fn bridge_with_uplink_port_carries_pings() {
     let node = NamedNetns::create("oxvenet").unwrap();
     let outside = NamedNetns::create("oxvenet").unwrap();
     veth_between(&node, "eth1", &outside, "up0").unwrap();
-    outside.ip(&["addr", "add", "10.99.0.2/24", "dev", "up0"]).unwrap();
+    outside
+        .ip(&["addr", "add", "10.99.0.2/24", "dev", "up0"])
+        .unwrap();
 
     let empty = InterfacesFile::default();
     let cfg = parse(BRIDGED);
     let log = apply_in(&node, &empty, &cfg).unwrap();
-    assert!(log.iter().any(|l| l.contains("vmbr0: created bridge")), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.contains("vmbr0: created bridge")),
+        "{log:?}"
+    );
     let br = link(&node, "vmbr0").expect("bridge exists");
     assert_eq!(br["linkinfo"]["info_kind"], "bridge");
     assert!(br["flags"].as_array().unwrap().iter().any(|f| f == "UP"));
     assert_eq!(link(&node, "eth1").unwrap()["master"], "vmbr0");
     assert_eq!(addrs(&node, "vmbr0"), vec!["10.99.0.1/24"]);
-    assert!(ping(&outside, "10.99.0.1"), "the outside host reaches the bridge address");
+    assert!(
+        ping(&outside, "10.99.0.1"),
+        "the outside host reaches the bridge address"
+    );
 
     // applying the same file again changes nothing
     let log = apply_in(&node, &cfg, &cfg).unwrap();
     assert!(log.is_empty(), "{log:?}");
 
     // a new address replaces the old one; a guest-like port nobody declared stays attached
-    node.ip(&["tuntap", "add", "tap900i0", "mode", "tap"]).unwrap();
-    node.ip(&["link", "set", "tap900i0", "master", "vmbr0"]).unwrap();
+    node.ip(&["tuntap", "add", "tap900i0", "mode", "tap"])
+        .unwrap();
+    node.ip(&["link", "set", "tap900i0", "master", "vmbr0"])
+        .unwrap();
     let changed = parse(&BRIDGED.replace("10.99.0.1/24", "10.99.0.5/24"));
     apply_in(&node, &cfg, &changed).unwrap();
     assert_eq!(addrs(&node, "vmbr0"), vec!["10.99.0.5/24"]);
@@ -92,7 +111,11 @@ fn bridge_with_uplink_port_carries_pings() {
     assert_eq!(link(&node, "tap900i0").unwrap()["master"], "vmbr0");
 
     // dropping the port detaches it; dropping the bridge removes it
-    let no_port = parse(&BRIDGED.replace("bridge-ports eth1", "bridge-ports none").replace("10.99.0.1/24", "10.99.0.5/24"));
+    let no_port = parse(
+        &BRIDGED
+            .replace("bridge-ports eth1", "bridge-ports none")
+            .replace("10.99.0.1/24", "10.99.0.5/24"),
+    );
     apply_in(&node, &changed, &no_port).unwrap();
     assert!(link(&node, "eth1").unwrap().get("master").is_none());
     assert!(!ping(&outside, "10.99.0.5"));
@@ -105,14 +128,20 @@ fn bridge_with_uplink_port_carries_pings() {
 #[test]
 fn gateway_becomes_the_default_route() {
     let node = NamedNetns::create("oxvenet").unwrap();
-    let cfg = parse(&format!("{BRIDGED}\tgateway 10.99.0.254\n").replace("bridge-ports eth1", "bridge-ports none"));
+    let cfg = parse(
+        &format!("{BRIDGED}\tgateway 10.99.0.254\n")
+            .replace("bridge-ports eth1", "bridge-ports none"),
+    );
     apply_in(&node, &InterfacesFile::default(), &cfg).unwrap();
     let routes = node.ip_json(&["route", "show", "default"]).unwrap();
     assert_eq!(routes[0]["gateway"], "10.99.0.254", "{routes}");
     assert_eq!(routes[0]["dev"], "vmbr0");
     let without = parse(&BRIDGED.replace("bridge-ports eth1", "bridge-ports none"));
     apply_in(&node, &cfg, &without).unwrap();
-    assert_eq!(node.ip_json(&["route", "show", "default"]).unwrap(), serde_json::json!([]));
+    assert_eq!(
+        node.ip_json(&["route", "show", "default"]).unwrap(),
+        serde_json::json!([])
+    );
 }
 
 /// 802.1Q devices, bonding and bridge VLAN filtering are missing from this build machine's
@@ -121,7 +150,10 @@ fn gateway_becomes_the_default_route() {
 fn missing_kernel_features_are_named() {
     let node = NamedNetns::create("oxvenet").unwrap();
     // (no dummy devices in this kernel: a veth stands in for a NIC)
-    node.ip(&["link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"]).unwrap();
+    node.ip(&[
+        "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+    ])
+    .unwrap();
     let base = parse("iface eth1 inet manual\n");
 
     let vlan = parse("iface eth1 inet manual\n\nauto eth1.20\niface eth1.20 inet manual\n");
@@ -134,7 +166,9 @@ fn missing_kernel_features_are_named() {
         }
     }
 
-    let bond = parse("auto bond0\niface bond0 inet manual\n\tbond-slaves none\n\tbond-mode active-backup\n");
+    let bond = parse(
+        "auto bond0\niface bond0 inet manual\n\tbond-slaves none\n\tbond-mode active-backup\n",
+    );
     match apply_in(&node, &base, &bond) {
         Ok(_) => eprintln!("this kernel has bonding: bond0 was created"),
         Err(e) => {
@@ -143,7 +177,9 @@ fn missing_kernel_features_are_named() {
         }
     }
 
-    let aware = parse("auto vmbr3\niface vmbr3 inet manual\n\tbridge-ports none\n\tbridge-vlan-aware yes\n");
+    let aware = parse(
+        "auto vmbr3\niface vmbr3 inet manual\n\tbridge-ports none\n\tbridge-vlan-aware yes\n",
+    );
     match apply_in(&node, &base, &aware) {
         Ok(_) => eprintln!("this kernel has bridge VLAN filtering"),
         Err(e) => {
@@ -153,7 +189,11 @@ fn missing_kernel_features_are_named() {
     }
 
     // VXLAN is present here
-    let vx = parse("auto vx5\niface vx5 inet manual\n\tvxlan-id 5\n\tvxlan-local-tunnelip 10.9.9.1\n");
+    let vx =
+        parse("auto vx5\niface vx5 inet manual\n\tvxlan-id 5\n\tvxlan-local-tunnelip 10.9.9.1\n");
     apply_in(&node, &base, &vx).unwrap();
-    assert_eq!(link(&node, "vx5").unwrap()["linkinfo"]["info_kind"], "vxlan");
+    assert_eq!(
+        link(&node, "vx5").unwrap()["linkinfo"]["info_kind"],
+        "vxlan"
+    );
 }

@@ -10,7 +10,11 @@ use oxve_net::netns::NamedNetns;
 use oxve_net::NetError;
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 fn in_ns<T: Send>(ns: &NamedNetns, f: impl std::future::Future<Output = T> + Send) -> T {
@@ -29,15 +33,25 @@ fn taps_and_veths_join_the_bridge() {
     let ct = NamedNetns::create("oxvenet").unwrap();
     in_ns(&node, async {
         let nl = Netlink::connect().unwrap();
-        apply(&nl, &InterfacesFile::default(), &parse(BRIDGE)).await.unwrap();
+        apply(&nl, &InterfacesFile::default(), &parse(BRIDGE))
+            .await
+            .unwrap();
     });
-    node.ip(&["tuntap", "add", "tap100i0", "mode", "tap"]).unwrap();
+    node.ip(&["tuntap", "add", "tap100i0", "mode", "tap"])
+        .unwrap();
 
     in_ns(&node, async {
         let nl = Netlink::connect().unwrap();
-        plug_port(&nl, "tap100i0", "vmbr0", &PortOptions::default()).await.unwrap();
-        let e = plug_port(&nl, "tap100i0", "vmbr7", &PortOptions::default()).await.unwrap_err();
-        assert!(e.to_string().contains("bridge 'vmbr7' does not exist"), "{e}");
+        plug_port(&nl, "tap100i0", "vmbr0", &PortOptions::default())
+            .await
+            .unwrap();
+        let e = plug_port(&nl, "tap100i0", "vmbr7", &PortOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("bridge 'vmbr7' does not exist"),
+            "{e}"
+        );
     });
     let tap = link(&node, "tap100i0");
     assert_eq!(tap["master"], "vmbr0");
@@ -48,31 +62,79 @@ fn taps_and_veths_join_the_bridge() {
         let nl = Netlink::connect().unwrap();
         let host = create_ct_veth(&nl, 101, 0, "vethpeer101").await.unwrap();
         assert_eq!(host, "veth101i0");
-        plug_port(&nl, &host, "vmbr0", &PortOptions { mtu: Some(1300), ..Default::default() })
-            .await
-            .unwrap();
+        plug_port(
+            &nl,
+            &host,
+            "vmbr0",
+            &PortOptions {
+                mtu: Some(1300),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     });
-    node.ip(&["link", "set", "vethpeer101", "netns", &ct.name, "name", "eth0"]).unwrap();
-    ct.ip(&["addr", "add", "10.88.0.101/24", "dev", "eth0"]).unwrap();
+    node.ip(&[
+        "link",
+        "set",
+        "vethpeer101",
+        "netns",
+        &ct.name,
+        "name",
+        "eth0",
+    ])
+    .unwrap();
+    ct.ip(&["addr", "add", "10.88.0.101/24", "dev", "eth0"])
+        .unwrap();
     ct.ip(&["link", "set", "eth0", "up"]).unwrap();
     assert_eq!(link(&node, "veth101i0")["master"], "vmbr0");
     assert_eq!(link(&node, "veth101i0")["mtu"], 1300);
-    assert!(ct.exec(&["ping", "-c1", "-W2", "10.88.0.1"]).unwrap().status.success());
+    assert!(ct
+        .exec(&["ping", "-c1", "-W2", "10.88.0.1"])
+        .unwrap()
+        .status
+        .success());
 
     // link_down keeps the host side down
     in_ns(&node, async {
         let nl = Netlink::connect().unwrap();
-        plug_port(&nl, "veth101i0", "vmbr0", &PortOptions { link_down: true, ..Default::default() })
-            .await
-            .unwrap();
+        plug_port(
+            &nl,
+            "veth101i0",
+            "vmbr0",
+            &PortOptions {
+                link_down: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     });
-    assert!(!link(&node, "veth101i0")["flags"].as_array().unwrap().iter().any(|f| f == "UP"));
-    assert!(!ct.exec(&["ping", "-c1", "-W1", "10.88.0.1"]).unwrap().status.success());
+    assert!(!link(&node, "veth101i0")["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "UP"));
+    assert!(!ct
+        .exec(&["ping", "-c1", "-W1", "10.88.0.1"])
+        .unwrap()
+        .status
+        .success());
 
     // rate limits and VLAN tags need kernel features this build machine lacks
     in_ns(&node, async {
         let nl = Netlink::connect().unwrap();
-        match plug_port(&nl, "tap100i0", "vmbr0", &PortOptions { rate: Some(10.0), ..Default::default() }).await {
+        match plug_port(
+            &nl,
+            "tap100i0",
+            "vmbr0",
+            &PortOptions {
+                rate: Some(10.0),
+                ..Default::default()
+            },
+        )
+        .await
+        {
             Ok(()) => eprintln!("this kernel has tc policing: rate limit applied"),
             Err(e) => {
                 eprintln!("rate limit refused, as expected on this kernel: {e}");
@@ -80,7 +142,17 @@ fn taps_and_veths_join_the_bridge() {
                 assert!(e.to_string().contains("policing"), "{e}");
             }
         }
-        match plug_port(&nl, "tap100i0", "vmbr0", &PortOptions { tag: Some(20), ..Default::default() }).await {
+        match plug_port(
+            &nl,
+            "tap100i0",
+            "vmbr0",
+            &PortOptions {
+                tag: Some(20),
+                ..Default::default()
+            },
+        )
+        .await
+        {
             Ok(()) => eprintln!("this kernel has bridge VLAN filtering: tag applied"),
             Err(e) => {
                 eprintln!("VLAN tag refused, as expected on this kernel: {e}");

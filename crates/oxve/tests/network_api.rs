@@ -22,7 +22,9 @@ fn bridges_are_staged_applied_reverted_and_rolled_back() {
     let d = NetDaemon::start();
     let outside = NamedNetns::create("oxvetest").unwrap();
     veth_between(&d.ns, "eth1", &outside, "up0").unwrap();
-    outside.ip(&["addr", "add", "10.77.0.2/24", "dev", "up0"]).unwrap();
+    outside
+        .ip(&["addr", "add", "10.77.0.2/24", "dev", "up0"])
+        .unwrap();
 
     d.run(async {
         let s = d.admin().await;
@@ -149,7 +151,17 @@ fn applied_configuration_comes_back_after_a_restart() {
     let mut d = NetDaemon::start();
     d.run(async {
         let s = d.admin().await;
-        let r = s.post(N, &[("iface", "vmbr3"), ("type", "bridge"), ("cidr", "10.79.0.1/24"), ("autostart", "1")]).await;
+        let r = s
+            .post(
+                N,
+                &[
+                    ("iface", "vmbr3"),
+                    ("type", "bridge"),
+                    ("cidr", "10.79.0.1/24"),
+                    ("autostart", "1"),
+                ],
+            )
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let t = wait_task(&s, s.put(N, &[]).await.data().as_str().unwrap()).await;
         assert_eq!(t["exitstatus"], "OK", "{t}");

@@ -34,11 +34,18 @@ fn wait_for(console: &mut UnixStream, seen: &mut String, marker: &str, timeout: 
     let deadline = Instant::now() + timeout;
     let mut buf = [0u8; 4096];
     while !seen.contains(marker) {
-        assert!(Instant::now() < deadline, "no '{marker}' on the console; got:\n{seen}");
+        assert!(
+            Instant::now() < deadline,
+            "no '{marker}' on the console; got:\n{seen}"
+        );
         match console.read(&mut buf) {
             Ok(0) => panic!("console closed; got:\n{seen}"),
             Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => panic!("console: {e}"),
         }
     }
@@ -47,7 +54,8 @@ fn wait_for(console: &mut UnixStream, seen: &mut String, marker: &str, timeout: 
 fn connect(path: &Path) -> UnixStream {
     for _ in 0..100 {
         if let Ok(s) = UnixStream::connect(path) {
-            s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
             return s;
         }
         std::thread::sleep(Duration::from_millis(100));

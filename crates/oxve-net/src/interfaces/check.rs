@@ -27,7 +27,11 @@ pub fn check(file: &InterfacesFile) -> Result<(), ConfigError> {
         };
         for port in ports {
             if port == *name {
-                return Err(err(name, param, format!("interface '{name}' cannot be its own port")));
+                return Err(err(
+                    name,
+                    param,
+                    format!("interface '{name}' cannot be its own port"),
+                ));
             }
             if let Some(owner) = used.get(&port) {
                 return Err(err(
@@ -49,16 +53,27 @@ pub fn check(file: &InterfacesFile) -> Result<(), ConfigError> {
                 return Err(err(
                     name,
                     param,
-                    format!("wrong interface type on slave '{port}' ('{}' != 'eth or bond')", pty.as_str()),
+                    format!(
+                        "wrong interface type on slave '{port}' ('{}' != 'eth or bond')",
+                        pty.as_str()
+                    ),
                 ));
             }
-            let static_v4 = p.inet.as_ref().is_some_and(|f| f.method == "static" && f.address.as_deref() != Some("0.0.0.0"));
-            let static_v6 = p.inet6.as_ref().is_some_and(|f| f.method == "static" && f.address.as_deref() != Some("::"));
+            let static_v4 = p
+                .inet
+                .as_ref()
+                .is_some_and(|f| f.method == "static" && f.address.as_deref() != Some("0.0.0.0"));
+            let static_v6 = p
+                .inet6
+                .as_ref()
+                .is_some_and(|f| f.method == "static" && f.address.as_deref() != Some("::"));
             if static_v4 || static_v6 {
                 return Err(err(
                     name,
                     param,
-                    format!("iface {port} - ip address can't be set on interface if bridged in {name}"),
+                    format!(
+                        "iface {port} - ip address can't be set on interface if bridged in {name}"
+                    ),
                 ));
             }
             used.insert(port, name);
@@ -69,7 +84,10 @@ pub fn check(file: &InterfacesFile) -> Result<(), ConfigError> {
             let (parent, tag) = match vlan_name_parts(name) {
                 Some((p, t)) => (p.to_string(), u32::from(t)),
                 None => {
-                    let parent = iface.setting("vlan-raw-device").unwrap_or_default().to_string();
+                    let parent = iface
+                        .setting("vlan-raw-device")
+                        .unwrap_or_default()
+                        .to_string();
                     let tag = match name.strip_prefix("vlan").and_then(|t| t.parse().ok()) {
                         Some(t) => t,
                         None => iface
@@ -81,10 +99,18 @@ pub fn check(file: &InterfacesFile) -> Result<(), ConfigError> {
                 }
             };
             if !(1..=4094).contains(&tag) {
-                return Err(err(name, "vlan-id", format!("vlan-id {tag} should be between 1 and 4094")));
+                return Err(err(
+                    name,
+                    "vlan-id",
+                    format!("vlan-id {tag} should be between 1 and 4094"),
+                ));
             }
             if !file.ifaces.contains_key(&parent) {
-                return Err(err(name, "vlan-raw-device", format!("unable to find parent '{parent}'")));
+                return Err(err(
+                    name,
+                    "vlan-raw-device",
+                    format!("unable to find parent '{parent}'"),
+                ));
             }
         }
     }
@@ -105,7 +131,11 @@ fn check_subnets(file: &InterfacesFile) -> Result<(), ConfigError> {
                 return Err(err(name, "nat", "NAT is only available on bridges".into()));
             }
             if iface.cidr().is_none() {
-                return Err(err(name, "cidr", "a NAT bridge needs an IPv4 address (cidr)".into()));
+                return Err(err(
+                    name,
+                    "cidr",
+                    "a NAT bridge needs an IPv4 address (cidr)".into(),
+                ));
             }
         }
     }

@@ -129,8 +129,7 @@ impl Iface {
             IfaceType::Bridge
         } else if name.contains(':') {
             IfaceType::Alias
-        } else if vlan_name_parts(name).is_some() || self.settings.contains_key("vlan-raw-device")
-        {
+        } else if vlan_name_parts(name).is_some() || self.settings.contains_key("vlan-raw-device") {
             IfaceType::Vlan
         } else if is_physical_name(name) {
             IfaceType::Eth

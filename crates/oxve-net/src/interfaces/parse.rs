@@ -56,9 +56,16 @@ const BOND_MODES: &[&str] = &[
 
 fn starts_stanza(line: &str) -> bool {
     let t = line.trim_start();
-    ["iface ", "mapping ", "auto ", "allow-", "source ", "source-directory "]
-        .iter()
-        .any(|p| t.starts_with(p))
+    [
+        "iface ",
+        "mapping ",
+        "auto ",
+        "allow-",
+        "source ",
+        "source-directory ",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
 }
 
 /// Parse the text of an interfaces file. Never fails: lines it does not understand are kept.
@@ -137,8 +144,14 @@ pub fn parse(text: &str) -> InterfacesFile {
     // Proxmox shows a bridge's forward delay and STP even when the file leaves them out.
     for (name, iface) in file.ifaces.iter_mut() {
         if iface.iface_type(name) == super::IfaceType::Bridge {
-            iface.settings.entry("bridge_fd".into()).or_insert_with(|| "0".into());
-            iface.settings.entry("bridge_stp".into()).or_insert_with(|| "off".into());
+            iface
+                .settings
+                .entry("bridge_fd".into())
+                .or_insert_with(|| "0".into());
+            iface
+                .settings
+                .entry("bridge_stp".into())
+                .or_insert_with(|| "off".into());
         }
     }
     file

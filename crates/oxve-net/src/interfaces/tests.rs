@@ -54,7 +54,10 @@ fn parses_a_proxmox_style_file() {
     assert_eq!(inet.comments.as_deref(), Some("Uplink bridge\n"));
     assert_eq!(br.setting("bridge_ports"), Some("eno1"));
     assert_eq!(br.setting("bridge_stp"), Some("off"));
-    assert_eq!(br.inet6.as_ref().unwrap().address.as_deref(), Some("fd00::2/64"));
+    assert_eq!(
+        br.inet6.as_ref().unwrap().address.as_deref(),
+        Some("fd00::2/64")
+    );
     assert_eq!(br.cidr().unwrap().to_string(), "192.168.10.2/24");
 
     let nat = &f.ifaces["vmbr1"];
@@ -79,11 +82,20 @@ fn writes_and_reads_back_the_same_model() {
     let f = parse(SAMPLE);
     let text = render(&f);
     assert!(text.contains("auto vmbr0\niface vmbr0 inet static\n\taddress 192.168.10.2/24\n\tgateway 192.168.10.1\n\tbridge-ports eno1\n\tbridge-stp off\n\tbridge-fd 0\n"), "{text}");
-    assert!(text.contains("\tbridge-vlan-aware yes\n\tbridge-vids 2-4094\n"), "{text}");
+    assert!(
+        text.contains("\tbridge-vlan-aware yes\n\tbridge-vids 2-4094\n"),
+        "{text}"
+    );
     assert!(text.contains("\taddress 10.10.0.1/24\n"), "{text}");
     assert!(text.contains("\toxve-nat 1\n"), "{text}");
-    assert!(text.contains("\tpost-up echo hello\n#Uplink bridge\n"), "{text}");
-    assert!(text.contains("source /etc/network/interfaces.d/*\n"), "{text}");
+    assert!(
+        text.contains("\tpost-up echo hello\n#Uplink bridge\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("source /etc/network/interfaces.d/*\n"),
+        "{text}"
+    );
     // physical NICs before bonds before bridges
     let pos = |s: &str| text.find(s).unwrap();
     assert!(pos("iface lo") < pos("iface eno1"));
@@ -100,10 +112,26 @@ fn writes_and_reads_back_the_same_model() {
         x.other_lines.iter_mut().for_each(|l| l.0 = 0);
     }
     // the netmask is folded into the address when written
-    a.ifaces.get_mut("vmbr1").unwrap().inet.as_mut().unwrap().address = Some("10.10.0.1/24".into());
-    a.ifaces.get_mut("vmbr1").unwrap().inet.as_mut().unwrap().netmask = None;
+    a.ifaces
+        .get_mut("vmbr1")
+        .unwrap()
+        .inet
+        .as_mut()
+        .unwrap()
+        .address = Some("10.10.0.1/24".into());
+    a.ifaces
+        .get_mut("vmbr1")
+        .unwrap()
+        .inet
+        .as_mut()
+        .unwrap()
+        .netmask = None;
     // a VLAN-aware bridge gets Proxmox's default VLAN range
-    a.ifaces.get_mut("vmbr1").unwrap().settings.insert("bridge_vids".into(), "2-4094".into());
+    a.ifaces
+        .get_mut("vmbr1")
+        .unwrap()
+        .settings
+        .insert("bridge_vids".into(), "2-4094".into());
     assert_eq!(a, b);
     assert_eq!(render(&again), text, "writing is stable");
 }
@@ -111,14 +139,25 @@ fn writes_and_reads_back_the_same_model() {
 #[test]
 fn consistency_checks() {
     let mut f = parse(SAMPLE);
-    f.ifaces.get_mut("vmbr1").unwrap().settings.insert("bridge_ports".into(), "eno1".into());
+    f.ifaces
+        .get_mut("vmbr1")
+        .unwrap()
+        .settings
+        .insert("bridge_ports".into(), "eno1".into());
     let e = check(&f).unwrap_err();
     assert_eq!(e.param, "bridge_ports");
     assert!(e.message.contains("already used"), "{e}");
 
     let mut f = parse(SAMPLE);
-    f.ifaces.get_mut("vmbr1").unwrap().settings.insert("bridge_ports".into(), "eno9".into());
-    assert!(check(&f).unwrap_err().message.contains("unable to find port 'eno9'"));
+    f.ifaces
+        .get_mut("vmbr1")
+        .unwrap()
+        .settings
+        .insert("bridge_ports".into(), "eno9".into());
+    assert!(check(&f)
+        .unwrap_err()
+        .message
+        .contains("unable to find port 'eno9'"));
 
     let mut f = parse(SAMPLE);
     let v = f.ifaces.get_mut("vmbr0").unwrap().inet.as_mut().unwrap();
@@ -128,8 +167,17 @@ fn consistency_checks() {
     assert!(e.message.contains("overlaps"), "{e}");
 
     let mut f = parse(SAMPLE);
-    f.ifaces.get_mut("vmbr1").unwrap().inet.as_mut().unwrap().address = None;
-    assert!(check(&f).unwrap_err().message.contains("needs an IPv4 address"));
+    f.ifaces
+        .get_mut("vmbr1")
+        .unwrap()
+        .inet
+        .as_mut()
+        .unwrap()
+        .address = None;
+    assert!(check(&f)
+        .unwrap_err()
+        .message
+        .contains("needs an IPv4 address"));
 
     let mut f = parse(SAMPLE);
     f.ifaces.get_mut("eno1").unwrap().inet = Some(FamilyConfig {
@@ -140,8 +188,20 @@ fn consistency_checks() {
     assert!(check(&f).unwrap_err().message.contains("can't be set"));
 
     let mut f = parse(SAMPLE);
-    f.ifaces.insert("eno7.10".into(), Iface { inet: Some(FamilyConfig { method: "manual".into(), ..Default::default() }), ..Default::default() });
-    assert!(check(&f).unwrap_err().message.contains("unable to find parent 'eno7'"));
+    f.ifaces.insert(
+        "eno7.10".into(),
+        Iface {
+            inet: Some(FamilyConfig {
+                method: "manual".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    assert!(check(&f)
+        .unwrap_err()
+        .message
+        .contains("unable to find parent 'eno7'"));
 }
 
 #[test]

@@ -91,7 +91,14 @@ pub fn render(file: &InterfacesFile) -> String {
     out
 }
 
-fn block(out: &mut String, name: &str, iface: &Iface, family: &str, fam: &FamilyConfig, first: bool) {
+fn block(
+    out: &mut String,
+    name: &str,
+    iface: &Iface,
+    family: &str,
+    fam: &FamilyConfig,
+    first: bool,
+) {
     let _ = writeln!(out, "iface {name} {family} {}", fam.method);
     if let Some(addr) = &fam.address {
         let mut addr = addr.clone();
@@ -148,7 +155,11 @@ fn type_options(out: &mut String, name: &str, iface: &Iface) {
             let _ = writeln!(out, "\tbridge-fd {}", s("bridge_fd").unwrap_or("0"));
             if iface.flag("bridge_vlan_aware") {
                 let _ = writeln!(out, "\tbridge-vlan-aware yes");
-                let _ = writeln!(out, "\tbridge-vids {}", s("bridge_vids").unwrap_or("2-4094"));
+                let _ = writeln!(
+                    out,
+                    "\tbridge-vids {}",
+                    s("bridge_vids").unwrap_or("2-4094")
+                );
             }
         }
         IfaceType::Bond => {
@@ -174,7 +185,12 @@ fn type_options(out: &mut String, name: &str, iface: &Iface) {
             }
         }
         IfaceType::Vxlan => {
-            for k in ["vxlan-id", "vxlan-svcnodeip", "vxlan-physdev", "vxlan-local-tunnelip"] {
+            for k in [
+                "vxlan-id",
+                "vxlan-svcnodeip",
+                "vxlan-physdev",
+                "vxlan-local-tunnelip",
+            ] {
                 if let Some(v) = s(k) {
                     let _ = writeln!(out, "\t{k} {v}");
                 }

@@ -35,7 +35,14 @@ impl NetDaemon {
         let data_dir = temp.path().join("data");
         let mut child = ns
             .command(env!("CARGO_BIN_EXE_oxve"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--node", "testnode", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--node",
+                "testnode",
+                "--data-dir",
+            ])
             .arg(&data_dir)
             .args(["--test-hooks", "--accel", "tcg"])
             .env("OXVE_LOG", "warn")
@@ -56,7 +63,12 @@ impl NetDaemon {
                 .recv_timeout(Duration::from_secs(30))
                 .expect("daemon printed its URL in time");
             if let Some(rest) = line.strip_prefix("oxve listening on ") {
-                break rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/')
+                    .to_string();
             }
         };
         NetDaemon {
@@ -98,7 +110,10 @@ impl NetDaemon {
             http: http(),
             base: self.base.clone(),
             ticket: r.data()["ticket"].as_str().unwrap().to_string(),
-            csrf: r.data()["CSRFPreventionToken"].as_str().unwrap().to_string(),
+            csrf: r.data()["CSRFPreventionToken"]
+                .as_str()
+                .unwrap()
+                .to_string(),
             username: "admin@pve".into(),
         }
     }
@@ -109,7 +124,14 @@ impl NetDaemon {
         let mut child = self
             .ns
             .command(env!("CARGO_BIN_EXE_oxve"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--node", "testnode", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--node",
+                "testnode",
+                "--data-dir",
+            ])
             .arg(&self.data_dir)
             .args(["--test-hooks", "--accel", "tcg"])
             .env("OXVE_LOG", "warn")
@@ -123,7 +145,12 @@ impl NetDaemon {
         self.base = loop {
             let line = lines.next().expect("daemon output").unwrap();
             if let Some(rest) = line.strip_prefix("oxve listening on ") {
-                break rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/')
+                    .to_string();
             }
         };
         std::thread::spawn(move || for _ in lines {});
@@ -147,7 +174,10 @@ impl NetDaemon {
 
     /// IPv4 addresses (`a.b.c.d/len`) of a device in the daemon's namespace.
     pub fn addrs(&self, name: &str) -> Vec<String> {
-        let v = self.ns.ip_json(&["addr", "show", "dev", name]).unwrap_or_default();
+        let v = self
+            .ns
+            .ip_json(&["addr", "show", "dev", name])
+            .unwrap_or_default();
         v[0]["addr_info"]
             .as_array()
             .map(|a| {

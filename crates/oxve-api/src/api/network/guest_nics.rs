@@ -17,7 +17,10 @@ pub struct GuestNic {
 
 fn is_mac(value: &str) -> bool {
     let parts: Vec<&str> = value.split(':').collect();
-    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The NICs in a guest config's current section (`netN: ...` lines, VM or CT syntax).
@@ -27,14 +30,18 @@ pub fn parse_nics(vmid: u32, text: &str) -> Vec<GuestNic> {
         if line.starts_with('[') {
             break; // snapshots and pending sections follow
         }
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         let Some(index) = key.trim().strip_prefix("net").and_then(|i| i.parse().ok()) else {
             continue;
         };
         let mut bridge = None;
         let mut mac = None;
         for part in value.trim().split(',') {
-            let Some((k, v)) = part.split_once('=') else { continue };
+            let Some((k, v)) = part.split_once('=') else {
+                continue;
+            };
             match k {
                 "bridge" => bridge = Some(v.to_string()),
                 // a VM writes `virtio=MAC`, a container `hwaddr=MAC`
@@ -43,7 +50,12 @@ pub fn parse_nics(vmid: u32, text: &str) -> Vec<GuestNic> {
             }
         }
         if let Some(bridge) = bridge {
-            out.push(GuestNic { vmid, index, bridge, mac });
+            out.push(GuestNic {
+                vmid,
+                index,
+                bridge,
+                mac,
+            });
         }
     }
     out
@@ -52,7 +64,9 @@ pub fn parse_nics(vmid: u32, text: &str) -> Vec<GuestNic> {
 /// Every NIC of every guest on this node.
 pub async fn guest_nics(state: &AppState) -> Vec<GuestNic> {
     let store = state.store.as_ref();
-    let Ok(guests) = store.guests().await else { return Vec::new() };
+    let Ok(guests) = store.guests().await else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for guest in guests {
         if guest.node != state.node {
@@ -78,6 +92,9 @@ mod tests {
         assert_eq!(nics[0].bridge, "vmbr1");
         assert_eq!(nics[1].mac, None);
         let ct = "net0: name=eth0,bridge=vmbr1,hwaddr=BC:24:11:AA:BB:CC,ip=dhcp,type=veth\n";
-        assert_eq!(parse_nics(101, ct)[0].mac.as_deref(), Some("BC:24:11:AA:BB:CC"));
+        assert_eq!(
+            parse_nics(101, ct)[0].mac.as_deref(),
+            Some("BC:24:11:AA:BB:CC")
+        );
     }
 }

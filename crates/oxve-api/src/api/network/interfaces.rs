@@ -8,8 +8,8 @@ use oxve_types::schema::Schema;
 use serde_json::{json, Value};
 
 use super::model::{apply_params, delete_settings, iface_json};
-use super::schema::{delete_param, iface_param, options, LIST_TYPES};
 use super::net_error;
+use super::schema::{delete_param, iface_param, options, LIST_TYPES};
 use crate::api::common::{local_node, node_param};
 use crate::env::RpcEnv;
 
@@ -56,15 +56,14 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     vec![
         ApiMethod::new(HttpMethod::Get, "/nodes/{node}/network", "index")
             .description("List available networks")
-            .parameters(
-                Schema::object("")
-                    .required("node", node_param())
-                    .optional(
-                        "type",
-                        Schema::string("Only list specific interface types.").enum_values(LIST_TYPES),
-                    ),
-            )
-            .returns(Schema::array("", Schema::object("").additional_properties(true)))
+            .parameters(Schema::object("").required("node", node_param()).optional(
+                "type",
+                Schema::string("Only list specific interface types.").enum_values(LIST_TYPES),
+            ))
+            .returns(Schema::array(
+                "",
+                Schema::object("").additional_properties(true),
+            ))
             .permission(Permission::Anybody)
             .handler(|env: RpcEnv, params| async move {
                 local_node(&env, params.req_str("node"))?;
@@ -115,98 +114,115 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 net.write_pending(&file).map_err(net_error)?;
                 Ok(Value::Null)
             }),
-        ApiMethod::new(HttpMethod::Get, "/nodes/{node}/network/{iface}", "network_config")
-            .description("Read network device configuration")
-            .parameters(
-                Schema::object("")
-                    .required("node", node_param())
-                    .required("iface", iface_param()),
-            )
-            .returns(Schema::object("").additional_properties(true))
-            .permission(Permission::Privs {
-                path: "/nodes/{node}",
-                privs: &["Sys.Audit"],
-                any: false,
-            })
-            .handler(|env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let name = params.req_str("iface");
-                let file = env.state.network.read_with_discovery().await.map_err(net_error)?;
-                let iface = file
-                    .ifaces
-                    .get(name)
-                    .filter(|_| name != "lo")
-                    .ok_or_else(|| ApiError::param("iface", "interface does not exist"))?;
-                let active = active_links().await.contains(name);
-                Ok(iface_json(name, iface, active))
-            }),
-        ApiMethod::new(HttpMethod::Put, "/nodes/{node}/network/{iface}", "update_network")
-            .description("Update network device configuration")
-            .parameters(options(
-                Schema::object("")
-                    .required("node", node_param())
-                    .required("iface", iface_param())
-                    .optional("delete", delete_param()),
-            ))
-            .returns(Schema::Null)
-            .permission(MODIFY)
-            .protected()
-            .handler(|env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let name = params.req_str("iface").to_string();
-                let net = &env.state.network;
-                let _guard = net.lock().await;
-                let mut file = net.read_with_discovery().await.map_err(net_error)?;
-                let mut iface = file
-                    .ifaces
-                    .get(&name)
-                    .cloned()
-                    .ok_or_else(|| ApiError::param("iface", "interface does not exist"))?;
-                if let Some(delete) = params.str("delete") {
-                    delete_settings(&mut iface, delete);
-                }
-                check_gateway(&file, &name, &params)?;
-                apply_params(&name, &mut iface, &params, false)?;
-                file.ifaces.insert(name, iface);
-                net.write_pending(&file).map_err(net_error)?;
-                Ok(Value::Null)
-            }),
-        ApiMethod::new(HttpMethod::Delete, "/nodes/{node}/network/{iface}", "delete_network")
-            .description("Delete network device configuration")
-            .parameters(
-                Schema::object("")
-                    .required("node", node_param())
-                    .required("iface", iface_param()),
-            )
-            .returns(Schema::Null)
-            .permission(MODIFY)
-            .protected()
-            .handler(|env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let name = params.req_str("iface").to_string();
-                let net = &env.state.network;
-                let _guard = net.lock().await;
-                let mut file = net.read_with_discovery().await.map_err(net_error)?;
-                if !file.ifaces.contains_key(&name) {
-                    return Err(ApiError::param("iface", "interface does not exist"));
-                }
-                if let Some(owner) = file.port_owner(&name) {
-                    return Err(ApiError::param(
-                        "iface",
-                        format!("interface '{name}' is a port of '{owner}'; remove it there first"),
-                    ));
-                }
-                let users = bridge_users(&env, &name).await;
-                if !users.is_empty() {
-                    return Err(ApiError::param(
-                        "iface",
-                        format!("bridge '{name}' is used by guest(s) {}", users.join(", ")),
-                    ));
-                }
-                file.ifaces.remove(&name);
-                net.write_pending(&file).map_err(net_error)?;
-                Ok(Value::Null)
-            }),
+        ApiMethod::new(
+            HttpMethod::Get,
+            "/nodes/{node}/network/{iface}",
+            "network_config",
+        )
+        .description("Read network device configuration")
+        .parameters(
+            Schema::object("")
+                .required("node", node_param())
+                .required("iface", iface_param()),
+        )
+        .returns(Schema::object("").additional_properties(true))
+        .permission(Permission::Privs {
+            path: "/nodes/{node}",
+            privs: &["Sys.Audit"],
+            any: false,
+        })
+        .handler(|env: RpcEnv, params| async move {
+            local_node(&env, params.req_str("node"))?;
+            let name = params.req_str("iface");
+            let file = env
+                .state
+                .network
+                .read_with_discovery()
+                .await
+                .map_err(net_error)?;
+            let iface = file
+                .ifaces
+                .get(name)
+                .filter(|_| name != "lo")
+                .ok_or_else(|| ApiError::param("iface", "interface does not exist"))?;
+            let active = active_links().await.contains(name);
+            Ok(iface_json(name, iface, active))
+        }),
+        ApiMethod::new(
+            HttpMethod::Put,
+            "/nodes/{node}/network/{iface}",
+            "update_network",
+        )
+        .description("Update network device configuration")
+        .parameters(options(
+            Schema::object("")
+                .required("node", node_param())
+                .required("iface", iface_param())
+                .optional("delete", delete_param()),
+        ))
+        .returns(Schema::Null)
+        .permission(MODIFY)
+        .protected()
+        .handler(|env: RpcEnv, params| async move {
+            local_node(&env, params.req_str("node"))?;
+            let name = params.req_str("iface").to_string();
+            let net = &env.state.network;
+            let _guard = net.lock().await;
+            let mut file = net.read_with_discovery().await.map_err(net_error)?;
+            let mut iface = file
+                .ifaces
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| ApiError::param("iface", "interface does not exist"))?;
+            if let Some(delete) = params.str("delete") {
+                delete_settings(&mut iface, delete);
+            }
+            check_gateway(&file, &name, &params)?;
+            apply_params(&name, &mut iface, &params, false)?;
+            file.ifaces.insert(name, iface);
+            net.write_pending(&file).map_err(net_error)?;
+            Ok(Value::Null)
+        }),
+        ApiMethod::new(
+            HttpMethod::Delete,
+            "/nodes/{node}/network/{iface}",
+            "delete_network",
+        )
+        .description("Delete network device configuration")
+        .parameters(
+            Schema::object("")
+                .required("node", node_param())
+                .required("iface", iface_param()),
+        )
+        .returns(Schema::Null)
+        .permission(MODIFY)
+        .protected()
+        .handler(|env: RpcEnv, params| async move {
+            local_node(&env, params.req_str("node"))?;
+            let name = params.req_str("iface").to_string();
+            let net = &env.state.network;
+            let _guard = net.lock().await;
+            let mut file = net.read_with_discovery().await.map_err(net_error)?;
+            if !file.ifaces.contains_key(&name) {
+                return Err(ApiError::param("iface", "interface does not exist"));
+            }
+            if let Some(owner) = file.port_owner(&name) {
+                return Err(ApiError::param(
+                    "iface",
+                    format!("interface '{name}' is a port of '{owner}'; remove it there first"),
+                ));
+            }
+            let users = bridge_users(&env, &name).await;
+            if !users.is_empty() {
+                return Err(ApiError::param(
+                    "iface",
+                    format!("bridge '{name}' is used by guest(s) {}", users.join(", ")),
+                ));
+            }
+            file.ifaces.remove(&name);
+            net.write_pending(&file).map_err(net_error)?;
+            Ok(Value::Null)
+        }),
     ]
 }
 
@@ -216,15 +232,25 @@ fn is_unconfigured_nic(iface: Option<&Iface>) -> bool {
 }
 
 /// Proxmox allows one default gateway per family.
-fn check_gateway(file: &oxve_net::interfaces::InterfacesFile, name: &str, params: &oxve_types::params::Params) -> Result<(), ApiError> {
-    for (param, v6, label) in [("gateway", false, "Default gateway"), ("gateway6", true, "Default ipv6 gateway")] {
+fn check_gateway(
+    file: &oxve_net::interfaces::InterfacesFile,
+    name: &str,
+    params: &oxve_types::params::Params,
+) -> Result<(), ApiError> {
+    for (param, v6, label) in [
+        ("gateway", false, "Default gateway"),
+        ("gateway6", true, "Default ipv6 gateway"),
+    ] {
         if !params.has(param) {
             continue;
         }
         for (other, iface) in &file.ifaces {
             let fam = if v6 { &iface.inet6 } else { &iface.inet };
             if other != name && fam.as_ref().is_some_and(|f| f.gateway.is_some()) {
-                return Err(ApiError::param(param, format!("{label} already exists on interface '{other}'.")));
+                return Err(ApiError::param(
+                    param,
+                    format!("{label} already exists on interface '{other}'."),
+                ));
             }
         }
     }

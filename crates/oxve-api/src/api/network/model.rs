@@ -32,7 +32,10 @@ fn family_json(out: &mut Map<String, Value>, fam: &FamilyConfig, suffix: &str, v
             }
         };
         let full = if v6 { "128" } else { "32" };
-        out.insert(format!("cidr{suffix}"), json!(format!("{base}/{}", bits.as_deref().unwrap_or(full))));
+        out.insert(
+            format!("cidr{suffix}"),
+            json!(format!("{base}/{}", bits.as_deref().unwrap_or(full))),
+        );
         out.insert(format!("address{suffix}"), json!(base));
         if let Some(bits) = bits {
             out.insert(format!("netmask{suffix}"), json!(bits));
@@ -102,7 +105,9 @@ fn number(params: &Params, key: &str) -> Option<String> {
 }
 
 fn words(value: &str) -> String {
-    oxve_types::format::split_list(value).collect::<Vec<_>>().join(" ")
+    oxve_types::format::split_list(value)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Remove the settings a client listed in `delete`.
@@ -157,7 +162,12 @@ pub fn delete_settings(iface: &mut Iface, delete: &str) {
 }
 
 /// Apply client parameters to `iface` (a new one when creating).
-pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bool) -> Result<(), ApiError> {
+pub fn apply_params(
+    name: &str,
+    iface: &mut Iface,
+    params: &Params,
+    creating: bool,
+) -> Result<(), ApiError> {
     // IPv4: cidr, or address with netmask
     let cidr = params.str("cidr");
     let address = params.str("address");
@@ -169,8 +179,15 @@ pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bo
         return Err(ApiError::param("netmask", "netmask conflicts with cidr"));
     }
     if address.is_some() != netmask.is_some() {
-        let (missing, given) = if address.is_some() { ("netmask", "address") } else { ("address", "netmask") };
-        return Err(ApiError::param(missing, format!("parameter is required when '{given}' is set")));
+        let (missing, given) = if address.is_some() {
+            ("netmask", "address")
+        } else {
+            ("address", "netmask")
+        };
+        return Err(ApiError::param(
+            missing,
+            format!("parameter is required when '{given}' is set"),
+        ));
     }
     let inet = iface.inet.get_or_insert_with(|| FamilyConfig {
         method: "manual".into(),
@@ -190,10 +207,19 @@ pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bo
         inet.gateway = Some(gw.to_string());
     }
     if let Some(c) = params.str("comments") {
-        inet.comments = Some(if c.ends_with('\n') { c.to_string() } else { format!("{c}\n") });
+        inet.comments = Some(if c.ends_with('\n') {
+            c.to_string()
+        } else {
+            format!("{c}\n")
+        });
     }
     if inet.method != "dhcp" && inet.method != "loopback" {
-        inet.method = if inet.address.is_some() { "static" } else { "manual" }.into();
+        inet.method = if inet.address.is_some() {
+            "static"
+        } else {
+            "manual"
+        }
+        .into();
     }
 
     // IPv6
@@ -207,8 +233,15 @@ pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bo
         return Err(ApiError::param("netmask6", "netmask6 conflicts with cidr6"));
     }
     if address6.is_some() != netmask6.is_some() {
-        let missing = if address6.is_some() { "netmask6" } else { "address6" };
-        return Err(ApiError::param(missing, "parameter is required with address6/netmask6"));
+        let missing = if address6.is_some() {
+            "netmask6"
+        } else {
+            "address6"
+        };
+        return Err(ApiError::param(
+            missing,
+            "parameter is required with address6/netmask6",
+        ));
     }
     let addr6 = cidr6
         .map(str::to_string)
@@ -221,8 +254,15 @@ pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bo
     }
     if params.str("gateway6").is_some() || params.str("comments6").is_some() {
         let Some(f) = iface.inet6.as_mut() else {
-            let p = if params.has("gateway6") { "gateway6" } else { "comments6" };
-            return Err(ApiError::param(p, "needs an IPv6 address (cidr6 or address6)"));
+            let p = if params.has("gateway6") {
+                "gateway6"
+            } else {
+                "comments6"
+            };
+            return Err(ApiError::param(
+                p,
+                "needs an IPv6 address (cidr6 or address6)",
+            ));
         };
         if let Some(gw) = params.str("gateway6") {
             f.gateway = Some(gw.to_string());
@@ -243,7 +283,9 @@ pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bo
     }
     match params.bool("bridge_vlan_aware") {
         Some(true) => {
-            iface.settings.insert("bridge_vlan_aware".into(), "1".into());
+            iface
+                .settings
+                .insert("bridge_vlan_aware".into(), "1".into());
         }
         Some(false) => {
             iface.settings.remove("bridge_vlan_aware");
@@ -272,7 +314,10 @@ pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bo
 
     let wanted = params.req_str("type");
     if wanted.starts_with("OVS") {
-        return Err(ApiError::param("type", "Open vSwitch interfaces are not supported by oxve"));
+        return Err(ApiError::param(
+            "type",
+            "Open vSwitch interfaces are not supported by oxve",
+        ));
     }
     if creating {
         // the name and options decide the type, as in the file; make them agree
@@ -294,7 +339,10 @@ pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bo
         "vlan" => IfaceType::Vlan,
         "alias" => IfaceType::Alias,
         other => {
-            return Err(ApiError::param("type", format!("interface type '{other}' is not supported by oxve")));
+            return Err(ApiError::param(
+                "type",
+                format!("interface type '{other}' is not supported by oxve"),
+            ));
         }
     };
     if actual != expected {
@@ -305,7 +353,10 @@ pub fn apply_params(name: &str, iface: &mut Iface, params: &Params, creating: bo
         };
         return Err(ApiError::param(
             "type",
-            format!("interface '{name}' is a {}, not a {wanted}{hint}", actual.as_str()),
+            format!(
+                "interface '{name}' is a {}, not a {wanted}{hint}",
+                actual.as_str()
+            ),
         ));
     }
     if iface.is_nat() && actual != IfaceType::Bridge {

@@ -17,25 +17,33 @@ const MODIFY: Permission = Permission::Privs {
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     vec![
-        ApiMethod::new(HttpMethod::Put, "/nodes/{node}/network", "reload_network_config")
-            .description("Reload network configuration")
-            .parameters(
-                Schema::object("").required("node", node_param()).optional(
-                    "regenerate-frr",
-                    Schema::boolean("Whether FRR config generation should get skipped or not.")
-                        .default(false),
-                ),
-            )
-            .returns(Schema::string("The task's UPID."))
-            .permission(MODIFY)
-            .protected()
-            .handler(|env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let task_env = env.clone();
-                let upid = env
-                    .state
-                    .tasks
-                    .spawn("srvreload", Some("networking"), &env.caller_string(), move |ctx| async move {
+        ApiMethod::new(
+            HttpMethod::Put,
+            "/nodes/{node}/network",
+            "reload_network_config",
+        )
+        .description("Reload network configuration")
+        .parameters(
+            Schema::object("").required("node", node_param()).optional(
+                "regenerate-frr",
+                Schema::boolean("Whether FRR config generation should get skipped or not.")
+                    .default(false),
+            ),
+        )
+        .returns(Schema::string("The task's UPID."))
+        .permission(MODIFY)
+        .protected()
+        .handler(|env: RpcEnv, params| async move {
+            local_node(&env, params.req_str("node"))?;
+            let task_env = env.clone();
+            let upid = env
+                .state
+                .tasks
+                .spawn(
+                    "srvreload",
+                    Some("networking"),
+                    &env.caller_string(),
+                    move |ctx| async move {
                         let net = &task_env.state.network;
                         let _guard = net.lock().await;
                         let report = net.reload().await.map_err(|e| net_error(e).to_string())?;
@@ -43,26 +51,33 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                             ctx.log(line.clone());
                         }
                         if report.log.is_empty() {
-                            ctx.log("nothing to change".to_string());
+                            ctx.log("nothing to change");
                         }
-                        super::sync_nat(&task_env.state, Some(&ctx)).await.map_err(|e| e.to_string())?;
+                        super::sync_nat(&task_env.state, Some(&ctx))
+                            .await
+                            .map_err(|e| e.to_string())?;
                         Ok::<(), String>(())
-                    })
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
-                Ok(json!(upid.to_string()))
-            }),
-        ApiMethod::new(HttpMethod::Delete, "/nodes/{node}/network", "revert_network_changes")
-            .description("Revert network configuration changes.")
-            .parameters(Schema::object("").required("node", node_param()))
-            .returns(Schema::Null)
-            .permission(MODIFY)
-            .protected()
-            .handler(|env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let net = &env.state.network;
-                let _guard = net.lock().await;
-                net.revert().map_err(net_error)?;
-                Ok(Value::Null)
-            }),
+                    },
+                )
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(json!(upid.to_string()))
+        }),
+        ApiMethod::new(
+            HttpMethod::Delete,
+            "/nodes/{node}/network",
+            "revert_network_changes",
+        )
+        .description("Revert network configuration changes.")
+        .parameters(Schema::object("").required("node", node_param()))
+        .returns(Schema::Null)
+        .permission(MODIFY)
+        .protected()
+        .handler(|env: RpcEnv, params| async move {
+            local_node(&env, params.req_str("node"))?;
+            let net = &env.state.network;
+            let _guard = net.lock().await;
+            net.revert().map_err(net_error)?;
+            Ok(Value::Null)
+        }),
     ]
 }

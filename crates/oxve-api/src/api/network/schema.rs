@@ -6,7 +6,8 @@ use oxve_types::schema::{ObjectSchema, Schema, StringSchema};
 
 fn check_iface(value: &str) -> Result<(), String> {
     // Proxmox's pve-iface: a letter, 1-20 word characters, optionally `.N` or `:N`.
-    let bad = || format!("invalid format - value '{value}' does not look like a valid interface name");
+    let bad =
+        || format!("invalid format - value '{value}' does not look like a valid interface name");
     let (base, suffix) = match value.find(['.', ':']) {
         Some(i) => (&value[..i], Some(&value[i + 1..])),
         None => (value, None),
@@ -16,7 +17,10 @@ fn check_iface(value: &str) -> Result<(), String> {
         return Err(bad());
     }
     let rest = chars.as_str();
-    if rest.is_empty() || rest.len() > 20 || !rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if rest.is_empty()
+        || rest.len() > 20
+        || !rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
         return Err(bad());
     }
     if let Some(s) = suffix {
@@ -36,7 +40,9 @@ fn check_vlan_range(value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid format - '{value}' is not a VLAN id or range"))
+        Err(format!(
+            "invalid format - '{value}' is not a VLAN id or range"
+        ))
     }
 }
 
@@ -85,32 +91,72 @@ pub fn iface_param() -> StringSchema {
 }
 
 pub const TYPES: &[&str] = &[
-    "bridge", "bond", "eth", "alias", "vlan", "fabric", "OVSBridge", "OVSBond", "OVSPort",
-    "OVSIntPort", "vnet", "unknown",
+    "bridge",
+    "bond",
+    "eth",
+    "alias",
+    "vlan",
+    "fabric",
+    "OVSBridge",
+    "OVSBond",
+    "OVSPort",
+    "OVSIntPort",
+    "vnet",
+    "unknown",
 ];
 
 pub const LIST_TYPES: &[&str] = &[
-    "bridge", "bond", "eth", "alias", "vlan", "fabric", "OVSBridge", "OVSBond", "OVSPort",
-    "OVSIntPort", "vnet", "any_bridge", "any_local_bridge", "include_sdn",
+    "bridge",
+    "bond",
+    "eth",
+    "alias",
+    "vlan",
+    "fabric",
+    "OVSBridge",
+    "OVSBond",
+    "OVSPort",
+    "OVSIntPort",
+    "vnet",
+    "any_bridge",
+    "any_local_bridge",
+    "include_sdn",
 ];
 
 const BOND_MODES: &[&str] = &[
-    "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb",
-    "balance-alb", "balance-slb", "lacp-balance-slb", "lacp-balance-tcp",
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
+    "balance-slb",
+    "lacp-balance-slb",
+    "lacp-balance-tcp",
 ];
 
 /// The settings of an interface a client may set (create and update).
 pub fn options(schema: ObjectSchema) -> ObjectSchema {
     let text = |d| Schema::string(d).max_length(8192);
     schema
-        .required("type", Schema::string("Network interface type").enum_values(TYPES))
+        .required(
+            "type",
+            Schema::string("Network interface type").enum_values(TYPES),
+        )
         .optional("comments", text("Comments"))
         .optional("comments6", text("Comments"))
-        .optional("autostart", Schema::boolean("Automatically start interface on boot."))
-        .optional("bridge_vlan_aware", Schema::boolean("Enable bridge vlan support."))
+        .optional(
+            "autostart",
+            Schema::boolean("Automatically start interface on boot."),
+        )
+        .optional(
+            "bridge_vlan_aware",
+            Schema::boolean("Enable bridge vlan support."),
+        )
         .optional(
             "bridge_ports",
-            Schema::string("Specify the interfaces you want to add to your bridge.").format(IFACE_LIST),
+            Schema::string("Specify the interfaces you want to add to your bridge.")
+                .format(IFACE_LIST),
         )
         .optional(
             "bridge_vids",
@@ -121,7 +167,10 @@ pub fn options(schema: ObjectSchema) -> ObjectSchema {
             "slaves",
             Schema::string("Specify the interfaces used by the bonding device.").format(IFACE_LIST),
         )
-        .optional("bond_mode", Schema::string("Bonding mode.").enum_values(BOND_MODES))
+        .optional(
+            "bond_mode",
+            Schema::string("Bonding mode.").enum_values(BOND_MODES),
+        )
         .optional(
             "bond_xmit_hash_policy",
             Schema::string("Transmit hash policy of balance-xor and 802.3ad bonds.")
@@ -131,11 +180,17 @@ pub fn options(schema: ObjectSchema) -> ObjectSchema {
             "bond-primary",
             Schema::string("Specify the primary interface for active-backup bond.").format(IFACE),
         )
-        .optional("gateway", Schema::string("Default gateway address.").format(IPV4))
+        .optional(
+            "gateway",
+            Schema::string("Default gateway address.").format(IPV4),
+        )
         .optional("netmask", Schema::string("Network mask.").format(IPV4_MASK))
         .optional("address", Schema::string("IP address.").format(IPV4))
         .optional("cidr", Schema::string("IPv4 CIDR.").format(CIDR_V4))
-        .optional("gateway6", Schema::string("Default ipv6 gateway address.").format(IPV6))
+        .optional(
+            "gateway6",
+            Schema::string("Default ipv6 gateway address.").format(IPV6),
+        )
         .optional(
             "netmask6",
             Schema::integer("Network mask.").minimum(0).maximum(128),
@@ -145,7 +200,9 @@ pub fn options(schema: ObjectSchema) -> ObjectSchema {
         .optional("mtu", Schema::integer("MTU.").minimum(1280).maximum(65520))
         .optional(
             "vlan-id",
-            Schema::integer("vlan-id for a custom named vlan interface.").minimum(1).maximum(4094),
+            Schema::integer("vlan-id for a custom named vlan interface.")
+                .minimum(1)
+                .maximum(4094),
         )
         .optional(
             "vlan-raw-device",
@@ -155,13 +212,23 @@ pub fn options(schema: ObjectSchema) -> ObjectSchema {
             "ovs_bonds",
             Schema::string("Specify the interfaces used by the bonding device.").format(IFACE_LIST),
         )
-        .optional("ovs_bridge", Schema::string("The OVS bridge of an OVS port.").format(IFACE))
-        .optional("ovs_options", Schema::string("OVS interface options.").max_length(1024))
+        .optional(
+            "ovs_bridge",
+            Schema::string("The OVS bridge of an OVS port.").format(IFACE),
+        )
+        .optional(
+            "ovs_options",
+            Schema::string("OVS interface options.").max_length(1024),
+        )
         .optional(
             "ovs_ports",
-            Schema::string("Specify the interfaces you want to add to your bridge.").format(IFACE_LIST),
+            Schema::string("Specify the interfaces you want to add to your bridge.")
+                .format(IFACE_LIST),
         )
-        .optional("ovs_tag", Schema::integer("OVS VLAN tag.").minimum(1).maximum(4094))
+        .optional(
+            "ovs_tag",
+            Schema::integer("OVS VLAN tag.").minimum(1).maximum(4094),
+        )
         .optional(
             "nat",
             Schema::boolean(
