@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cidr;
 pub mod dnsmasq;
 pub mod error;
+pub mod firewall;
 pub mod forwards;
 pub mod guest;
 pub mod interfaces;

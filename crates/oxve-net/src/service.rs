@@ -18,6 +18,8 @@ pub struct NetworkService {
     run_dir: PathBuf,
     /// Serializes every change of the files and of the kernel state.
     lock: Mutex<()>,
+    /// Serializes firewall changes and their application.
+    firewall_lock: Mutex<()>,
 }
 
 /// What a reload did.
@@ -55,6 +57,7 @@ impl NetworkService {
             dir: data_dir.join("network"),
             run_dir: run_dir.join("network"),
             lock: Mutex::new(()),
+            firewall_lock: Mutex::new(()),
         }
     }
 
@@ -79,6 +82,11 @@ impl NetworkService {
     /// Hold this while reading, changing and writing the configuration.
     pub async fn lock(&self) -> MutexGuard<'_, ()> {
         self.lock.lock().await
+    }
+
+    /// Hold this while changing and applying firewall configuration.
+    pub async fn firewall_lock(&self) -> MutexGuard<'_, ()> {
+        self.firewall_lock.lock().await
     }
 
     /// The applied configuration (empty before the first apply).

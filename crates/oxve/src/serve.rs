@@ -148,8 +148,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let network = Arc::new(oxve_net::service::NetworkService::new(&data_dir, &run_dir));
     let mut engine_opts = oxve_qemu::EngineOptions::new(run_dir.clone(), kvm);
+    let wiring_state = Arc::new(std::sync::OnceLock::new());
     engine_opts.tap_wiring = Some(Arc::new(crate::net_wiring::BridgeWiring {
         network: network.clone(),
+        state: wiring_state.clone(),
     }));
     let qemu = oxve_qemu::QemuEngine::new(engine_opts);
     let state = Arc::new(AppState {
@@ -165,6 +167,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         started: Instant::now(),
         caches: Default::default(),
     });
+    let _ = wiring_state.set(Arc::downgrade(&state));
     spawn_cpu_sampler(state.clone());
     // The local storage's directories exist from the first start.
     if let Err(err) = state

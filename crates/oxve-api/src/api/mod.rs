@@ -3,6 +3,7 @@
 mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
+pub mod firewall;
 pub mod network;
 mod nodes;
 mod qemu;
@@ -24,6 +25,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(cluster::methods())
         .extend(nodes::methods())
         .extend(network::methods())
+        .extend(firewall::methods())
         .extend(storage::methods())
         .extend(qemu::methods())
         .extend(tasks::methods());

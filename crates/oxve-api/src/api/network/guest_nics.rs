@@ -13,6 +13,10 @@ pub struct GuestNic {
     pub index: u32,
     pub bridge: String,
     pub mac: Option<String>,
+    /// `firewall=1`.
+    pub firewall: bool,
+    /// The host-side device: `tap<vmid>i<n>` (VM) or `veth<vmid>i<n>` (container).
+    pub device: String,
 }
 
 fn is_mac(value: &str) -> bool {
@@ -24,7 +28,7 @@ fn is_mac(value: &str) -> bool {
 }
 
 /// The NICs in a guest config's current section (`netN: ...` lines, VM or CT syntax).
-pub fn parse_nics(vmid: u32, text: &str) -> Vec<GuestNic> {
+pub fn parse_nics(vmid: u32, container: bool, text: &str) -> Vec<GuestNic> {
     let mut out = Vec::new();
     for line in text.lines() {
         if line.starts_with('[') {
@@ -38,23 +42,32 @@ pub fn parse_nics(vmid: u32, text: &str) -> Vec<GuestNic> {
         };
         let mut bridge = None;
         let mut mac = None;
+        let mut firewall = false;
         for part in value.trim().split(',') {
             let Some((k, v)) = part.split_once('=') else {
                 continue;
             };
             match k {
                 "bridge" => bridge = Some(v.to_string()),
+                "firewall" => firewall = v == "1",
                 // a VM writes `virtio=MAC`, a container `hwaddr=MAC`
                 _ if is_mac(v) && mac.is_none() => mac = Some(v.to_ascii_uppercase()),
                 _ => {}
             }
         }
         if let Some(bridge) = bridge {
+            let device = if container {
+                oxve_net::guest::veth_name(vmid, index)
+            } else {
+                oxve_net::guest::tap_name(vmid, index)
+            };
             out.push(GuestNic {
                 vmid,
                 index,
                 bridge,
                 mac,
+                firewall,
+                device,
             });
         }
     }
@@ -73,7 +86,8 @@ pub async fn guest_nics(state: &AppState) -> Vec<GuestNic> {
             continue;
         }
         if let Ok(Some(entry)) = store.get(&guest_config_key(&guest)).await {
-            out.extend(parse_nics(guest.vmid, &entry.text));
+            let container = guest.kind == oxve_store::GuestKind::Lxc;
+            out.extend(parse_nics(guest.vmid, container, &entry.text));
         }
     }
     out
@@ -86,10 +100,12 @@ mod tests {
     #[test]
     fn vm_and_ct_nics() {
         let vm = "memory: 512\nnet0: virtio=bc:24:11:00:00:01,bridge=vmbr1,firewall=1\nnet1: e1000,bridge=vmbr0\n[snap]\nnet2: virtio,bridge=vmbr9\n";
-        let nics = parse_nics(100, vm);
+        let nics = parse_nics(100, false, vm);
         assert_eq!(nics.len(), 2);
         assert_eq!(nics[0].mac.as_deref(), Some("BC:24:11:00:00:01"));
         assert_eq!(nics[0].bridge, "vmbr1");
+        assert!(nics[0].firewall);
+        assert_eq!(nics[0].device, "tap100i0");
         assert_eq!(nics[1].mac, None);
         let ct = "net0: name=eth0,bridge=vmbr1,hwaddr=BC:24:11:AA:BB:CC,ip=dhcp,type=veth\n";
         assert_eq!(

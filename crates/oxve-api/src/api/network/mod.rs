@@ -2,7 +2,7 @@
 //! `interfaces.new` and applied by a reload task; plus oxve's port forwards on NAT bridges.
 
 mod forwards;
-mod guest_nics;
+pub(crate) mod guest_nics;
 mod interfaces;
 mod model;
 mod reload;
@@ -63,8 +63,14 @@ pub async fn start(state: &AppState) {
         Ok(log) => log.iter().for_each(|l| tracing::info!("network: {l}")),
         Err(err) => tracing::warn!("cannot apply the network configuration: {err}"),
     }
-    let _guard = state.network.lock().await;
-    if let Err(err) = sync_nat(state, None).await {
-        tracing::warn!("cannot set up NAT and port forwards: {err}");
+    {
+        let _guard = state.network.lock().await;
+        if let Err(err) = sync_nat(state, None).await {
+            tracing::warn!("cannot set up NAT and port forwards: {err}");
+        }
+    }
+    let _guard = state.network.firewall_lock().await;
+    if let Err(err) = crate::api::firewall::sync_firewall(state).await {
+        tracing::warn!("cannot apply the guest firewalls: {err}");
     }
 }

@@ -1,0 +1,518 @@
+//! /nodes/{node}/{qemu,lxc}/{vmid}/firewall/rules[/{pos}] and .../firewall/options.
+
+use oxve_net::firewall::rule::{ACTIONS, LOG_LEVELS};
+use oxve_net::firewall::{FwConfig, Rule, RuleType};
+use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
+use oxve_store::{guest_config_key, GuestKind, GuestRef};
+use oxve_types::format;
+use oxve_types::params::Params;
+use oxve_types::schema::{ObjectSchema, Schema};
+use serde_json::{json, Map, Value};
+
+use super::store::{check_digest, digest_of, guest_key, load, save, Loaded};
+use super::sync_firewall;
+use crate::api::common::{local_node, node_param};
+use crate::env::RpcEnv;
+
+struct Paths {
+    kind: GuestKind,
+    rules: &'static str,
+    rule: &'static str,
+    options: &'static str,
+}
+
+const QEMU: Paths = Paths {
+    kind: GuestKind::Qemu,
+    rules: "/nodes/{node}/qemu/{vmid}/firewall/rules",
+    rule: "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}",
+    options: "/nodes/{node}/qemu/{vmid}/firewall/options",
+};
+
+const LXC: Paths = Paths {
+    kind: GuestKind::Lxc,
+    rules: "/nodes/{node}/lxc/{vmid}/firewall/rules",
+    rule: "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}",
+    options: "/nodes/{node}/lxc/{vmid}/firewall/options",
+};
+
+const AUDIT: Permission = Permission::Privs {
+    path: "/vms/{vmid}",
+    privs: &["VM.Audit"],
+    any: false,
+};
+const MODIFY: Permission = Permission::Privs {
+    path: "/vms/{vmid}",
+    privs: &["VM.Config.Network"],
+    any: false,
+};
+
+const POLICIES: &[&str] = &["ACCEPT", "REJECT", "DROP"];
+
+fn base() -> ObjectSchema {
+    Schema::object("").required("node", node_param()).required(
+        "vmid",
+        Schema::integer("The (unique) ID of the VM.")
+            .minimum(100)
+            .maximum(999_999_999),
+    )
+}
+
+fn digest_param() -> oxve_types::schema::StringSchema {
+    Schema::string("Prevent changes if current configuration file has a different digest.")
+        .max_length(64)
+}
+
+fn rule_fields(schema: ObjectSchema, creating: bool) -> ObjectSchema {
+    let text = |d| Schema::string(d).max_length(512);
+    let type_schema = Schema::string("Rule type.").enum_values(&["in", "out", "forward", "group"]);
+    let action = Schema::string("Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name.")
+        .max_length(64);
+    let schema = if creating {
+        schema
+            .required("type", type_schema)
+            .required("action", action)
+    } else {
+        schema
+            .optional("type", type_schema)
+            .optional("action", action)
+            .optional(
+                "moveto",
+                Schema::integer("Move rule to new position <moveto>.").minimum(0),
+            )
+            .optional(
+                "delete",
+                Schema::string("A list of settings you want to delete.").format(CONFIG_ID_LIST),
+            )
+    };
+    schema
+        .optional(
+            "pos",
+            Schema::integer("Update rule at position <pos>.").minimum(0),
+        )
+        .optional(
+            "enable",
+            Schema::integer("Flag to enable/disable a rule.").minimum(0),
+        )
+        .optional(
+            "iface",
+            Schema::string("Network interface name (netN).").max_length(20),
+        )
+        .optional("source", text("Restrict packet source address."))
+        .optional("dest", text("Restrict packet destination address."))
+        .optional("proto", Schema::string("IP protocol.").max_length(32))
+        .optional("dport", text("Restrict TCP/UDP destination port."))
+        .optional("sport", text("Restrict TCP/UDP source port."))
+        .optional(
+            "macro",
+            Schema::string("Use predefined standard macro.").max_length(128),
+        )
+        .optional(
+            "icmp-type",
+            Schema::string("Specify icmp-type.").max_length(64),
+        )
+        .optional(
+            "log",
+            Schema::string("Log level for firewall rule.").enum_values(LOG_LEVELS),
+        )
+        .optional(
+            "comment",
+            Schema::string("Descriptive comment.").max_length(4096),
+        )
+        .optional("digest", digest_param())
+}
+
+const CONFIG_ID_LIST: format::Format = format::Format::List {
+    name: "pve-configid-list",
+    check: format::check_config_id,
+};
+
+fn vmid(params: &Params) -> u32 {
+    params.int("vmid").unwrap_or_default() as u32
+}
+
+/// The guest must exist on this node, as a VM or container as the path says.
+async fn check_guest(env: &RpcEnv, kind: GuestKind, vmid: u32) -> Result<(), ApiError> {
+    let guest = GuestRef {
+        node: env.state.node.clone(),
+        kind,
+        vmid,
+    };
+    let exists = env
+        .state
+        .store
+        .get(&guest_config_key(&guest))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .is_some();
+    if exists {
+        Ok(())
+    } else {
+        let dir = if kind == GuestKind::Lxc {
+            "lxc"
+        } else {
+            "qemu-server"
+        };
+        Err(ApiError::internal(format!(
+            "Configuration file 'nodes/{}/{dir}/{vmid}.conf' does not exist",
+            env.state.node
+        )))
+    }
+}
+
+fn rule_json(rule: &Rule, pos: usize, digest: &str) -> Value {
+    let mut v = Map::new();
+    v.insert("pos".into(), json!(pos));
+    v.insert(
+        "type".into(),
+        json!(rule.rule_type.map(RuleType::as_str).unwrap_or("in")),
+    );
+    v.insert("action".into(), json!(rule.action));
+    v.insert("enable".into(), json!(u8::from(rule.enable)));
+    v.insert("digest".into(), json!(digest));
+    v.insert("ipversion".into(), json!(4));
+    for (k, val) in [
+        ("macro", &rule.macro_name),
+        ("iface", &rule.iface),
+        ("source", &rule.source),
+        ("dest", &rule.dest),
+        ("proto", &rule.proto),
+        ("dport", &rule.dport),
+        ("sport", &rule.sport),
+        ("icmp-type", &rule.icmp_type),
+        ("log", &rule.log),
+        ("comment", &rule.comment),
+    ] {
+        if let Some(x) = val {
+            v.insert(k.into(), json!(x));
+        }
+    }
+    Value::Object(v)
+}
+
+/// Apply client parameters to a rule.
+fn apply_rule_params(rule: &mut Rule, params: &Params) -> Result<(), ApiError> {
+    if let Some(d) = params.str("delete") {
+        for key in format::split_list(d) {
+            match key {
+                "macro" => rule.macro_name = None,
+                "iface" => rule.iface = None,
+                "source" => rule.source = None,
+                "dest" => rule.dest = None,
+                "proto" => rule.proto = None,
+                "dport" => rule.dport = None,
+                "sport" => rule.sport = None,
+                "icmp-type" => rule.icmp_type = None,
+                "log" => rule.log = None,
+                "comment" => rule.comment = None,
+                other => {
+                    return Err(ApiError::param(
+                        "delete",
+                        format!("cannot delete '{other}'"),
+                    ))
+                }
+            }
+        }
+    }
+    if let Some(t) = params.str("type") {
+        rule.rule_type = RuleType::parse(t);
+    }
+    if let Some(a) = params.str("action") {
+        rule.action = if ACTIONS.contains(&a.to_ascii_uppercase().as_str()) {
+            a.to_ascii_uppercase()
+        } else {
+            a.to_string()
+        };
+    }
+    if let Some(e) = params.int("enable") {
+        rule.enable = e != 0;
+    }
+    let set = |slot: &mut Option<String>, key: &str| {
+        if let Some(v) = params.str(key) {
+            *slot = Some(v.to_string()).filter(|v| !v.is_empty());
+        }
+    };
+    set(&mut rule.macro_name, "macro");
+    set(&mut rule.iface, "iface");
+    set(&mut rule.source, "source");
+    set(&mut rule.dest, "dest");
+    set(&mut rule.proto, "proto");
+    set(&mut rule.dport, "dport");
+    set(&mut rule.sport, "sport");
+    set(&mut rule.icmp_type, "icmp-type");
+    set(&mut rule.log, "log");
+    set(&mut rule.comment, "comment");
+    // Proxmox stores a macro by its canonical name
+    if let Some(m) = &rule.macro_name {
+        if let Some(name) = oxve_net::firewall::macros::names().find(|n| n.eq_ignore_ascii_case(m))
+        {
+            rule.macro_name = Some(name.to_string());
+        }
+    }
+    rule.validate()
+        .map_err(|e| ApiError::param(e.param, e.message))?;
+    if rule.rule_type == Some(RuleType::Group) {
+        return Err(ApiError::param(
+            "action",
+            format!("security group '{}' does not exist", rule.action),
+        ));
+    }
+    Ok(())
+}
+
+/// Save the guest's file and apply; on failure the previous file and rules come back.
+async fn commit(env: &RpcEnv, vmid: u32, loaded: &Loaded, cfg: &FwConfig) -> Result<(), ApiError> {
+    let store = env.state.store.as_ref();
+    let key = guest_key(vmid);
+    save(store, &key, loaded, cfg).await?;
+    if let Err(e) = sync_firewall(&env.state).await {
+        if let Ok(now) = load(store, &key).await {
+            let _ = save(store, &key, &now, &loaded.config).await;
+        }
+        let _ = sync_firewall(&env.state).await;
+        return Err(ApiError::internal(format!(
+            "applying the firewall failed: {e}"
+        )));
+    }
+    Ok(())
+}
+
+fn pos_of(params: &Params, len: usize) -> Result<usize, ApiError> {
+    let pos = params.int("pos").unwrap_or(-1);
+    if pos < 0 || pos as usize >= len {
+        return Err(ApiError::param("pos", "no rule at this position"));
+    }
+    Ok(pos as usize)
+}
+
+fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
+    let kind = p.kind;
+    vec![
+        ApiMethod::new(HttpMethod::Get, p.rules, "get_rules")
+            .description("List rules.")
+            .parameters(base())
+            .returns(Schema::array(
+                "",
+                Schema::object("").additional_properties(true),
+            ))
+            .permission(AUDIT)
+            .handler(move |env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                check_guest(&env, kind, vmid(&params)).await?;
+                let loaded = load(env.state.store.as_ref(), &guest_key(vmid(&params))).await?;
+                let digest = digest_of(&loaded);
+                let list: Vec<Value> = loaded
+                    .config
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| rule_json(r, i, &digest))
+                    .collect();
+                Ok(json!(list))
+            }),
+        ApiMethod::new(HttpMethod::Post, p.rules, "create_rule")
+            .description("Create new rule.")
+            .parameters(rule_fields(base(), true))
+            .returns(Schema::Null)
+            .permission(MODIFY)
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                let id = vmid(&params);
+                check_guest(&env, kind, id).await?;
+                let mut rule = Rule {
+                    enable: false,
+                    ..Default::default()
+                };
+                apply_rule_params(&mut rule, &params)?;
+                let _guard = env.state.network.firewall_lock().await;
+                let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
+                check_digest(&loaded, params.str("digest"))?;
+                let mut cfg = loaded.config.clone();
+                // Proxmox inserts at the top unless told where
+                let pos = (params.int("pos").unwrap_or(0).max(0) as usize).min(cfg.rules.len());
+                cfg.rules.insert(pos, rule);
+                commit(&env, id, &loaded, &cfg).await?;
+                Ok(Value::Null)
+            }),
+        ApiMethod::new(HttpMethod::Get, p.rule, "get_rule")
+            .description("Get single rule data.")
+            .parameters(base().optional(
+                "pos",
+                Schema::integer("Update rule at position <pos>.").minimum(0),
+            ))
+            .returns(Schema::object("").additional_properties(true))
+            .permission(AUDIT)
+            .handler(move |env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                check_guest(&env, kind, vmid(&params)).await?;
+                let loaded = load(env.state.store.as_ref(), &guest_key(vmid(&params))).await?;
+                let pos = pos_of(&params, loaded.config.rules.len())?;
+                Ok(rule_json(
+                    &loaded.config.rules[pos],
+                    pos,
+                    &digest_of(&loaded),
+                ))
+            }),
+        ApiMethod::new(HttpMethod::Put, p.rule, "update_rule")
+            .description("Modify rule data.")
+            .parameters(rule_fields(base(), false))
+            .returns(Schema::Null)
+            .permission(MODIFY)
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                let id = vmid(&params);
+                check_guest(&env, kind, id).await?;
+                let _guard = env.state.network.firewall_lock().await;
+                let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
+                check_digest(&loaded, params.str("digest"))?;
+                let mut cfg = loaded.config.clone();
+                let pos = pos_of(&params, cfg.rules.len())?;
+                if let Some(to) = params.int("moveto") {
+                    let rule = cfg.rules.remove(pos);
+                    let to = (to.max(0) as usize).min(cfg.rules.len());
+                    cfg.rules.insert(to, rule);
+                } else {
+                    let mut rule = cfg.rules[pos].clone();
+                    apply_rule_params(&mut rule, &params)?;
+                    cfg.rules[pos] = rule;
+                }
+                commit(&env, id, &loaded, &cfg).await?;
+                Ok(Value::Null)
+            }),
+        ApiMethod::new(HttpMethod::Delete, p.rule, "delete_rule")
+            .description("Delete rule.")
+            .parameters(
+                base()
+                    .optional(
+                        "pos",
+                        Schema::integer("Update rule at position <pos>.").minimum(0),
+                    )
+                    .optional("digest", digest_param()),
+            )
+            .returns(Schema::Null)
+            .permission(MODIFY)
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                let id = vmid(&params);
+                check_guest(&env, kind, id).await?;
+                let _guard = env.state.network.firewall_lock().await;
+                let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
+                check_digest(&loaded, params.str("digest"))?;
+                let mut cfg = loaded.config.clone();
+                let pos = pos_of(&params, cfg.rules.len())?;
+                cfg.rules.remove(pos);
+                commit(&env, id, &loaded, &cfg).await?;
+                Ok(Value::Null)
+            }),
+        ApiMethod::new(HttpMethod::Get, p.options, "get_options")
+            .description("Get VM firewall options.")
+            .parameters(base())
+            .returns(Schema::object("").additional_properties(true))
+            .permission(AUDIT)
+            .handler(move |env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                check_guest(&env, kind, vmid(&params)).await?;
+                let loaded = load(env.state.store.as_ref(), &guest_key(vmid(&params))).await?;
+                let mut out = Map::new();
+                for (k, v) in &loaded.config.options {
+                    let value = match k.as_str() {
+                        "enable" | "dhcp" | "ipfilter" | "macfilter" | "ndp" | "radv" => {
+                            json!(u8::from(loaded.config.flag(k)))
+                        }
+                        _ => json!(v),
+                    };
+                    out.insert(k.clone(), value);
+                }
+                out.insert("digest".into(), json!(digest_of(&loaded)));
+                Ok(Value::Object(out))
+            }),
+        ApiMethod::new(HttpMethod::Put, p.options, "set_options")
+            .description("Set Firewall options.")
+            .parameters(
+                base()
+                    .optional("enable", Schema::boolean("Enable/disable firewall rules."))
+                    .optional(
+                        "policy_in",
+                        Schema::string("Input policy.").enum_values(POLICIES),
+                    )
+                    .optional(
+                        "policy_out",
+                        Schema::string("Output policy.").enum_values(POLICIES),
+                    )
+                    .optional("dhcp", Schema::boolean("Enable DHCP."))
+                    .optional("ipfilter", Schema::boolean("Enable default IP filters."))
+                    .optional(
+                        "macfilter",
+                        Schema::boolean("Enable/disable MAC address filter."),
+                    )
+                    .optional(
+                        "ndp",
+                        Schema::boolean("Enable NDP (Neighbor Discovery Protocol)."),
+                    )
+                    .optional(
+                        "radv",
+                        Schema::boolean("Allow sending Router Advertisement."),
+                    )
+                    .optional(
+                        "log_level_in",
+                        Schema::string("Log level for incoming traffic.").enum_values(LOG_LEVELS),
+                    )
+                    .optional(
+                        "log_level_out",
+                        Schema::string("Log level for outgoing traffic.").enum_values(LOG_LEVELS),
+                    )
+                    .optional(
+                        "delete",
+                        Schema::string("A list of settings you want to delete.")
+                            .format(CONFIG_ID_LIST),
+                    )
+                    .optional("digest", digest_param()),
+            )
+            .returns(Schema::Null)
+            .permission(MODIFY)
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                let id = vmid(&params);
+                check_guest(&env, kind, id).await?;
+                let _guard = env.state.network.firewall_lock().await;
+                let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
+                check_digest(&loaded, params.str("digest"))?;
+                let mut cfg = loaded.config.clone();
+                for key in format::split_list(params.str("delete").unwrap_or_default()) {
+                    cfg.options.remove(key);
+                }
+                for key in [
+                    "enable",
+                    "policy_in",
+                    "policy_out",
+                    "dhcp",
+                    "ipfilter",
+                    "macfilter",
+                    "ndp",
+                    "radv",
+                    "log_level_in",
+                    "log_level_out",
+                ] {
+                    if let Some(v) = params.get(key) {
+                        let text = match v {
+                            Value::Bool(b) => u8::from(*b).to_string(),
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        cfg.options.insert(key.into(), text);
+                    }
+                }
+                commit(&env, id, &loaded, &cfg).await?;
+                Ok(Value::Null)
+            }),
+    ]
+}
+
+pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
+    let mut out = methods_for(&QEMU);
+    out.extend(methods_for(&LXC));
+    out
+}

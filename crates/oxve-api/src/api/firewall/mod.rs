@@ -1,0 +1,21 @@
+//! The firewall API, Proxmox's paths and shapes: datacenter options
+//! (`/cluster/firewall/options`) and per-guest rules and options
+//! (`/nodes/{node}/{qemu,lxc}/{vmid}/firewall/...`). Every change is applied at once, in one
+//! nftables transaction; if that fails the previous file comes back.
+
+mod cluster;
+mod guest;
+mod store;
+mod sync;
+
+use oxve_router::ApiMethod;
+
+use crate::env::RpcEnv;
+
+pub use sync::sync_firewall;
+
+pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
+    let mut out = cluster::methods();
+    out.extend(guest::methods());
+    out
+}

@@ -1,0 +1,316 @@
+//! Guest firewall through the API (Proxmox's paths), enforced by nftables on the guest's bridge
+//! port: a "guest" namespace sits on a bridge of the daemon's namespace behind the port
+//! `tap600i0` (the name of VM 600's tap), and real connections show a rule dropping one port
+//! while another stays open, a DROP policy with ACCEPT rules, and macros.
+
+mod common;
+mod netns_daemon;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use common::{wait_task, Session};
+use netns_daemon::{ping, NetDaemon};
+use oxve_net::netns::NamedNetns;
+
+const FW: &str = "/nodes/testnode/qemu/600/firewall";
+
+/// Answer every connection on `port` in `ns` with "port <port>".
+fn serve(ns: &NamedNetns, port: u16) {
+    let listener = ns
+        .run(move || TcpListener::bind(("0.0.0.0", port)))
+        .unwrap()
+        .unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().map_while(Result::ok) {
+            let _ = conn.write_all(format!("port {port}").as_bytes());
+        }
+    });
+}
+
+/// Whether a connection from `ns` to `addr` gets the server's answer.
+fn reachable(ns: &NamedNetns, addr: &str) -> bool {
+    let addr: SocketAddr = addr.parse().unwrap();
+    ns.run(move || -> std::io::Result<String> {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(800))?;
+        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    })
+    .unwrap()
+    .is_ok_and(|s| s.starts_with("port"))
+}
+
+async fn ok(r: common::Reply) {
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+async fn rules(s: &Session) -> Vec<serde_json::Value> {
+    s.get(&format!("{FW}/rules"), &[])
+        .await
+        .data()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn rules_drop_one_port_and_allow_another() {
+    let d = NetDaemon::start();
+    let guest = NamedNetns::create("oxvetest").unwrap();
+    d.run(async {
+        let s = d.admin().await;
+        ok(s.post(
+            "/nodes/testnode/network",
+            &[
+                ("iface", "vmbr0"),
+                ("type", "bridge"),
+                ("cidr", "10.44.0.1/24"),
+                ("autostart", "1"),
+            ],
+        )
+        .await)
+        .await;
+        assert_eq!(
+            wait_task(
+                &s,
+                s.put("/nodes/testnode/network", &[])
+                    .await
+                    .data()
+                    .as_str()
+                    .unwrap()
+            )
+            .await["exitstatus"],
+            "OK"
+        );
+        let r = s
+            .post(
+                "/nodes/testnode/qemu",
+                &[
+                    ("vmid", "600"),
+                    ("memory", "128"),
+                    ("net0", "virtio=BC:24:11:00:06:00,bridge=vmbr0,firewall=1"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+            "OK"
+        );
+    });
+    // the guest's NIC, on the bridge port VM 600's tap would be
+    d.ns.ip(&[
+        "link",
+        "add",
+        "tap600i0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        &guest.name,
+    ])
+    .unwrap();
+    d.ns.ip(&["link", "set", "tap600i0", "master", "vmbr0", "up"])
+        .unwrap();
+    guest
+        .ip(&["addr", "add", "10.44.0.60/24", "dev", "eth0"])
+        .unwrap();
+    guest.ip(&["link", "set", "eth0", "up"]).unwrap();
+    for port in [80, 81, 82] {
+        serve(&guest, port);
+    }
+    assert!(reachable(&d.ns, "10.44.0.60:80"));
+    assert!(reachable(&d.ns, "10.44.0.60:81"));
+
+    d.run(async {
+        let s = d.admin().await;
+        // a rule alone does nothing while the firewall is off
+        ok(s.post(
+            &format!("{FW}/rules"),
+            &[
+                ("type", "in"),
+                ("action", "DROP"),
+                ("proto", "tcp"),
+                ("dport", "81"),
+                ("enable", "1"),
+                ("comment", "no 81"),
+            ],
+        )
+        .await)
+        .await;
+        ok(s.put(
+            &format!("{FW}/options"),
+            &[("enable", "1"), ("policy_in", "ACCEPT")],
+        )
+        .await)
+        .await;
+        let list = rules(&s).await;
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["pos"], 0);
+        assert_eq!(list[0]["action"], "DROP");
+        assert_eq!(list[0]["dport"], "81");
+        assert_eq!(list[0]["enable"], 1);
+        assert_eq!(list[0]["comment"], "no 81");
+        assert!(list[0]["digest"].is_string());
+        let opts = s.get(&format!("{FW}/options"), &[]).await;
+        assert_eq!(opts.data()["enable"], 1);
+        assert_eq!(opts.data()["policy_in"], "ACCEPT");
+    });
+    assert!(
+        reachable(&d.ns, "10.44.0.60:81"),
+        "datacenter firewall still off"
+    );
+
+    d.run(async {
+        let s = d.admin().await;
+        ok(s.put("/cluster/firewall/options", &[("enable", "1")]).await).await;
+        assert_eq!(
+            s.get("/cluster/firewall/options", &[]).await.data()["enable"],
+            1
+        );
+    });
+    assert!(reachable(&d.ns, "10.44.0.60:80"), "port 80 stays open");
+    assert!(!reachable(&d.ns, "10.44.0.60:81"), "port 81 is dropped");
+    assert!(ping(&d.ns, "10.44.0.60"), "policy ACCEPT lets ping through");
+
+    d.run(async {
+        let s = d.admin().await;
+        // DROP policy; only what rules allow gets in
+        ok(s.put(&format!("{FW}/options"), &[("policy_in", "DROP")])
+            .await)
+        .await;
+        ok(s.post(
+            &format!("{FW}/rules"),
+            &[
+                ("type", "in"),
+                ("action", "ACCEPT"),
+                ("proto", "tcp"),
+                ("dport", "80"),
+                ("enable", "1"),
+            ],
+        )
+        .await)
+        .await;
+        ok(s.post(
+            &format!("{FW}/rules"),
+            &[
+                ("type", "in"),
+                ("action", "ACCEPT"),
+                ("macro", "ping"),
+                ("enable", "1"),
+                ("pos", "2"),
+            ],
+        )
+        .await)
+        .await;
+        let list = rules(&s).await;
+        assert_eq!(list.len(), 3);
+        assert_eq!(list[0]["dport"], "80", "new rules go on top");
+        assert_eq!(list[2]["macro"], "Ping", "macro names are canonical");
+
+        // bad input: 400 naming the parameter, nothing changes
+        let digest = list[0]["digest"].as_str().unwrap().to_string();
+        let bad: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("type", "in"),
+                    ("action", "ACCEPT"),
+                    ("macro", "NoSuchService"),
+                ],
+                "macro",
+            ),
+            (
+                &[("type", "in"), ("action", "ACCEPT"), ("dport", "22")],
+                "dport",
+            ),
+            (&[("type", "in"), ("action", "ALLOW")], "action"),
+            (
+                &[
+                    ("type", "in"),
+                    ("action", "ACCEPT"),
+                    ("proto", "tcp"),
+                    ("dport", "99999"),
+                ],
+                "dport",
+            ),
+            (
+                &[
+                    ("type", "in"),
+                    ("action", "ACCEPT"),
+                    ("source", "10.0.0.0/40"),
+                ],
+                "source",
+            ),
+            (
+                &[("type", "in"), ("action", "ACCEPT"), ("iface", "eth0")],
+                "iface",
+            ),
+            (&[("type", "group"), ("action", "webservers")], "action"),
+            (&[("type", "sideways"), ("action", "ACCEPT")], "type"),
+            (
+                &[("type", "in"), ("action", "ACCEPT"), ("digest", "0000")],
+                "digest",
+            ),
+        ];
+        for (form, param) in bad {
+            let r = s.post(&format!("{FW}/rules"), form).await;
+            assert_eq!(r.status, 400, "{form:?}: {:?}", r.body);
+            assert!(
+                r.body["errors"][*param].is_string(),
+                "{form:?} should blame {param}: {:?}",
+                r.body
+            );
+        }
+        assert_eq!(
+            rules(&s).await[0]["digest"],
+            digest.as_str(),
+            "nothing changed"
+        );
+        let r = s.get("/nodes/testnode/qemu/777/firewall/rules", &[]).await;
+        assert_eq!(r.status, 500, "{:?}", r.body);
+    });
+    assert!(reachable(&d.ns, "10.44.0.60:80"), "allowed by rule");
+    assert!(!reachable(&d.ns, "10.44.0.60:82"), "dropped by policy");
+    assert!(ping(&d.ns, "10.44.0.60"), "allowed by the Ping macro");
+
+    // the rules are in oxve's own table, in force after a restart too
+    let table =
+        d.ns.exec(&["nft", "list", "table", "bridge", "oxve-fw"])
+            .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(text.contains("tap600i0"), "{text}");
+
+    d.run(async {
+        let s = d.admin().await;
+        // move the DROP-81 rule first, then disable the datacenter firewall
+        let list = rules(&s).await;
+        let pos = list
+            .iter()
+            .position(|r| r["dport"] == "81")
+            .unwrap()
+            .to_string();
+        ok(s.put(&format!("{FW}/rules/{pos}"), &[("moveto", "0")])
+            .await)
+        .await;
+        assert_eq!(rules(&s).await[0]["dport"], "81");
+        ok(s.delete(&format!("{FW}/rules/0"), &[]).await).await;
+        assert_eq!(rules(&s).await.len(), 2);
+        assert_eq!(s.get(&format!("{FW}/rules/5"), &[]).await.status, 400);
+        ok(s.put("/cluster/firewall/options", &[("enable", "0")]).await).await;
+    });
+    assert!(
+        reachable(&d.ns, "10.44.0.60:82"),
+        "firewall off: everything passes"
+    );
+    let table =
+        d.ns.exec(&["nft", "list", "table", "bridge", "oxve-fw"])
+            .unwrap();
+    assert!(
+        !table.status.success(),
+        "oxve's table is gone when no guest firewall is on"
+    );
+}
