@@ -15,5 +15,6 @@ pub mod nat_sync;
 pub mod netlink;
 pub mod netns;
 pub mod service;
+pub mod vpn;
 
 pub use error::{ConfigError, NetError, Result};

@@ -137,3 +137,44 @@ impl NetworkService {
         dnsmasq::load_leases(&self.dnsmasq_paths(bridge).hosts)
     }
 }
+
+impl NetworkService {
+    pub fn vpn_path(&self) -> PathBuf {
+        self.dir().join("vpn.json")
+    }
+
+    pub fn load_vpn(&self) -> Result<crate::vpn::VpnConfig> {
+        crate::vpn::VpnConfig::load(&self.vpn_path())
+    }
+
+    pub fn save_vpn(&self, cfg: &crate::vpn::VpnConfig) -> Result<()> {
+        cfg.save(&self.vpn_path())
+    }
+
+    /// Bring every VPN endpoint of an applied NAT bridge up (with IPv4 forwarding, so its
+    /// peers reach the guests). Call with the lock held. Returns what it did.
+    pub async fn sync_vpn(&self) -> Result<Vec<String>> {
+        let cfg = self.load_vpn()?;
+        let nats = nat_bridges(&self.read_active()?);
+        let nl = crate::netlink::Netlink::connect()?;
+        let mut log = Vec::new();
+        for ep in &cfg.endpoints {
+            if !nats.iter().any(|n| n.bridge == ep.bridge) {
+                crate::vpn::remove_endpoint(&nl, &ep.ifname).await?;
+                continue;
+            }
+            nat::enable_ip_forward()?;
+            std::fs::create_dir_all(self.run_dir())
+                .map_err(|e| crate::NetError::io("creating", self.run_dir(), e))?;
+            let how = crate::vpn::apply_endpoint(&nl, ep, self.run_dir()).await?;
+            log.push(format!(
+                "{}: WireGuard endpoint {} on port {} ({how}), {} peer(s)",
+                ep.bridge,
+                ep.ifname,
+                ep.listen_port,
+                ep.peers.len()
+            ));
+        }
+        Ok(log)
+    }
+}

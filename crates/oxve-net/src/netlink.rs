@@ -10,7 +10,7 @@ use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{
     Handle, LinkBond, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVlan, LinkVxlan,
-    RouteMessageBuilder,
+    LinkWireguard, RouteMessageBuilder,
 };
 
 use crate::error::{NetError, Result};
@@ -49,6 +49,7 @@ pub enum NewLink {
     Veth {
         peer: String,
     },
+    Wireguard,
 }
 
 impl NewLink {
@@ -59,6 +60,7 @@ impl NewLink {
             NewLink::Bond { .. } => "bonding",
             NewLink::Vxlan { .. } => "VXLAN",
             NewLink::Veth { .. } => "veth pairs",
+            NewLink::Wireguard => "kernel WireGuard",
         }
     }
 }
@@ -212,6 +214,7 @@ impl Netlink {
                 b.build()
             }
             NewLink::Veth { peer } => LinkVeth::new(name, peer).down().build(),
+            NewLink::Wireguard => LinkWireguard::new(name).down().build(),
         };
         self.handle.link().add(msg).execute().await.map_err(|e| {
             let err = nl_error(format!("creating {name}"), e);

@@ -7,6 +7,7 @@ mod interfaces;
 mod model;
 mod reload;
 mod schema;
+mod vpn;
 
 use oxve_net::nat_sync::GuestMac;
 use oxve_net::NetError;
@@ -20,6 +21,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut out = interfaces::methods();
     out.extend(reload::methods());
     out.extend(forwards::methods());
+    out.extend(vpn::methods());
     out
 }
 
@@ -67,6 +69,10 @@ pub async fn start(state: &AppState) {
         let _guard = state.network.lock().await;
         if let Err(err) = sync_nat(state, None).await {
             tracing::warn!("cannot set up NAT and port forwards: {err}");
+        }
+        match state.network.sync_vpn().await {
+            Ok(log) => log.iter().for_each(|l| tracing::info!("network: {l}")),
+            Err(err) => tracing::warn!("cannot set up the VPN endpoints: {err}"),
         }
     }
     let _guard = state.network.firewall_lock().await;

@@ -56,6 +56,9 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         super::sync_nat(&task_env.state, Some(&ctx))
                             .await
                             .map_err(|e| e.to_string())?;
+                        for line in net.sync_vpn().await.map_err(|e| e.to_string())? {
+                            ctx.log(line);
+                        }
                         Ok::<(), String>(())
                     },
                 )
