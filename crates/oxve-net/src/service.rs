@@ -2,6 +2,7 @@
 //! `interfaces` is what is applied, `interfaces.new` holds pending changes until a reload
 //! applies them (or a revert drops them). Paths live under the data dir, never `/etc`.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::{Mutex, MutexGuard};
@@ -47,6 +48,23 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
         .and_then(|_| f.sync_all())
         .map_err(|e| NetError::io("writing", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| NetError::io("renaming", &tmp, e))
+}
+
+/// The device and local address the kernel uses to reach `ip` (`ip route get`).
+fn route_to(ip: IpAddr) -> Option<(String, String)> {
+    let out = std::process::Command::new("ip")
+        .args(["-j", "route", "get", &ip.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let r = v.get(0)?;
+    Some((
+        r["dev"].as_str()?.to_string(),
+        r["prefsrc"].as_str().unwrap_or_default().to_string(),
+    ))
 }
 
 impl NetworkService {
@@ -150,13 +168,29 @@ impl NetworkService {
     }
 
     /// Apply the pending configuration; on failure the previous one is applied again and the
-    /// pending changes stay pending. Call with the lock held.
-    pub async fn reload(&self) -> Result<ReloadReport> {
+    /// pending changes stay pending. With `client` (the API caller's address), a change that
+    /// would cut the caller off (no route to it, or the local address it talks to gone) is
+    /// rolled back as a failure. Call with the lock held.
+    pub async fn reload(&self, client: Option<IpAddr>) -> Result<ReloadReport> {
         let old = self.read_active()?;
         let new = self.read_pending()?;
         interfaces::check(&new)?;
         let nl = Netlink::connect()?;
-        match apply(&nl, &old, &new).await {
+        let client = client.filter(|ip| !ip.is_loopback());
+        let path_before = client.and_then(route_to);
+        let applied = apply(&nl, &old, &new).await.and_then(|log| {
+            if let (Some(ip), Some((_, src))) = (client, &path_before) {
+                let still = route_to(ip).is_some_and(|(_, s)| s == *src);
+                if !still {
+                    return Err(NetError::Invalid(format!(
+                        "the new configuration would cut off the API client at {ip} (reached \
+                         from {src}); the previous configuration was restored"
+                    )));
+                }
+            }
+            Ok(log)
+        });
+        match applied {
             Ok(log) => {
                 if self.pending_path().exists() {
                     std::fs::rename(self.pending_path(), self.active_path())

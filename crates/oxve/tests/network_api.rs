@@ -178,3 +178,77 @@ fn applied_configuration_comes_back_after_a_restart() {
     }
     assert_eq!(d.addrs("vmbr3"), vec!["10.79.0.1/24"]);
 }
+
+/// A client reaching the API over a bridge cannot apply a change that cuts it off: the reload
+/// fails and the previous configuration comes back.
+#[test]
+fn a_change_that_cuts_off_the_caller_is_rolled_back() {
+    let d = NetDaemon::start_on("0.0.0.0:0");
+    let outside = NamedNetns::create("oxvetest").unwrap();
+    veth_between(&d.ns, "eth1", &outside, "up0").unwrap();
+    outside
+        .ip(&["addr", "add", "10.77.1.2/24", "dev", "up0"])
+        .unwrap();
+    d.run(async {
+        let s = d.admin().await;
+        let r = s
+            .post(
+                N,
+                &[
+                    ("iface", "vmbr0"),
+                    ("type", "bridge"),
+                    ("bridge_ports", "eth1"),
+                    ("cidr", "10.77.1.1/24"),
+                    ("autostart", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(
+            wait_task(&s, s.put(N, &[]).await.data().as_str().unwrap()).await["exitstatus"],
+            "OK"
+        );
+    });
+    // the administrator, from outside, moves the bridge to another subnet and applies it
+    let remote = format!("https://10.77.1.1:{}", d.port());
+    let upid = outside
+        .run(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let s = d.admin_at(&remote).await;
+                    let r = s
+                        .put(
+                            &format!("{N}/vmbr0"),
+                            &[("type", "bridge"), ("cidr", "10.77.9.1/24")],
+                        )
+                        .await;
+                    assert_eq!(r.status, 200, "{:?}", r.body);
+                    let r = s.put(N, &[]).await;
+                    assert_eq!(r.status, 200, "{:?}", r.body);
+                    r.data().as_str().unwrap().to_string()
+                })
+        })
+        .unwrap();
+    d.run(async {
+        let s = d.admin().await;
+        let t = wait_task(&s, &upid).await;
+        let status = t["exitstatus"].as_str().unwrap();
+        assert!(
+            status.contains("would cut off the API client at 10.77.1.2"),
+            "{status}"
+        );
+        assert!(
+            s.get(N, &[]).await.body["changes"].is_string(),
+            "the change stays pending"
+        );
+    });
+    assert_eq!(
+        d.addrs("vmbr0"),
+        vec!["10.77.1.1/24"],
+        "the bridge keeps its address"
+    );
+    assert!(ping(&outside, "10.77.1.1"));
+}

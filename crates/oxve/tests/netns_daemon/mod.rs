@@ -28,8 +28,13 @@ pub struct NetDaemon {
 }
 
 impl NetDaemon {
-    /// Start a daemon in a fresh namespace `oxvetest-<pid>-<n>`.
+    /// Start a daemon in a fresh namespace `oxvetest-<pid>-<n>`, on its loopback.
     pub fn start() -> NetDaemon {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// Start a daemon listening on `listen` (e.g. `0.0.0.0:0` for clients in other namespaces).
+    pub fn start_on(listen: &str) -> NetDaemon {
         let ns = NamedNetns::create("oxvetest").expect("create a network namespace");
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("data");
@@ -38,7 +43,7 @@ impl NetDaemon {
             .args([
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--node",
                 "testnode",
                 "--data-dir",
@@ -58,7 +63,7 @@ impl NetDaemon {
                 let _ = tx.send(line);
             }
         });
-        let base = loop {
+        let url = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
                 .expect("daemon printed its URL in time");
@@ -71,6 +76,9 @@ impl NetDaemon {
                     .to_string();
             }
         };
+        // the test reaches the daemon on the namespace's loopback, whatever it listens on
+        let port = url.rsplit(':').next().unwrap_or_default();
+        let base = format!("https://127.0.0.1:{port}");
         NetDaemon {
             child: Some(child),
             base,
@@ -81,6 +89,11 @@ impl NetDaemon {
     }
 
     /// Run `f` inside the daemon's namespace on a fresh runtime.
+    /// The daemon's port.
+    pub fn port(&self) -> &str {
+        self.base.rsplit(':').next().unwrap_or_default()
+    }
+
     pub fn run<F, T>(&self, f: F) -> T
     where
         F: Future<Output = T> + Send,
@@ -99,16 +112,21 @@ impl NetDaemon {
 
     /// Log in as admin@pve (call inside `run`).
     pub async fn admin(&self) -> Session {
+        self.admin_at(&self.base).await
+    }
+
+    /// Log in as admin@pve through `base` (`https://addr:port`).
+    pub async fn admin_at(&self, base: &str) -> Session {
         let r = send(
             http()
-                .post(format!("{}/api2/json/access/ticket", self.base))
+                .post(format!("{base}/api2/json/access/ticket"))
                 .form(&[("username", "admin@pve"), ("password", ADMIN_PASSWORD)]),
         )
         .await;
         assert_eq!(r.status, 200, "login failed: {:?}", r.body);
         Session {
             http: http(),
-            base: self.base.clone(),
+            base: base.to_string(),
             ticket: r.data()["ticket"].as_str().unwrap().to_string(),
             csrf: r.data()["CSRFPreventionToken"]
                 .as_str()

@@ -64,7 +64,7 @@ pub async fn guest_firewalls(state: &AppState) -> Result<Vec<GuestFirewall>, Str
 /// Apply the firewall of every guest of this node in one transaction.
 pub async fn sync_firewall(state: &AppState) -> Result<(), String> {
     let guests = guest_firewalls(state).await?;
-    let stateful = stateful();
+    let stateful = !guests.is_empty() && stateful();
     tokio::task::spawn_blocking(move || nft::apply(&guests, stateful))
         .await
         .map_err(|e| e.to_string())?

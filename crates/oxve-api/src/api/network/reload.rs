@@ -36,6 +36,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
         .handler(|env: RpcEnv, params| async move {
             local_node(&env, params.req_str("node"))?;
             let task_env = env.clone();
+            // a change must not cut off the client that asked for it
+            let client = env.client;
             let upid = env
                 .state
                 .tasks
@@ -46,7 +48,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     move |ctx| async move {
                         let net = &task_env.state.network;
                         let _guard = net.lock().await;
-                        let report = net.reload().await.map_err(|e| net_error(e).to_string())?;
+                        let report = net
+                            .reload(client)
+                            .await
+                            .map_err(|e| net_error(e).to_string())?;
                         for line in &report.log {
                             ctx.log(line.clone());
                         }
