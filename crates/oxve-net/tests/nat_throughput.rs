@@ -18,7 +18,10 @@ const BYTES: usize = 256 << 20;
 
 /// Receive connections in `ns` on `port`, each read to its end, answering with one byte.
 fn sink(ns: &NamedNetns, port: u16) {
-    let listener = ns.run(move || TcpListener::bind(("0.0.0.0", port))).unwrap().unwrap();
+    let listener = ns
+        .run(move || TcpListener::bind(("0.0.0.0", port)))
+        .unwrap()
+        .unwrap();
     std::thread::spawn(move || {
         for mut conn in listener.incoming().map_while(Result::ok) {
             let mut buf = vec![0u8; 1 << 16];
@@ -56,18 +59,27 @@ fn nat_forward_throughput_against_plain_routing() {
     let outside = NamedNetns::create("oxvebench").unwrap();
     let guest = NamedNetns::create("oxvebench").unwrap();
     veth_between(&node, "eth1", &outside, "up0").unwrap();
-    outside.ip(&["addr", "add", "10.55.0.2/24", "dev", "up0"]).unwrap();
+    outside
+        .ip(&["addr", "add", "10.55.0.2/24", "dev", "up0"])
+        .unwrap();
     let cfg = parse(
         "iface eth1 inet manual\n\nauto vmbr0\niface vmbr0 inet static\n\taddress 10.55.0.1/24\n\tbridge-ports eth1\n\n\
          auto vmbr1\niface vmbr1 inet static\n\taddress 10.10.0.1/24\n\tbridge-ports none\n\toxve-nat 1\n",
     );
     node.run(|| {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-            let nl = Netlink::connect().unwrap();
-            apply(&nl, &InterfacesFile::default(), &cfg).await.unwrap();
-        });
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let nl = Netlink::connect().unwrap();
+                apply(&nl, &InterfacesFile::default(), &cfg).await.unwrap();
+            });
         enable_ip_forward().unwrap();
-        let nat = NatBridge { bridge: "vmbr1".into(), cidr: "10.10.0.1/24".parse().unwrap() };
+        let nat = NatBridge {
+            bridge: "vmbr1".into(),
+            cidr: "10.10.0.1/24".parse().unwrap(),
+        };
         let fwd = Forward {
             bridge: "vmbr1".into(),
             proto: Proto::Tcp,
@@ -80,13 +92,32 @@ fn nat_forward_throughput_against_plain_routing() {
         nft_apply(&ruleset(&[nat], &[fwd])).unwrap();
     })
     .unwrap();
-    node.ip(&["link", "add", "veth900i0", "type", "veth", "peer", "name", "eth0", "netns", &guest.name]).unwrap();
-    node.ip(&["link", "set", "veth900i0", "master", "vmbr1", "up"]).unwrap();
-    guest.ip(&["addr", "add", "10.10.0.5/24", "dev", "eth0"]).unwrap();
+    node.ip(&[
+        "link",
+        "add",
+        "veth900i0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        &guest.name,
+    ])
+    .unwrap();
+    node.ip(&["link", "set", "veth900i0", "master", "vmbr1", "up"])
+        .unwrap();
+    guest
+        .ip(&["addr", "add", "10.10.0.5/24", "dev", "eth0"])
+        .unwrap();
     guest.ip(&["link", "set", "eth0", "up"]).unwrap();
-    guest.ip(&["route", "add", "default", "via", "10.10.0.1"]).unwrap();
+    guest
+        .ip(&["route", "add", "default", "via", "10.10.0.1"])
+        .unwrap();
     // the plain path: the outside host routes to the guest subnet through the node
-    outside.ip(&["route", "add", "10.10.0.0/24", "via", "10.55.0.1"]).unwrap();
+    outside
+        .ip(&["route", "add", "10.10.0.0/24", "via", "10.55.0.1"])
+        .unwrap();
     sink(&guest, 5001);
 
     let (mut nat, mut plain) = (Vec::new(), Vec::new());

@@ -252,3 +252,93 @@ fn a_change_that_cuts_off_the_caller_is_rolled_back() {
     );
     assert!(ping(&outside, "10.77.1.1"));
 }
+
+/// Proxmox's permissions: listing is open to every user, reading one interface needs
+/// Sys.Audit and changing anything Sys.Modify on /nodes/{node}.
+#[test]
+fn permissions_follow_proxmox() {
+    let d = NetDaemon::start();
+    d.run(async {
+        let admin = d.admin().await;
+        let r = admin
+            .post(
+                "/access/users",
+                &[("userid", "netview@pve"), ("password", "netview-pass-1")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let r = admin
+            .post(N, &[("iface", "vmbr4"), ("type", "bridge")])
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+
+        let login = |d: &NetDaemon| {
+            let base = d.base.clone();
+            async move {
+                let r = common::send(
+                    common::http()
+                        .post(format!("{base}/api2/json/access/ticket"))
+                        .form(&[("username", "netview@pve"), ("password", "netview-pass-1")]),
+                )
+                .await;
+                assert_eq!(r.status, 200, "{:?}", r.body);
+                common::Session {
+                    http: common::http(),
+                    base,
+                    ticket: r.data()["ticket"].as_str().unwrap().to_string(),
+                    csrf: r.data()["CSRFPreventionToken"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                    username: "netview@pve".into(),
+                }
+            }
+        };
+        let user = login(&d).await;
+        assert_eq!(
+            user.get(N, &[]).await.status,
+            200,
+            "listing is open to all users"
+        );
+        let r = user.get(&format!("{N}/vmbr4"), &[]).await;
+        assert_eq!(r.status, 403, "{:?}", r.body);
+        let r = admin
+            .put(
+                "/access/acl",
+                &[
+                    ("path", "/nodes/testnode"),
+                    ("roles", "PVEAuditor"),
+                    ("users", "netview@pve"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let user = login(&d).await;
+        assert_eq!(user.get(&format!("{N}/vmbr4"), &[]).await.status, 200);
+        for r in [
+            user.post(N, &[("iface", "vmbr5"), ("type", "bridge")])
+                .await,
+            user.put(
+                &format!("{N}/vmbr4"),
+                &[("type", "bridge"), ("comments", "x")],
+            )
+            .await,
+            user.delete(&format!("{N}/vmbr4"), &[]).await,
+            user.put(N, &[]).await,
+            user.delete(N, &[]).await,
+            user.post(
+                &format!("{N}/vmbr4/forwards"),
+                &[("dport", "80"), ("guest", "10.0.0.2")],
+            )
+            .await,
+        ] {
+            assert_eq!(r.status, 403, "{:?}", r.body);
+            assert!(r.reason.contains("Forbidden") || r.status == 403);
+        }
+        assert_eq!(
+            user.get(&format!("{N}/vmbr4"), &[]).await.data()["type"],
+            "bridge",
+            "nothing changed"
+        );
+    });
+}
