@@ -108,9 +108,8 @@ mod tests {
         assert_eq!(nics[0].device, "tap100i0");
         assert_eq!(nics[1].mac, None);
         let ct = "net0: name=eth0,bridge=vmbr1,hwaddr=BC:24:11:AA:BB:CC,ip=dhcp,type=veth\n";
-        assert_eq!(
-            parse_nics(101, ct)[0].mac.as_deref(),
-            Some("BC:24:11:AA:BB:CC")
-        );
+        let nics = parse_nics(101, true, ct);
+        assert_eq!(nics[0].mac.as_deref(), Some("BC:24:11:AA:BB:CC"));
+        assert_eq!(nics[0].device, "veth101i0");
     }
 }
