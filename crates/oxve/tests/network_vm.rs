@@ -1,6 +1,7 @@
-//! A real VM on a bridge of the daemon's network namespace: QEMU's tap `tap<vmid>i0` is
-//! plugged into the bridge before the guest runs, and the guest answers pings from the host
-//! across it (the guest's address is set on its serial console).
+//! A real VM on a NAT bridge of the daemon's network namespace: QEMU's tap `tap<vmid>i0` is
+//! plugged into the bridge before the guest runs, the guest gets its fixed address from
+//! dnsmasq (udhcpc on its serial console), answers pings from the host and reaches an
+//! "outside" host through the node's NAT.
 
 mod common;
 mod netns_daemon;
@@ -66,6 +67,11 @@ fn connect(path: &Path) -> UnixStream {
 #[test]
 fn vm_tap_joins_the_bridge_and_the_guest_answers_pings() {
     let d = NetDaemon::start();
+    let outside = oxve_net::netns::NamedNetns::create("oxvetest").unwrap();
+    oxve_net::netns::veth_between(&d.ns, "eth1", &outside, "up0").unwrap();
+    outside
+        .ip(&["addr", "add", "10.65.0.2/24", "dev", "up0"])
+        .unwrap();
     let dir = d.data_dir.join("local/images/410");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(guest_image(), dir.join("vm-410-disk-0.qcow2")).unwrap();
@@ -73,7 +79,11 @@ fn vm_tap_joins_the_bridge_and_the_guest_answers_pings() {
     d.run(async {
         let s = d.admin().await;
         let r = s
-            .post("/nodes/testnode/network", &[("iface", "vmbr0"), ("type", "bridge"), ("cidr", "10.66.0.1/24"), ("autostart", "1")])
+            .post("/nodes/testnode/network", &[("iface", "vmbr0"), ("type", "bridge"), ("bridge_ports", "eth1"), ("cidr", "10.65.0.1/24"), ("autostart", "1")])
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let r = s
+            .post("/nodes/testnode/network", &[("iface", "vmbr1"), ("type", "bridge"), ("cidr", "10.66.0.1/24"), ("nat", "1"), ("autostart", "1")])
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let t = wait_task(&s, s.put("/nodes/testnode/network", &[]).await.data().as_str().unwrap()).await;
@@ -88,7 +98,7 @@ fn vm_tap_joins_the_bridge_and_the_guest_answers_pings() {
                     ("scsihw", "virtio-scsi-single"),
                     ("scsi0", "local:410/vm-410-disk-0.qcow2"),
                     ("serial0", "socket"),
-                    ("net0", "virtio=BC:24:11:00:04:10,bridge=vmbr0"),
+                    ("net0", "virtio=BC:24:11:00:04:10,bridge=vmbr1"),
                 ],
             )
             .await;
@@ -101,25 +111,34 @@ fn vm_tap_joins_the_bridge_and_the_guest_answers_pings() {
 
         // the tap is a port of the bridge, up, before the guest got far
         let tap = d.link("tap410i0").expect("QEMU made the tap in the daemon's namespace");
-        assert_eq!(tap["master"], "vmbr0", "{tap}");
+        assert_eq!(tap["master"], "vmbr1", "{tap}");
         assert!(tap["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{tap}");
 
         let mut seen = String::new();
         wait_for(&mut console, &mut seen, "OXVE-GUEST-BOOTED", Duration::from_secs(180));
         std::thread::sleep(Duration::from_secs(1));
+        // DHCP from the node's dnsmasq, with a tiny udhcpc script typed on the console
         console
-            .write_all(b"ip link set eth0 up; ip addr add 10.66.0.50/24 dev eth0; echo NET-$((20+22))-UP\n")
+            .write_all(
+                b"printf '#!/bin/sh\\n[ \"$1\" = bound ] && ip addr add $ip/$mask dev $interface && ip route add default via $router\\nexit 0\\n' > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh; ip link set eth0 up; udhcpc -i eth0 -n -q -t 10 -s /tmp/dhcp.sh; echo DHCP-RC-$?-$((20+22))\n",
+            )
             .unwrap();
-        wait_for(&mut console, &mut seen, "NET-42-UP", Duration::from_secs(30));
+        wait_for(&mut console, &mut seen, "-42\r", Duration::from_secs(60));
+        assert!(seen.contains("DHCP-RC-0-42"), "udhcpc failed:\n{seen}");
         let mut answered = false;
         for _ in 0..10 {
-            if netns_daemon::ping(&d.ns, "10.66.0.50") {
+            if netns_daemon::ping(&d.ns, "10.66.0.100") {
                 answered = true;
                 break;
             }
         }
-        assert!(answered, "the guest answers pings across the bridge");
-        let neigh = d.ns.ip_json(&["neigh", "show", "dev", "vmbr0"]).unwrap();
+        assert!(answered, "the guest got its fixed address 10.66.0.100 and answers pings");
+        // out through NAT to the outside host
+        console
+            .write_all(b"ping -c 2 -W 3 10.65.0.2 >/dev/null && echo OUT-$((40+2))-OK\n")
+            .unwrap();
+        wait_for(&mut console, &mut seen, "OUT-42-OK", Duration::from_secs(30));
+        let neigh = d.ns.ip_json(&["neigh", "show", "dev", "vmbr1"]).unwrap();
         assert!(neigh.to_string().to_lowercase().contains("bc:24:11:00:04:10"), "{neigh}");
 
         let r = s.post("/nodes/testnode/qemu/410/status/stop", &[]).await;
