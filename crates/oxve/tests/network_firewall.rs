@@ -277,6 +277,69 @@ fn rules_drop_one_port_and_allow_another() {
     assert!(!reachable(&d.ns, "10.44.0.60:82"), "dropped by policy");
     assert!(ping(&d.ns, "10.44.0.60"), "allowed by the Ping macro");
 
+    // a security group opens port 82 for every guest that uses it
+    d.run(async {
+        let s = d.admin().await;
+        ok(s.post(
+            "/cluster/firewall/groups",
+            &[("group", "web"), ("comment", "web servers")],
+        )
+        .await)
+        .await;
+        ok(s.post(
+            "/cluster/firewall/groups/web",
+            &[
+                ("type", "in"),
+                ("action", "ACCEPT"),
+                ("proto", "tcp"),
+                ("dport", "82"),
+                ("enable", "1"),
+            ],
+        )
+        .await)
+        .await;
+        let groups = s.get("/cluster/firewall/groups", &[]).await;
+        assert_eq!(groups.data()[0]["group"], "web");
+        assert_eq!(groups.data()[0]["comment"], "web servers");
+        assert_eq!(
+            s.get("/cluster/firewall/groups/web", &[]).await.data()[0]["dport"],
+            "82"
+        );
+        let r = s
+            .post(
+                "/cluster/firewall/groups/web",
+                &[("type", "group"), ("action", "web")],
+            )
+            .await;
+        assert_eq!(r.status, 400, "no groups in groups: {:?}", r.body);
+        ok(s.post(
+            &format!("{FW}/rules"),
+            &[("type", "group"), ("action", "web"), ("enable", "1")],
+        )
+        .await)
+        .await;
+        let r = s.delete("/cluster/firewall/groups/web", &[]).await;
+        assert_eq!(r.status, 400, "a used group stays: {:?}", r.body);
+    });
+    assert!(
+        reachable(&d.ns, "10.44.0.60:82"),
+        "allowed by the security group"
+    );
+    d.run(async {
+        let s = d.admin().await;
+        let pos = rules(&s)
+            .await
+            .iter()
+            .position(|r| r["type"] == "group")
+            .unwrap()
+            .to_string();
+        ok(s.delete(&format!("{FW}/rules/{pos}"), &[]).await).await;
+    });
+    assert!(
+        !reachable(&d.ns, "10.44.0.60:82"),
+        "dropped again without the group"
+    );
+
     // the rules are in oxve's own table, in force after a restart too
     let table =
         d.ns.exec(&["nft", "list", "table", "bridge", "oxve-fw"])

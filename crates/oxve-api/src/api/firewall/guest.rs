@@ -62,7 +62,7 @@ fn digest_param() -> oxve_types::schema::StringSchema {
         .max_length(64)
 }
 
-fn rule_fields(schema: ObjectSchema, creating: bool) -> ObjectSchema {
+pub(super) fn rule_fields(schema: ObjectSchema, creating: bool) -> ObjectSchema {
     let text = |d| Schema::string(d).max_length(512);
     let type_schema = Schema::string("Rule type.").enum_values(&["in", "out", "forward", "group"]);
     let action = Schema::string("Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name.")
@@ -159,7 +159,7 @@ async fn check_guest(env: &RpcEnv, kind: GuestKind, vmid: u32) -> Result<(), Api
     }
 }
 
-fn rule_json(rule: &Rule, pos: usize, digest: &str) -> Value {
+pub(super) fn rule_json(rule: &Rule, pos: usize, digest: &str) -> Value {
     let mut v = Map::new();
     v.insert("pos".into(), json!(pos));
     v.insert(
@@ -190,7 +190,7 @@ fn rule_json(rule: &Rule, pos: usize, digest: &str) -> Value {
 }
 
 /// Apply client parameters to a rule.
-fn apply_rule_params(rule: &mut Rule, params: &Params) -> Result<(), ApiError> {
+pub(super) fn apply_rule_params(rule: &mut Rule, params: &Params) -> Result<(), ApiError> {
     if let Some(d) = params.str("delete") {
         for key in format::split_list(d) {
             match key {
@@ -249,8 +249,16 @@ fn apply_rule_params(rule: &mut Rule, params: &Params) -> Result<(), ApiError> {
         }
     }
     rule.validate()
-        .map_err(|e| ApiError::param(e.param, e.message))?;
-    if rule.rule_type == Some(RuleType::Group) {
+        .map_err(|e| ApiError::param(e.param, e.message))
+}
+
+/// A `group` rule must name an existing security group.
+async fn check_group_exists(env: &RpcEnv, rule: &Rule) -> Result<(), ApiError> {
+    if rule.rule_type != Some(RuleType::Group) {
+        return Ok(());
+    }
+    let cluster = load(env.state.store.as_ref(), &super::store::cluster_key()).await?;
+    if cluster.config.group(&rule.action).is_none() {
         return Err(ApiError::param(
             "action",
             format!("security group '{}' does not exist", rule.action),
@@ -276,7 +284,7 @@ async fn commit(env: &RpcEnv, vmid: u32, loaded: &Loaded, cfg: &FwConfig) -> Res
     Ok(())
 }
 
-fn pos_of(params: &Params, len: usize) -> Result<usize, ApiError> {
+pub(super) fn pos_of(params: &Params, len: usize) -> Result<usize, ApiError> {
     let pos = params.int("pos").unwrap_or(-1);
     if pos < 0 || pos as usize >= len {
         return Err(ApiError::param("pos", "no rule at this position"));
@@ -324,6 +332,7 @@ fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
                     ..Default::default()
                 };
                 apply_rule_params(&mut rule, &params)?;
+                check_group_exists(&env, &rule).await?;
                 let _guard = env.state.network.firewall_lock().await;
                 let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
                 check_digest(&loaded, params.str("digest"))?;
@@ -375,6 +384,7 @@ fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
                 } else {
                     let mut rule = cfg.rules[pos].clone();
                     apply_rule_params(&mut rule, &params)?;
+                    check_group_exists(&env, &rule).await?;
                     cfg.rules[pos] = rule;
                 }
                 commit(&env, id, &loaded, &cfg).await?;

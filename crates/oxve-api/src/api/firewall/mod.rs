@@ -4,6 +4,7 @@
 //! nftables transaction; if that fails the previous file comes back.
 
 mod cluster;
+mod groups;
 mod guest;
 mod store;
 mod sync;
@@ -17,5 +18,6 @@ pub use sync::sync_firewall;
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut out = cluster::methods();
     out.extend(guest::methods());
+    out.extend(groups::methods());
     out
 }

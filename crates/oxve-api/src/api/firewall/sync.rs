@@ -50,7 +50,7 @@ pub async fn guest_firewalls(state: &AppState) -> Result<Vec<GuestFirewall>, Str
             policy_in: fw.option("policy_in").unwrap_or("DROP").to_string(),
             policy_out: fw.option("policy_out").unwrap_or("ACCEPT").to_string(),
             dhcp: fw.flag("dhcp"),
-            rules: fw.rules.clone(),
+            rules: oxve_net::firewall::expand_groups(&fw.rules, &cluster.config.groups),
             nics: nics
                 .iter()
                 .filter(|n| n.vmid == vmid && n.firewall)
