@@ -117,6 +117,9 @@ fn rules_drop_one_port_and_allow_another() {
     d.ns.ip(&["link", "set", "tap600i0", "master", "vmbr0", "up"])
         .unwrap();
     guest
+        .ip(&["link", "set", "eth0", "address", "bc:24:11:00:06:00"])
+        .unwrap();
+    guest
         .ip(&["addr", "add", "10.44.0.60/24", "dev", "eth0"])
         .unwrap();
     guest.ip(&["link", "set", "eth0", "up"]).unwrap();
@@ -176,6 +179,17 @@ fn rules_drop_one_port_and_allow_another() {
     assert!(reachable(&d.ns, "10.44.0.60:80"), "port 80 stays open");
     assert!(!reachable(&d.ns, "10.44.0.60:81"), "port 81 is dropped");
     assert!(ping(&d.ns, "10.44.0.60"), "policy ACCEPT lets ping through");
+    // the MAC filter (on by default) drops what the guest sends from another MAC
+    guest
+        .ip(&["link", "set", "eth0", "address", "bc:24:11:00:06:99"])
+        .unwrap();
+    let _ = d.ns.ip(&["neigh", "flush", "dev", "vmbr0"]);
+    assert!(!ping(&d.ns, "10.44.0.60"), "spoofed source MAC dropped");
+    guest
+        .ip(&["link", "set", "eth0", "address", "bc:24:11:00:06:00"])
+        .unwrap();
+    let _ = d.ns.ip(&["neigh", "flush", "dev", "vmbr0"]);
+    assert!(ping(&d.ns, "10.44.0.60"));
 
     d.run(async {
         let s = d.admin().await;

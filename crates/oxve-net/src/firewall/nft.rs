@@ -25,6 +25,9 @@ pub struct GuestFirewall {
     pub rules: Vec<Rule>,
     /// NICs with `firewall=1`: (`netN` index, device name).
     pub nics: Vec<(u32, String)>,
+    /// MAC filter (option `macfilter`, on by default): per device, the only source MAC the
+    /// guest may send from.
+    pub macs: Vec<(String, String)>,
 }
 
 fn verdict(action: &str) -> &'static str {
@@ -153,6 +156,15 @@ fn chain(s: &mut String, name: &str, guest: &GuestFirewall, ty: RuleType, statef
         _ => ("iifname", &guest.policy_out),
     };
     let _ = writeln!(s, "  chain {name} {{");
+    if ty == RuleType::Out {
+        for (dev, mac) in &guest.macs {
+            let _ = writeln!(
+                s,
+                "    iifname \"{dev}\" ether saddr != {} drop",
+                mac.to_ascii_lowercase()
+            );
+        }
+    }
     if stateful {
         let _ = writeln!(s, "    ct state established,related accept");
         let _ = writeln!(s, "    ct state invalid drop");
@@ -266,6 +278,7 @@ mod tests {
             dhcp: false,
             rules: rules.iter().map(|l| Rule::parse_line(l).unwrap()).collect(),
             nics: vec![(0, "tap100i0".into())],
+            macs: vec![("tap100i0".into(), "BC:24:11:00:00:01".into())],
         }
     }
 
@@ -312,6 +325,10 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("ct state established,related accept"));
+        assert!(
+            s.contains("iifname \"tap100i0\" ether saddr != bc:24:11:00:00:01 drop"),
+            "{s}"
+        );
         assert!(!ruleset(&[guest(&[])], false).contains("ct state"));
         assert_eq!(
             ruleset(&[], true),

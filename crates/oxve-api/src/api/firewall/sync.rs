@@ -56,6 +56,15 @@ pub async fn guest_firewalls(state: &AppState) -> Result<Vec<GuestFirewall>, Str
                 .filter(|n| n.vmid == vmid && n.firewall)
                 .map(|n| (n.index, n.device.clone()))
                 .collect(),
+            // Proxmox filters source MACs unless `macfilter: 0`
+            macs: if fw.option("macfilter").is_none_or(|v| v != "0") {
+                nics.iter()
+                    .filter(|n| n.vmid == vmid && n.firewall)
+                    .filter_map(|n| Some((n.device.clone(), n.mac.clone()?)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         });
     }
     Ok(out)
