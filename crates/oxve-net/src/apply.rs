@@ -126,6 +126,30 @@ pub async fn apply(
     Ok(log)
 }
 
+/// Bring up as much of `file` as possible, as a boot does: an interface that fails (a port
+/// that vanished, a missing kernel feature) is reported in the log and the others still
+/// come up.
+pub async fn apply_best_effort(nl: &Netlink, file: &InterfacesFile) -> Vec<String> {
+    let mut log = Vec::new();
+    let mut failed = BTreeSet::new();
+    for (name, iface, ty) in wanted(file) {
+        if let Err(e) = create(nl, file, name, iface, ty, &mut log).await {
+            log.push(format!("{name}: FAILED: {e}"));
+            failed.insert(name.clone());
+        }
+    }
+    let none = InterfacesFile::default();
+    for (name, iface, ty) in wanted(file) {
+        if failed.contains(name) {
+            continue;
+        }
+        if let Err(e) = configure(nl, &none, name, iface, ty, &mut log).await {
+            log.push(format!("{name}: FAILED: {e}"));
+        }
+    }
+    log
+}
+
 /// Remove devices the old file created that the new one no longer brings up.
 async fn remove_dropped(
     nl: &Netlink,

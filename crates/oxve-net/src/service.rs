@@ -208,11 +208,12 @@ impl NetworkService {
         }
     }
 
-    /// Apply the stored configuration at daemon start (nothing pending is applied).
+    /// Apply the stored configuration at daemon start (nothing pending is applied), as much
+    /// of it as works: failures are in the log.
     pub async fn apply_on_start(&self) -> Result<Vec<String>> {
         let _guard = self.lock().await;
         let active = self.read_active()?;
         let nl = Netlink::connect()?;
-        apply(&nl, &InterfacesFile::default(), &active).await
+        Ok(crate::apply::apply_best_effort(&nl, &active).await)
     }
 }

@@ -197,3 +197,27 @@ fn missing_kernel_features_are_named() {
         "vxlan"
     );
 }
+
+/// At boot, an interface that cannot come up does not keep the others down.
+#[test]
+fn best_effort_apply_brings_up_what_works() {
+    let node = NamedNetns::create("oxvenet").unwrap();
+    let cfg = parse(
+        "auto vmbr0\niface vmbr0 inet static\n\taddress 10.98.0.1/24\n\tbridge-ports eth7\n\n\
+         auto vmbr1\niface vmbr1 inet static\n\taddress 10.98.1.1/24\n\tbridge-ports none\n",
+    );
+    let log = node
+        .run(|| {
+            block_on(async {
+                let nl = Netlink::connect().unwrap();
+                oxve_net::apply::apply_best_effort(&nl, &cfg).await
+            })
+        })
+        .unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("vmbr0: FAILED") && l.contains("eth7")),
+        "{log:?}"
+    );
+    assert_eq!(addrs(&node, "vmbr1"), vec!["10.98.1.1/24"]);
+}

@@ -62,7 +62,13 @@ pub async fn sync_nat(state: &AppState, ctx: Option<&TaskContext>) -> Result<(),
 /// would; failures are logged, the daemon still starts.
 pub async fn start(state: &AppState) {
     match state.network.apply_on_start().await {
-        Ok(log) => log.iter().for_each(|l| tracing::info!("network: {l}")),
+        Ok(log) => log.iter().for_each(|l| {
+            if l.contains("FAILED") {
+                tracing::warn!("network: {l}");
+            } else {
+                tracing::info!("network: {l}");
+            }
+        }),
         Err(err) => tracing::warn!("cannot apply the network configuration: {err}"),
     }
     {
