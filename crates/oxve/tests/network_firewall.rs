@@ -123,7 +123,7 @@ fn rules_drop_one_port_and_allow_another() {
         .ip(&["addr", "add", "10.44.0.60/24", "dev", "eth0"])
         .unwrap();
     guest.ip(&["link", "set", "eth0", "up"]).unwrap();
-    for port in [80, 81, 82] {
+    for port in [80, 81, 82, 83, 84] {
         serve(&guest, port);
     }
     assert!(reachable(&d.ns, "10.44.0.60:80"));
@@ -354,6 +354,116 @@ fn rules_drop_one_port_and_allow_another() {
         "dropped again without the group"
     );
 
+    // IP sets and aliases name the allowed sources
+    d.run(async {
+        let s = d.admin().await;
+        ok(s.post(
+            "/cluster/firewall/ipset",
+            &[("name", "admins"), ("comment", "admin hosts")],
+        )
+        .await)
+        .await;
+        ok(s.post(
+            "/cluster/firewall/ipset/admins",
+            &[("cidr", "10.44.0.0/24")],
+        )
+        .await)
+        .await;
+        ok(s.post(
+            "/cluster/firewall/aliases",
+            &[("name", "nodeaddr"), ("cidr", "10.44.0.1")],
+        )
+        .await)
+        .await;
+        ok(s.post(
+            &format!("{FW}/rules"),
+            &[
+                ("type", "in"),
+                ("action", "ACCEPT"),
+                ("source", "+dc/admins"),
+                ("proto", "tcp"),
+                ("dport", "83"),
+                ("enable", "1"),
+            ],
+        )
+        .await)
+        .await;
+        ok(s.post(
+            &format!("{FW}/rules"),
+            &[
+                ("type", "in"),
+                ("action", "ACCEPT"),
+                ("source", "nodeaddr"),
+                ("proto", "tcp"),
+                ("dport", "84"),
+                ("enable", "1"),
+            ],
+        )
+        .await)
+        .await;
+        for (form, param) in [
+            (
+                &[
+                    ("type", "in"),
+                    ("action", "ACCEPT"),
+                    ("source", "+nosuchset"),
+                ][..],
+                "source",
+            ),
+            (
+                &[
+                    ("type", "in"),
+                    ("action", "ACCEPT"),
+                    ("dest", "nosuchalias"),
+                ][..],
+                "dest",
+            ),
+        ] {
+            let r = s.post(&format!("{FW}/rules"), form).await;
+            assert_eq!(r.status, 400, "{form:?}: {:?}", r.body);
+            assert!(r.body["errors"][param].is_string(), "{:?}", r.body);
+        }
+        let r = s
+            .delete("/cluster/firewall/ipset/admins", &[("force", "1")])
+            .await;
+        assert_eq!(r.status, 400, "an IP set in use stays: {:?}", r.body);
+        let r = s.delete("/cluster/firewall/aliases/nodeaddr", &[]).await;
+        assert_eq!(r.status, 400, "an alias in use stays: {:?}", r.body);
+        assert_eq!(
+            s.get("/cluster/firewall/ipset/admins", &[]).await.data()[0]["cidr"],
+            "10.44.0.0/24"
+        );
+        assert_eq!(
+            s.get("/cluster/firewall/aliases/nodeaddr", &[])
+                .await
+                .data()["cidr"],
+            "10.44.0.1"
+        );
+    });
+    assert!(reachable(&d.ns, "10.44.0.60:83"), "allowed for the IP set");
+    assert!(reachable(&d.ns, "10.44.0.60:84"), "allowed for the alias");
+    d.run(async {
+        let s = d.admin().await;
+        // an excluded entry (nomatch) takes the node out of the set
+        ok(s.post(
+            "/cluster/firewall/ipset/admins",
+            &[("cidr", "10.44.0.1"), ("nomatch", "1")],
+        )
+        .await)
+        .await;
+        ok(s.put(
+            "/cluster/firewall/aliases/nodeaddr",
+            &[("cidr", "10.44.0.99")],
+        )
+        .await)
+        .await;
+    });
+    assert!(!reachable(&d.ns, "10.44.0.60:83"), "excluded by nomatch");
+    assert!(
+        !reachable(&d.ns, "10.44.0.60:84"),
+        "the alias points elsewhere now"
+    );
+
     // the rules are in oxve's own table, in force after a restart too
     let table =
         d.ns.exec(&["nft", "list", "table", "bridge", "oxve-fw"])
@@ -375,8 +485,14 @@ fn rules_drop_one_port_and_allow_another() {
         .await;
         assert_eq!(rules(&s).await[0]["dport"], "81");
         ok(s.delete(&format!("{FW}/rules/0"), &[]).await).await;
-        assert_eq!(rules(&s).await.len(), 2);
-        assert_eq!(s.get(&format!("{FW}/rules/5"), &[]).await.status, 400);
+        assert_eq!(rules(&s).await.len(), list.len() - 1);
+        assert!(!rules(&s).await.iter().any(|r| r["dport"] == "81"));
+        assert_eq!(
+            s.get(&format!("{FW}/rules/{}", list.len()), &[])
+                .await
+                .status,
+            400
+        );
         ok(s.put("/cluster/firewall/options", &[("enable", "0")]).await).await;
     });
     assert!(

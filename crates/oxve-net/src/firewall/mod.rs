@@ -6,7 +6,7 @@ pub mod macros;
 pub mod nft;
 pub mod rule;
 
-pub use config::{check_group_name, FwConfig, SecurityGroup};
+pub use config::{check_group_name, Alias, FwConfig, IpSet, IpSetEntry, SecurityGroup};
 pub use rule::{Rule, RuleError, RuleType};
 
 /// Replace each enabled `group` rule by the group's rules (with the group rule's NIC, if it
@@ -37,4 +37,58 @@ pub fn expand_groups(rules: &[Rule], groups: &[SecurityGroup]) -> Vec<Rule> {
         }
     }
     out
+}
+
+/// Replace alias names in rules' source and dest by their addresses (unknown aliases stay
+/// and fail the nft transaction, which the API prevents by checking references first).
+pub fn resolve_aliases(rules: &[Rule], aliases: &[Alias]) -> Vec<Rule> {
+    let resolve = |spec: &Option<String>| -> Option<String> {
+        let spec = spec.as_ref()?;
+        if matches!(rule::addr_ref(spec), Some(rule::AddrRef::IpSet(_))) {
+            return Some(spec.clone());
+        }
+        let items: Vec<String> = spec
+            .split(',')
+            .map(|item| match rule::addr_ref(item) {
+                Some(rule::AddrRef::Alias(name)) => aliases
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(&name))
+                    .map(|a| a.cidr.clone())
+                    .unwrap_or_else(|| item.to_string()),
+                _ => item.to_string(),
+            })
+            .collect();
+        Some(items.join(","))
+    };
+    rules
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.source = resolve(&r.source);
+            r.dest = resolve(&r.dest);
+            r
+        })
+        .collect()
+}
+
+/// The datacenter's IP sets as nftables sets.
+pub fn nft_sets(ipsets: &[IpSet]) -> Vec<nft::NftSet> {
+    ipsets
+        .iter()
+        .map(|s| nft::NftSet {
+            name: s.name.clone(),
+            elements: s
+                .entries
+                .iter()
+                .filter(|e| !e.nomatch)
+                .map(|e| e.cidr.clone())
+                .collect(),
+            nomatch: s
+                .entries
+                .iter()
+                .filter(|e| e.nomatch)
+                .map(|e| e.cidr.clone())
+                .collect(),
+        })
+        .collect()
 }

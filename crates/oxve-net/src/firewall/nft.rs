@@ -38,6 +38,30 @@ fn verdict(action: &str) -> &'static str {
     }
 }
 
+/// A datacenter IP set as an nftables set (`nomatch` entries in a second set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NftSet {
+    pub name: String,
+    pub elements: Vec<String>,
+    pub nomatch: Vec<String>,
+}
+
+fn set_name(name: &str, nomatch: bool) -> String {
+    format!("ipset-{name}{}", if nomatch { "-nomatch" } else { "" })
+}
+
+/// The match of an address spec: `ip saddr 10.0.0.0/8`, or an IP set reference.
+fn addr_match(dir: &str, spec: &str, sets: &[NftSet]) -> String {
+    if let Some(super::rule::AddrRef::IpSet(name)) = super::rule::addr_ref(spec) {
+        let mut m = format!("ip {dir} @{}", set_name(&name, false));
+        if sets.iter().any(|s| s.name == name && !s.nomatch.is_empty()) {
+            m.push_str(&format!(" ip {dir} != @{}", set_name(&name, true)));
+        }
+        return m;
+    }
+    format!("ip {dir} {}", set(spec, false))
+}
+
 fn set(spec: &str, port: bool) -> String {
     let items: Vec<String> = spec
         .split(',')
@@ -82,7 +106,13 @@ fn proto_match(
 
 /// The nft rule lines of one firewall rule in a guest chain (`dev_key` is `oifname` for
 /// the in direction, `iifname` for out).
-fn rule_lines(rule: &Rule, guest: &GuestFirewall, dev_key: &str, chain: &str) -> Vec<String> {
+fn rule_lines(
+    rule: &Rule,
+    guest: &GuestFirewall,
+    dev_key: &str,
+    chain: &str,
+    sets: &[NftSet],
+) -> Vec<String> {
     let mut base = String::new();
     if let Some(iface) = &rule.iface {
         let index: Option<u32> = iface.strip_prefix("net").and_then(|n| n.parse().ok());
@@ -94,10 +124,10 @@ fn rule_lines(rule: &Rule, guest: &GuestFirewall, dev_key: &str, chain: &str) ->
         }
     }
     if let Some(src) = &rule.source {
-        let _ = write!(base, "ip saddr {} ", set(src, false));
+        let _ = write!(base, "{} ", addr_match("saddr", src, sets));
     }
     if let Some(dst) = &rule.dest {
-        let _ = write!(base, "ip daddr {} ", set(dst, false));
+        let _ = write!(base, "{} ", addr_match("daddr", dst, sets));
     }
     let log = rule
         .log
@@ -150,7 +180,14 @@ fn rule_lines(rule: &Rule, guest: &GuestFirewall, dev_key: &str, chain: &str) ->
         .collect()
 }
 
-fn chain(s: &mut String, name: &str, guest: &GuestFirewall, ty: RuleType, stateful: bool) {
+fn chain(
+    s: &mut String,
+    name: &str,
+    guest: &GuestFirewall,
+    ty: RuleType,
+    stateful: bool,
+    sets: &[NftSet],
+) {
     let (dev_key, policy) = match ty {
         RuleType::In => ("oifname", &guest.policy_in),
         _ => ("iifname", &guest.policy_out),
@@ -185,7 +222,7 @@ fn chain(s: &mut String, name: &str, guest: &GuestFirewall, ty: RuleType, statef
         .iter()
         .filter(|r| r.enable && r.rule_type == Some(ty))
     {
-        for line in rule_lines(rule, guest, dev_key, name) {
+        for line in rule_lines(rule, guest, dev_key, name, sets) {
             let _ = writeln!(s, "    {line}");
         }
     }
@@ -196,27 +233,38 @@ fn chain(s: &mut String, name: &str, guest: &GuestFirewall, ty: RuleType, statef
 /// The nft script that makes the table enforce exactly these guest firewalls. `stateful`
 /// adds connection tracking (the kernel needs bridge conntrack, `nf_conntrack_bridge`).
 pub fn ruleset(guests: &[GuestFirewall], stateful: bool) -> String {
+    ruleset_with_sets(guests, &[], stateful)
+}
+
+/// [`ruleset`] with the datacenter's IP sets, which rules use as `+name`.
+pub fn ruleset_with_sets(guests: &[GuestFirewall], sets: &[NftSet], stateful: bool) -> String {
     let mut s = format!("table bridge {TABLE}\ndelete table bridge {TABLE}\n");
     let active: Vec<&GuestFirewall> = guests.iter().filter(|g| !g.nics.is_empty()).collect();
     if active.is_empty() {
         return s;
     }
     let _ = writeln!(s, "table bridge {TABLE} {{");
+    for set in sets {
+        for (nomatch, elements) in [(false, &set.elements), (true, &set.nomatch)] {
+            if nomatch && elements.is_empty() {
+                continue;
+            }
+            let _ = write!(
+                s,
+                "  set {} {{\n    type ipv4_addr; flags interval; auto-merge;\n",
+                set_name(&set.name, nomatch)
+            );
+            if !elements.is_empty() {
+                let _ = writeln!(s, "    elements = {{ {} }}", elements.join(", "));
+            }
+            let _ = writeln!(s, "  }}");
+        }
+    }
     for g in &active {
-        chain(
-            &mut s,
-            &format!("guest{}-in", g.vmid),
-            g,
-            RuleType::In,
-            stateful,
-        );
-        chain(
-            &mut s,
-            &format!("guest{}-out", g.vmid),
-            g,
-            RuleType::Out,
-            stateful,
-        );
+        let name_in = format!("guest{}-in", g.vmid);
+        chain(&mut s, &name_in, g, RuleType::In, stateful, sets);
+        let name_out = format!("guest{}-out", g.vmid);
+        chain(&mut s, &name_out, g, RuleType::Out, stateful, sets);
     }
     let map = |dir: &str| {
         active
@@ -264,6 +312,11 @@ pub fn kernel_has_bridge_conntrack() -> bool {
 /// Apply the guest firewalls (one transaction).
 pub fn apply(guests: &[GuestFirewall], stateful: bool) -> Result<()> {
     crate::nat::nft_apply(&ruleset(guests, stateful))
+}
+
+/// Apply the guest firewalls with the datacenter's IP sets (one transaction).
+pub fn apply_with_sets(guests: &[GuestFirewall], sets: &[NftSet], stateful: bool) -> Result<()> {
+    crate::nat::nft_apply(&ruleset_with_sets(guests, sets, stateful))
 }
 
 #[cfg(test)]

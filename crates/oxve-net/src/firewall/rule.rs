@@ -110,9 +110,40 @@ pub fn check_ports(spec: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Check an address spec: IPv4 addresses, networks or `a-b` ranges, comma-separated.
+/// A name in an address spec: an IP set (`+name`, `+dc/name`) or an alias (`name`,
+/// `dc/name`), as Proxmox writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddrRef {
+    IpSet(String),
+    Alias(String),
+}
+
+fn ident(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The IP set or alias an address spec item names, if it is a name.
+pub fn addr_ref(item: &str) -> Option<AddrRef> {
+    if let Some(set) = item.strip_prefix('+') {
+        let set = set.strip_prefix("dc/").unwrap_or(set);
+        return ident(set).then(|| AddrRef::IpSet(set.to_string()));
+    }
+    let alias = item.strip_prefix("dc/").unwrap_or(item);
+    (ident(alias) && !alias.contains('.')).then(|| AddrRef::Alias(alias.to_string()))
+}
+
+/// Check an address spec: IPv4 addresses, networks or `a-b` ranges, comma-separated, alias
+/// names among them, or one IP set (`+name`).
 pub fn check_addresses(spec: &str) -> Result<(), String> {
+    if matches!(addr_ref(spec), Some(AddrRef::IpSet(_))) {
+        return Ok(());
+    }
     for part in spec.split(',') {
+        if matches!(addr_ref(part), Some(AddrRef::Alias(_))) {
+            continue;
+        }
         let ok = if let Some((a, b)) = part.split_once('-') {
             a.parse::<std::net::Ipv4Addr>().is_ok() && b.parse::<std::net::Ipv4Addr>().is_ok()
         } else if part.contains('/') {
@@ -130,6 +161,21 @@ pub fn check_addresses(spec: &str) -> Result<(), String> {
 }
 
 impl Rule {
+    /// The IP sets and aliases the rule's source and dest name, with the parameter.
+    pub fn refs(&self) -> Vec<(&'static str, AddrRef)> {
+        let mut out = Vec::new();
+        for (param, spec) in [("source", &self.source), ("dest", &self.dest)] {
+            if let Some(spec) = spec {
+                if let Some(r @ AddrRef::IpSet(_)) = addr_ref(spec) {
+                    out.push((param, r));
+                    continue;
+                }
+                out.extend(spec.split(',').filter_map(addr_ref).map(|r| (param, r)));
+            }
+        }
+        out
+    }
+
     /// Check every field; the error names the API parameter.
     pub fn validate(&self) -> Result<(), RuleError> {
         let ty = self

@@ -114,8 +114,9 @@ async fn group_users(env: &RpcEnv, name: &str) -> Result<Vec<String>, ApiError> 
     Ok(users)
 }
 
-fn group_rule(params: &Params, rule: &mut Rule) -> Result<(), ApiError> {
+fn group_rule(params: &Params, rule: &mut Rule, cluster: &FwConfig) -> Result<(), ApiError> {
     apply_rule_params(rule, params)?;
+    super::guest::check_refs(cluster, rule)?;
     if rule.rule_type == Some(RuleType::Group) {
         return Err(ApiError::param(
             "type",
@@ -244,11 +245,12 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
         .permission(MODIFY)
         .protected()
         .handler(|env: RpcEnv, params| async move {
-            let mut rule = Rule::default();
-            group_rule(&params, &mut rule)?;
             let name = params.req_str("group").to_string();
             let pos = params.int("pos").unwrap_or(0).max(0) as usize;
-            change(&env, &params, |cfg| {
+            let p = params.clone();
+            change(&env, &params, move |cfg| {
+                let mut rule = Rule::default();
+                group_rule(&p, &mut rule, cfg)?;
                 let g = group_of(cfg, &name)?;
                 let pos = pos.min(g.rules.len());
                 g.rules.insert(pos, rule);
@@ -331,6 +333,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             let name = params.req_str("group").to_string();
             let p = params.clone();
             change(&env, &params, move |cfg| {
+                let snapshot = cfg.clone();
                 let g = group_of(cfg, &name)?;
                 let pos = pos_of(&p, g.rules.len())?;
                 if let Some(to) = p.int("moveto") {
@@ -339,7 +342,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     g.rules.insert(to, rule);
                 } else {
                     let mut rule = g.rules[pos].clone();
-                    group_rule(&p, &mut rule)?;
+                    group_rule(&p, &mut rule, &snapshot)?;
                     g.rules[pos] = rule;
                 }
                 Ok(())

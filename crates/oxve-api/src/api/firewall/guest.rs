@@ -252,17 +252,34 @@ pub(super) fn apply_rule_params(rule: &mut Rule, params: &Params) -> Result<(), 
         .map_err(|e| ApiError::param(e.param, e.message))
 }
 
-/// A `group` rule must name an existing security group.
-async fn check_group_exists(env: &RpcEnv, rule: &Rule) -> Result<(), ApiError> {
-    if rule.rule_type != Some(RuleType::Group) {
-        return Ok(());
-    }
+/// What a rule names must exist in the datacenter file: its security group, IP sets, aliases.
+pub(super) async fn check_group_exists(env: &RpcEnv, rule: &Rule) -> Result<(), ApiError> {
     let cluster = load(env.state.store.as_ref(), &super::store::cluster_key()).await?;
-    if cluster.config.group(&rule.action).is_none() {
+    check_refs(&cluster.config, rule)
+}
+
+/// [`check_group_exists`] against a loaded datacenter file.
+pub(super) fn check_refs(cluster: &FwConfig, rule: &Rule) -> Result<(), ApiError> {
+    if rule.rule_type == Some(RuleType::Group) && cluster.group(&rule.action).is_none() {
         return Err(ApiError::param(
             "action",
             format!("security group '{}' does not exist", rule.action),
         ));
+    }
+    for (param, r) in rule.refs() {
+        let missing = match &r {
+            oxve_net::firewall::rule::AddrRef::IpSet(n) => cluster
+                .ipset(n)
+                .is_none()
+                .then(|| format!("no such IP set '{n}'")),
+            oxve_net::firewall::rule::AddrRef::Alias(n) => cluster
+                .alias(n)
+                .is_none()
+                .then(|| format!("no such alias '{n}'")),
+        };
+        if let Some(m) = missing {
+            return Err(ApiError::param(param, m));
+        }
     }
     Ok(())
 }

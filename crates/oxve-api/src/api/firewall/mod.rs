@@ -6,6 +6,7 @@
 mod cluster;
 mod groups;
 mod guest;
+mod ipsets;
 mod store;
 mod sync;
 
@@ -19,5 +20,6 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut out = cluster::methods();
     out.extend(guest::methods());
     out.extend(groups::methods());
+    out.extend(ipsets::methods());
     out
 }

@@ -50,7 +50,10 @@ pub async fn guest_firewalls(state: &AppState) -> Result<Vec<GuestFirewall>, Str
             policy_in: fw.option("policy_in").unwrap_or("DROP").to_string(),
             policy_out: fw.option("policy_out").unwrap_or("ACCEPT").to_string(),
             dhcp: fw.flag("dhcp"),
-            rules: oxve_net::firewall::expand_groups(&fw.rules, &cluster.config.groups),
+            rules: oxve_net::firewall::resolve_aliases(
+                &oxve_net::firewall::expand_groups(&fw.rules, &cluster.config.groups),
+                &cluster.config.aliases,
+            ),
             nics: nics
                 .iter()
                 .filter(|n| n.vmid == vmid && n.firewall)
@@ -74,7 +77,11 @@ pub async fn guest_firewalls(state: &AppState) -> Result<Vec<GuestFirewall>, Str
 pub async fn sync_firewall(state: &AppState) -> Result<(), String> {
     let guests = guest_firewalls(state).await?;
     let stateful = !guests.is_empty() && stateful();
-    tokio::task::spawn_blocking(move || nft::apply(&guests, stateful))
+    let cluster = load(state.store.as_ref(), &cluster_key())
+        .await
+        .map_err(|e| e.message)?;
+    let sets = oxve_net::firewall::nft_sets(&cluster.config.ipsets);
+    tokio::task::spawn_blocking(move || nft::apply_with_sets(&guests, &sets, stateful))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e: NetError| e.to_string())
