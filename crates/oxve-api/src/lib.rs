@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod consoles;
 pub mod env;
 pub mod guests;
 pub mod http;

@@ -36,6 +36,8 @@ pub struct AppState {
     pub network: Arc<oxve_net::service::NetworkService>,
     pub started: Instant,
     pub caches: Caches,
+    /// Console sessions prepared by vncproxy/termproxy.
+    pub consoles: crate::consoles::ConsoleSessions,
 }
 
 impl AppState {

@@ -1,6 +1,9 @@
 //! Whether KVM can really run guests here. `/dev/kvm` existing is not enough (nested setups
 //! often expose it without working virtualization), so the probe creates a tiny VM and runs
-//! one `hlt` instruction in real mode, with a time limit.
+//! one `hlt` instruction in real mode, with a time limit. It also asks KVM which CPU features
+//! it can give guests: a nested KVM that cannot offer the x86-64-v2 baseline (SSE3, SSSE3,
+//! SSE4.1/4.2, POPCNT, CX16, LAHF) runs real mode but hangs a modern guest kernel, and
+//! Proxmox's default CPU type (`x86-64-v2-AES`) needs those anyway.
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -18,6 +21,7 @@ const KVM_RUN: libc::c_ulong = 0xAE80;
 const KVM_SET_REGS: libc::c_ulong = 0x4090_AE82;
 const KVM_GET_SREGS: libc::c_ulong = 0x8138_AE83;
 const KVM_SET_SREGS: libc::c_ulong = 0x4138_AE84;
+const KVM_GET_SUPPORTED_CPUID: libc::c_ulong = 0xC008_AE05;
 const KVM_EXIT_HLT: u32 = 5;
 const SREGS_SIZE: usize = 312;
 const GUEST_MEM: usize = 0x2000;
@@ -51,6 +55,53 @@ pub fn kvm_usable(timeout: Duration) -> KvmStatus {
             usable: false,
             reason: Some(reason),
         },
+    }
+}
+
+/// The x86-64-v2 features a guest CPU needs: (CPUID leaf, register, bit, name).
+const BASELINE: &[(u32, char, u32, &str)] = &[
+    (1, 'c', 0, "sse3"),
+    (1, 'c', 9, "ssse3"),
+    (1, 'c', 13, "cx16"),
+    (1, 'c', 19, "sse4.1"),
+    (1, 'c', 20, "sse4.2"),
+    (1, 'c', 23, "popcnt"),
+    (0x8000_0001, 'c', 0, "lahf_lm"),
+];
+
+/// Fails naming the x86-64-v2 features KVM cannot give its guests.
+fn check_cpuid_baseline(kvm: &OwnedFd) -> Result<(), String> {
+    const MAX_ENTRIES: usize = 256;
+    // struct kvm_cpuid2 { u32 nent; u32 padding; struct kvm_cpuid_entry2 entries[]; } with
+    // entries of { function, index, flags, eax, ebx, ecx, edx, padding[3] } (10 x u32).
+    let mut buf = vec![0u32; 2 + MAX_ENTRIES * 10];
+    buf[0] = MAX_ENTRIES as u32;
+    ioctl(
+        kvm,
+        KVM_GET_SUPPORTED_CPUID,
+        buf.as_mut_ptr() as libc::c_ulong,
+    )?;
+    let entries: Vec<&[u32]> = buf[2..].chunks(10).take(buf[0] as usize).collect();
+    let missing: Vec<&str> = BASELINE
+        .iter()
+        .filter(|(leaf, reg, bit, _)| {
+            !entries.iter().any(|e| {
+                let value = match reg {
+                    'c' => e[5],
+                    _ => e[6],
+                };
+                e[0] == *leaf && e[1] == 0 && value & (1 << bit) != 0
+            })
+        })
+        .map(|(_, _, _, name)| *name)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "KVM cannot give guests the x86-64-v2 CPU baseline (missing {})",
+            missing.join(", ")
+        ))
     }
 }
 
@@ -122,6 +173,7 @@ fn probe() -> Result<(), String> {
     if ioctl(&kvm, KVM_GET_API_VERSION, 0)? != 12 {
         return Err("unexpected KVM API version".into());
     }
+    check_cpuid_baseline(&kvm)?;
     let vm = owned(ioctl(&kvm, KVM_CREATE_VM, 0)?);
 
     let mem = Mapping::new(GUEST_MEM, None)?;

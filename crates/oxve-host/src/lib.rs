@@ -1,11 +1,13 @@
 //! Facts about the host the daemon runs on, read from `/proc`, `uname` and `statvfs`, and
 //! whether KVM can really run guests here.
 
+mod cgroup;
 mod cpu;
 mod kvm;
 mod memory;
 mod system;
 
+pub use cgroup::{CgroupError, CgroupVersion, GuestCgroup};
 pub use cpu::{cpu_info, CpuInfo, CpuSampler, CpuTimes};
 pub use kvm::{kvm_usable, KvmStatus};
 pub use memory::{memory_info, MemoryInfo};

@@ -41,6 +41,8 @@ pub struct EngineOptions {
     pub start_timeout: Duration,
     /// Default time allowed for one QMP command.
     pub qmp_timeout: Duration,
+    /// Where cgroups are mounted (`/sys/fs/cgroup`); `None` puts VMs in no cgroup of their own.
+    pub cgroup_root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -53,6 +55,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("ovmf", &self.ovmf)
             .field("start_timeout", &self.start_timeout)
             .field("qmp_timeout", &self.qmp_timeout)
+            .field("cgroup_root", &self.cgroup_root)
             .finish()
     }
 }
@@ -68,16 +71,19 @@ impl EngineOptions {
             ovmf: None,
             start_timeout: Duration::from_secs(60),
             qmp_timeout: Duration::from_secs(30),
+            cgroup_root: Some(PathBuf::from("/sys/fs/cgroup")),
         }
     }
 }
 
-/// A cached QMP connection to one QEMU process, with what never changes while it runs.
+/// A cached QMP connection to one QEMU process, with what never changes while it runs and
+/// the last status facts QMP gave (see [`crate::status`]).
 pub(crate) struct Conn {
     pub pid: u32,
     pub client: QmpClient,
     pub qemu_version: Option<String>,
     pub machine: Option<String>,
+    pub facts: Option<crate::status::QmpFacts>,
 }
 
 /// The VM engine of one node (or one test).
@@ -200,6 +206,7 @@ impl QemuEngine {
                 client,
                 qemu_version: None,
                 machine: None,
+                facts: None,
             });
         }
         let conn = guard.as_mut().ok_or(QemuError::NotRunning { vmid })?;
@@ -218,6 +225,9 @@ impl QemuEngine {
     /// Removes the run files of a VM that does not run (after it stopped or crashed).
     pub(crate) async fn cleanup(&self, vmid: u32) -> Result<()> {
         self.forget(vmid).await;
+        if let Some(cg) = self.vm_cgroup(vmid) {
+            cg.remove();
+        }
         self.paths.remove_all(vmid)
     }
 

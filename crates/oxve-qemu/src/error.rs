@@ -87,6 +87,14 @@ pub enum QemuError {
         source: BoxError,
     },
 
+    /// A hot-plug step failed on the running VM (what was added is removed again).
+    #[error("VM {vmid}: hotplug problem - {key}: {message}")]
+    Hotplug {
+        vmid: u32,
+        key: String,
+        message: String,
+    },
+
     /// A console (`serialN`, VNC) the running VM does not have.
     #[error("VM {vmid}: no {console} console (not configured as a socket)")]
     NoConsole { vmid: u32, console: String },

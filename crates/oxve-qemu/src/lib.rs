@@ -22,22 +22,30 @@
 //!   the pidfile and checks `/proc/<pid>/cmdline` names the VM's QMP socket.
 //! - [`RunPaths`]: the files of a VM under `<run_dir>/qemu/`.
 
+mod cgroup;
 pub mod cmdline;
 mod console;
 mod engine;
 mod error;
 pub mod host;
+mod hotplug;
 mod lifecycle;
+mod mirror;
 pub mod paths;
 pub mod process;
 mod resolver;
+mod snapshot;
 mod status;
+mod vmstate;
 mod wiring;
 
-pub use cmdline::{build_command_line, Accel, EfiVarsCopy, QemuCommand, TapNic};
+pub use cmdline::{
+    build_command_line, device_args, Accel, DeviceArgs, EfiVarsCopy, QemuCommand, TapNic,
+};
 pub use engine::{EngineOptions, QemuEngine};
 pub use error::{BoxError, QemuError, Result};
 pub use host::{CpuVendor, HostFacts, OvmfFirmware};
+pub use hotplug::HotplugOutcome;
 pub use lifecycle::{StartOptions, StartReport};
 pub use paths::RunPaths;
 pub use resolver::{format_from_name, is_base_volume, MapResolver, ResolvedVolume, VolumeResolver};

@@ -24,6 +24,9 @@ pub struct StartOptions {
     /// Leave the vCPUs stopped (`qmpstatus` stays `prelaunch` until `resume`); also implied by
     /// the config's `freeze: 1`.
     pub paused: bool,
+    /// Resume from a state file written by [`QemuEngine::save_state_and_stop`] (suspend to
+    /// disk) instead of booting.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// What a successful start did.
@@ -66,14 +69,27 @@ impl QemuEngine {
         if let Some(pid) = self.is_running(vmid) {
             return Err(QemuError::AlreadyRunning { vmid, pid });
         }
-        let cmd = build_command_line(vmid, conf, resolver, &self.host_facts(), &self.paths)?;
+        let mut cmd = build_command_line(vmid, conf, resolver, &self.host_facts(), &self.paths)?;
+        if opts.state_file.is_some() {
+            // The state comes in over QMP once the tap wiring is done.
+            cmd.args
+                .extend(["-incoming".to_string(), "defer".to_string()]);
+        }
         self.cleanup(vmid).await?;
         let dir = self.paths.dir();
         std::fs::create_dir_all(dir)
             .map_err(|e| QemuError::io(format!("create {}", dir.display()), e))?;
         let paused = opts.paused || conf.get("freeze") == Some("1");
-        match self.launch(vmid, &cmd, paused).await {
-            Ok(report) => Ok(report),
+        match self
+            .launch(vmid, &cmd, paused, opts.state_file.as_deref())
+            .await
+        {
+            Ok(mut report) => {
+                if let Some(note) = self.enter_cgroup(vmid, report.pid, conf) {
+                    report.notes.push(note);
+                }
+                Ok(report)
+            }
             Err(e) => {
                 self.kill_leftovers(vmid).await;
                 Err(e)
@@ -82,7 +98,13 @@ impl QemuEngine {
     }
 
     /// Runs QEMU and brings the VM up; the caller cleans up on error.
-    async fn launch(&self, vmid: u32, cmd: &QemuCommand, paused: bool) -> Result<StartReport> {
+    async fn launch(
+        &self,
+        vmid: u32,
+        cmd: &QemuCommand,
+        paused: bool,
+        state_file: Option<&std::path::Path>,
+    ) -> Result<StartReport> {
         if let Some(efivars) = &cmd.efivars {
             std::fs::copy(&efivars.template, &efivars.dest).map_err(|e| {
                 QemuError::io(
@@ -149,7 +171,7 @@ impl QemuEngine {
             .query_status()
             .await
             .map_err(|e| QemuError::qmp(vmid, "query-status", e))?;
-        if status.status != RunState::Prelaunch {
+        if status.status != RunState::Prelaunch && state_file.is_none() {
             tracing::warn!(vmid, "QEMU started in state {}", status.status);
         }
         if let Some(wiring) = &self.opts.tap_wiring {
@@ -169,6 +191,9 @@ impl QemuEngine {
             qmp.execute_unit("set_link", &json!({ "name": netdev, "up": false }))
                 .await
                 .map_err(|e| QemuError::qmp(vmid, "set_link", e))?;
+        }
+        if let Some(file) = state_file {
+            self.load_state(vmid, &qmp, file).await?;
         }
         if !paused {
             qmp.cont()

@@ -33,7 +33,15 @@ async fn start_pause_resume_write_disk_and_clean_shutdown() {
 
     // Start with the vCPUs stopped, so the console is attached before the guest prints.
     let report = engine
-        .start(vmid, &conf, &volumes, StartOptions { paused: true })
+        .start(
+            vmid,
+            &conf,
+            &volumes,
+            StartOptions {
+                paused: true,
+                ..Default::default()
+            },
+        )
         .await
         .expect("start");
     assert!(
@@ -157,7 +165,15 @@ async fn guest_ignoring_acpi_needs_force_stop() {
     ));
     let vmid = 102;
     let report = engine
-        .start(vmid, &conf, &volumes, StartOptions { paused: true })
+        .start(
+            vmid,
+            &conf,
+            &volumes,
+            StartOptions {
+                paused: true,
+                ..Default::default()
+            },
+        )
         .await
         .expect("start");
     let serial = SerialLog::start(engine.connect_serial(vmid, 0).await.unwrap());
@@ -201,7 +217,15 @@ async fn new_engine_readopts_running_vm_and_reboots_it() {
 
     let first = env.engine();
     let pid = first
-        .start(vmid, &conf, &volumes, StartOptions { paused: true })
+        .start(
+            vmid,
+            &conf,
+            &volumes,
+            StartOptions {
+                paused: true,
+                ..Default::default()
+            },
+        )
         .await
         .expect("start")
         .pid;
@@ -358,7 +382,15 @@ async fn real_qemu_accepts_complex_command_lines() {
     ] {
         let conf = config(&format!("{common}{extra}"));
         let report = engine
-            .start(vmid, &conf, &volumes, StartOptions { paused: true })
+            .start(
+                vmid,
+                &conf,
+                &volumes,
+                StartOptions {
+                    paused: true,
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap_or_else(|e| panic!("{extra}: {e}"));
         let qmp = engine.qmp(vmid).await.unwrap();

@@ -243,6 +243,22 @@ impl StorageManager {
 
     /// Grow a volume (`+1G` or an absolute size); returns the new size in bytes.
     pub fn resize(&self, volid: &VolumeId, spec: SizeSpec) -> Result<u64, StorageError> {
+        self.resize_checked(volid, spec, false)
+    }
+
+    /// Grow a volume a running VM holds open, as Proxmox does: an image file is grown by QEMU
+    /// itself (QMP `block_resize`), so it is only checked here; a block device (LVM, ZFS)
+    /// grows here first. Returns the size QEMU must resize the disk to.
+    pub fn resize_online(&self, volid: &VolumeId, spec: SizeSpec) -> Result<u64, StorageError> {
+        self.resize_checked(volid, spec, true)
+    }
+
+    fn resize_checked(
+        &self,
+        volid: &VolumeId,
+        spec: SizeSpec,
+        online: bool,
+    ) -> Result<u64, StorageError> {
         let plugin = self.open_volume(volid)?;
         let v = plugin.parse_volname(volid.volname())?;
         let format = v.format.ok_or_else(|| {
@@ -263,7 +279,17 @@ impl StorageManager {
                 requested: size,
             });
         }
+        let file_backed = matches!(
+            self.config.get(volid.storage())?.storage_type.as_str(),
+            "dir" | "btrfs" | "nfs" | "cifs"
+        );
+        if online && file_backed {
+            return Ok(size);
+        }
         plugin.resize(volid.volname(), size)?;
+        if online {
+            return Ok(size);
+        }
         Ok(plugin.volume_info(volid.volname())?.size)
     }
 

@@ -112,7 +112,8 @@ pub fn info(
     path: &Path,
     format: Option<&str>,
 ) -> Result<ImageInfo, StorageError> {
-    let mut cmd = Cmd::new(QEMU_IMG).args(["info", "--output=json"]);
+    // `-U`: read the metadata of an image a running VM holds open (shared lock).
+    let mut cmd = Cmd::new(QEMU_IMG).args(["info", "-U", "--output=json"]);
     if let Some(f) = format {
         cmd = cmd.args(["-f", f]);
     }

@@ -8,3 +8,4 @@ pub mod property_string;
 pub mod qemu;
 pub mod schema;
 pub mod section_config;
+pub mod snapshot;

@@ -137,7 +137,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         kvm: tokio::task::spawn_blocking(|| oxve_host::kvm_usable(Duration::from_secs(3))).await?,
         ssl_fingerprint,
     };
-    if let Some(reason) = &host.kvm.reason {
+    if let (Some(reason), "auto") = (&host.kvm.reason, args.accel.as_str()) {
         tracing::warn!("KVM not usable, VMs will run under TCG: {reason}");
     }
 
@@ -166,6 +166,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         network,
         started: Instant::now(),
         caches: Default::default(),
+        consoles: Default::default(),
     });
     let _ = wiring_state.set(Arc::downgrade(&state));
     spawn_cpu_sampler(state.clone());
@@ -184,6 +185,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         oxve_api::api::router()
     };
+    start_onboot_guests_after_host_boot(state.clone());
     let server = ApiServer::new(state, router);
     let listeners = Listeners {
         https: args.listen,
@@ -204,6 +206,36 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     oxve_api::serve(server, listeners, on_listening, shutdown_signal()).await?;
     Ok(())
+}
+
+/// On the first daemon start after the host booted (its boot id differs from the one recorded
+/// in the data dir), start the `onboot` guests in startup order, as Proxmox's pve-guests
+/// service does; a daemon restart leaves the running guests alone.
+fn start_onboot_guests_after_host_boot(state: Arc<AppState>) {
+    let marker = state.data_dir.join("last-boot-id");
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let recorded = std::fs::read_to_string(&marker).unwrap_or_default();
+    if boot_id.trim().is_empty() || boot_id.trim() == recorded.trim() {
+        return;
+    }
+    if let Err(err) = std::fs::write(&marker, boot_id.trim()) {
+        tracing::warn!("cannot record the boot id in {}: {err}", marker.display());
+        return;
+    }
+    let env = oxve_api::RpcEnv {
+        state: state.clone(),
+        auth_id: Some(oxve_auth::Authid::root()),
+        client: None,
+        upload: None,
+    };
+    let spawned = state
+        .tasks
+        .spawn("startall", None, "root@pam", move |ctx| async move {
+            oxve_api::api::qemu::bulk::start_all(&env, false, None, move |m| ctx.log(m)).await
+        });
+    if let Err(err) = spawned {
+        tracing::warn!("cannot start the onboot guests: {err}");
+    }
 }
 
 /// Keep the node CPU figure current for /nodes and /cluster/resources.

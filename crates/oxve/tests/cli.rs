@@ -95,16 +95,34 @@ async fn cli_over_socket_and_remote() {
         &env,
     );
     assert!(ok, "{err}");
-    assert!(out.trim().starts_with("UPID:testnode:"), "{out}");
-    let mut listed = String::new();
-    for _ in 0..50 {
-        listed = oxve(&["vm", "list", "testnode"], &env).1;
-        if listed.contains("clivm") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    // a task-starting command waits for its task (and prints its log), like `qm create`
+    assert!(!out.contains("UPID:"), "{out}");
+    let listed = oxve(&["vm", "list", "testnode"], &env).1;
     assert!(listed.contains("clivm"), "{listed}");
+    // ... unless sent to the background: then it prints the UPID
+    let (ok, out, err) = oxve(
+        &[
+            "vm",
+            "create",
+            "testnode",
+            "151",
+            "--memory",
+            "128",
+            "--background",
+        ],
+        &env,
+    );
+    assert!(ok, "{err}");
+    assert!(out.trim().starts_with("UPID:testnode:"), "{out}");
+    // a failing task makes the command fail (USB passthrough is refused at start)
+    let (ok, _, _) = oxve(
+        &["vm", "set", "testnode", "150", "--usb0", "host=1234:5678"],
+        &env,
+    );
+    assert!(ok);
+    let (ok, _, err) = oxve(&["vm", "start", "testnode", "150"], &env);
+    assert!(!ok);
+    assert!(err.contains("task failed") && err.contains("USB"), "{err}");
 
     // remote: log in with a password and reuse the cached ticket
     let home = tempfile::tempdir().unwrap();

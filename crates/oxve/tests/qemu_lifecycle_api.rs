@@ -3,26 +3,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{wait_task, Daemon, DaemonOptions, Session};
-
-fn guest_image() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = std::env::var("OXVE_GUEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target/guest"));
-    let image = dir.join("oxve-guest.qcow2");
-    if !image.exists() {
-        let status = std::process::Command::new(root.join("scripts/build-guest-image.sh"))
-            .arg(&dir)
-            .status()
-            .expect("build the guest image");
-        assert!(status.success(), "scripts/build-guest-image.sh failed");
-    }
-    image
-}
+use common::{guest_image, wait_task, Daemon, DaemonOptions, Session};
 
 async fn status(s: &Session, vmid: u32) -> serde_json::Value {
     s.get(&format!("/nodes/testnode/qemu/{vmid}/status/current"), &[])
@@ -150,4 +133,87 @@ async fn boot_pause_shutdown_and_survive_a_daemon_restart() {
         wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
         "OK"
     );
+}
+
+#[tokio::test]
+async fn boot_from_iso_onto_a_new_disk_and_report_the_hardware() {
+    let d = Daemon::start();
+    let s = Session::admin(&d).await;
+    let iso_dir = d.data_dir.join("local/template/iso");
+    std::fs::create_dir_all(&iso_dir).unwrap();
+    std::fs::copy(
+        guest_image().with_file_name("oxve-guest.iso"),
+        iso_dir.join("oxve-guest.iso"),
+    )
+    .unwrap();
+    let r = s
+        .post(
+            "/nodes/testnode/qemu",
+            &[
+                ("vmid", "401"),
+                ("memory", "384"),
+                ("cores", "2"),
+                ("ide2", "local:iso/oxve-guest.iso,media=cdrom"),
+                ("virtio0", "local:1,format=qcow2"),
+                ("boot", "order=ide2;virtio0"),
+                ("serial0", "socket"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    let r = s.post("/nodes/testnode/qemu/401/status/start", &[]).await;
+    let t = wait_task(&s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+
+    // The guest writes what it saw into the header of its blank disk.
+    let disk = d.data_dir.join("local/images/401/vm-401-disk-0.qcow2");
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let header = loop {
+        let head = d.data_dir.join("head.raw");
+        let _ = std::fs::remove_file(&head);
+        let _ = std::process::Command::new("qemu-img")
+            .args(["dd", "-U", "-f", "qcow2", "-O", "raw", "bs=4096", "count=1"])
+            .arg(format!("if={}", disk.display()))
+            .arg(format!("of={}", head.display()))
+            .output();
+        let ascii = String::from_utf8_lossy(&std::fs::read(&head).unwrap_or_default())
+            .trim_end_matches('\0')
+            .to_string();
+        if ascii.contains("END") {
+            break ascii;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest did not write its disk: {ascii}"
+        );
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    };
+    assert!(header.contains("cpus=2"), "{header}");
+    let ram_kb: u64 = header
+        .split("ram_kb=")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        ram_kb.abs_diff(384 * 1024) < 2048,
+        "guest RAM {ram_kb} KiB for 384 MiB: {header}"
+    );
+    assert!(header.contains("name=vda"), "{header}");
+
+    let r = s.post("/nodes/testnode/qemu/401/status/stop", &[]).await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    let r = s.delete("/nodes/testnode/qemu/401", &[]).await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+    assert!(!disk.exists(), "the VM's disk is freed with it");
 }

@@ -6,7 +6,7 @@ pub(crate) mod common;
 pub mod firewall;
 pub mod network;
 mod nodes;
-mod qemu;
+pub mod qemu;
 pub(crate) mod storage;
 mod tasks;
 mod test_hooks;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Response};
 use oxve_auth::Authid;
-use oxve_router::{ApiError, HttpMethod, Lookup};
+use oxve_router::{ApiError, ApiResponse, HttpMethod, Lookup};
 use oxve_types::params::Params;
 use oxve_types::schema::verify_object;
 use serde_json::{json, Map, Value};
@@ -60,18 +60,21 @@ pub async fn dispatch_with_upload(
     req: ApiRequest<'_>,
     upload: Option<Arc<UploadedFile>>,
 ) -> Response<Body> {
-    match dispatch_inner(server, transport, req, upload).await {
-        Ok(resp) => resp,
+    let gzip = accepts_gzip(req.headers);
+    match call(server, transport, req, upload).await {
+        Ok(result) => response::success(result, gzip),
         Err(err) => response::error(&err),
     }
 }
 
-async fn dispatch_inner(
+/// Runs a request through authentication, validation, the permission check and its handler,
+/// and returns the handler's result unrendered (the websocket upgrade only needs the verdict).
+pub async fn call(
     server: &ApiServer,
     transport: Transport,
     req: ApiRequest<'_>,
     upload: Option<Arc<UploadedFile>>,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<ApiResponse, ApiError> {
     // Proxmox does not ask uploads for a CSRF token (browser form posts).
     let csrf_exempt = upload.is_some();
     let not_implemented = || ApiError::not_implemented(req.method.as_str(), req.path);
@@ -84,7 +87,7 @@ async fn dispatch_inner(
         Lookup::Index(children) => {
             authenticate(server, transport, method, req.headers, false).await?;
             let list: Vec<Value> = children.iter().map(|c| json!({ "name": c })).collect();
-            return Ok(response::success(Value::Array(list).into(), false));
+            return Ok(Value::Array(list).into());
         }
         Lookup::NotFound => return Err(not_implemented()),
     };
@@ -120,8 +123,7 @@ async fn dispatch_inner(
         client: transport.client(),
         upload,
     };
-    let result = (api_method.handler)(env, params).await?;
-    Ok(response::success(result, accepts_gzip(req.headers)))
+    (api_method.handler)(env, params).await
 }
 
 fn collect_params(

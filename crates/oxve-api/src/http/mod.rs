@@ -8,6 +8,7 @@ mod response;
 pub mod tls;
 mod ui;
 pub mod upload;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,7 +88,16 @@ async fn api_local(State(server): State<Arc<ApiServer>>, req: Request) -> Respon
 }
 
 async fn handle(server: &ApiServer, transport: Transport, req: Request) -> Response<Body> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if websocket::is_console_upgrade(&parts) {
+        use axum::extract::FromRequestParts;
+        use axum::response::IntoResponse;
+        return match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &()).await
+        {
+            Ok(ws) => websocket::upgrade(server, transport, parts, ws).await,
+            Err(rejection) => rejection.into_response(),
+        };
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(body) => body,
         Err(_) => {

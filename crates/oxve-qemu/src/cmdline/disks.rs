@@ -146,7 +146,7 @@ impl Builder<'_> {
         self.conf.get("scsihw").unwrap_or("lsi")
     }
 
-    fn controllers(&mut self, drives: &[Drive]) -> Result<()> {
+    pub(crate) fn controllers(&mut self, drives: &[Drive]) -> Result<()> {
         if drives.iter().any(|d| d.bus == DriveBus::Sata) {
             self.push("-device", "ahci,id=ahci0,multifunction=on");
         }
@@ -189,7 +189,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn drive(&mut self, drive: &Drive) -> Result<()> {
+    pub(crate) fn drive(&mut self, drive: &Drive) -> Result<()> {
         let key = drive.key();
         let cdrom = drive.is_cdrom();
         let resolved = self.resolve_drive(drive)?;

@@ -118,7 +118,7 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Host-side settings that are accepted but not applied by the engine (yet).
-const NOT_APPLIED_KEYS: &[&str] = &["cpulimit", "cpuunits", "affinity", "keyboard"];
+const NOT_APPLIED_KEYS: &[&str] = &["affinity", "keyboard"];
 
 /// Builds the QEMU command line of VM `vmid` with settings `conf`.
 pub fn build_command_line(
@@ -313,4 +313,51 @@ pub(crate) fn path_str(path: &std::path::Path) -> String {
 /// its QEMU in `/proc/<pid>/cmdline`).
 pub(crate) fn qmp_arg_path(path: &str) -> String {
     args::esc(path)
+}
+
+/// The arguments that create one device of a running VM's config (a disk or NIC being
+/// hot-plugged), in the order QEMU needs them: controller objects and devices, the backend
+/// (`-drive`/`-netdev`), then the guest device.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceArgs {
+    /// `(option, value)` pairs such as `("-drive", "file=...,if=none,id=drive-scsi1")`.
+    pub args: Vec<(String, String)>,
+    /// The tap to wire when the NIC is bridged.
+    pub taps: Vec<TapNic>,
+}
+
+/// The arguments of `key` (`scsiN`, `virtioN`, `sataN`, `ideN`, `netN`) of VM `vmid` with
+/// settings `conf`.
+pub fn device_args(
+    vmid: u32,
+    conf: &VmSettings,
+    key: &str,
+    resolver: &dyn VolumeResolver,
+    host: &HostFacts,
+    paths: &RunPaths,
+) -> Result<DeviceArgs> {
+    let mut b = Builder::new(vmid, conf, resolver, host, paths);
+    if let Some(index) = key.strip_prefix("net").and_then(|i| i.parse::<u32>().ok()) {
+        let nic = conf
+            .nets()
+            .into_iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, nic)| nic)
+            .ok_or_else(|| b.err(key, "no such NIC in the config"))?;
+        b.nic(index, nic)?;
+    } else {
+        let drive = conf
+            .drives()
+            .into_iter()
+            .find(|d| d.key() == key)
+            .ok_or_else(|| b.err(key, "no such disk in the config"))?;
+        b.controllers(std::slice::from_ref(&drive))?;
+        b.drive(&drive)?;
+    }
+    let mut args = Vec::new();
+    let mut it = b.args.into_iter();
+    while let (Some(option), Some(value)) = (it.next(), it.next()) {
+        args.push((option, value));
+    }
+    Ok(DeviceArgs { args, taps: b.taps })
 }

@@ -36,7 +36,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn nic(&mut self, index: u32, nic: NetDevice) -> Result<()> {
+    pub(crate) fn nic(&mut self, index: u32, nic: NetDevice) -> Result<()> {
         let id = format!("net{index}");
         let mac = match &nic.macaddr {
             Some(mac) => mac.clone(),

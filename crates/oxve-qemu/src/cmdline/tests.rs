@@ -625,14 +625,17 @@ fn refusals_name_the_key() {
 
 #[test]
 fn host_side_settings_are_noted() {
-    let c = cmd("cpulimit: 2\ncpuunits: 200\nballoon: 0\n", &tcg_host());
+    // cpulimit/cpuunits go to the VM's cgroup, not the command line; affinity is not applied.
+    let c = cmd(
+        "cpulimit: 2\ncpuunits: 200\naffinity: 0-1\nballoon: 0\n",
+        &tcg_host(),
+    );
     assert!(c
         .notes
-        .contains(&"cpulimit is not applied by oxve yet".to_string()));
-    assert!(c
-        .notes
-        .contains(&"cpuunits is not applied by oxve yet".to_string()));
-    assert!(!render(&c.args).contains("balloon"));
+        .contains(&"affinity is not applied by oxve yet".to_string()));
+    assert!(!c.notes.iter().any(|n| n.contains("cpulimit")));
+    let line = render(&c.args);
+    assert!(!line.contains("balloon") && !line.contains("cpulimit"));
 }
 
 #[test]

@@ -476,6 +476,27 @@ impl StoragePlugin for DirPlugin {
     }
 
     fn volume_info(&self, volname: &str) -> Result<VolumeInfo, StorageError> {
+        let v = parse_dir_volname(volname)?;
+        if !matches!(v.content, ContentType::Images | ContentType::Rootdir) {
+            // ISOs, templates, backups, snippets: plain files (an ISO is a raw image to QEMU).
+            let path = self.path(volname)?;
+            let meta = std::fs::metadata(&path).map_err(|_| StorageError::VolumeNotFound {
+                volid: self.volid(volname),
+            })?;
+            let ctime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs() as i64);
+            return Ok(VolumeInfo {
+                path,
+                size: meta.len(),
+                used: meta.len(),
+                format: VolumeFormat::Raw,
+                parent: None,
+                ctime,
+            });
+        }
         let (_, _, format) = self.parse_image(volname)?;
         let path = self.path(volname)?;
         if !path.exists() {

@@ -559,9 +559,22 @@ impl VmConfig {
     /// disks owned by `vmid` become `unusedN` (or are listed to free when deleted with
     /// force); errors are keyed by config key and leave that change pending.
     pub fn apply_pending(&mut self, vmid: u32) -> (VolumeChanges, BTreeMap<String, String>) {
+        self.apply_pending_keys(vmid, |_| true)
+    }
+
+    /// [`apply_pending`](Self::apply_pending) for the keys `select` accepts only (the ones a
+    /// running VM took live); the others stay pending.
+    pub fn apply_pending_keys(
+        &mut self,
+        vmid: u32,
+        select: impl Fn(&str) -> bool,
+    ) -> (VolumeChanges, BTreeMap<String, String>) {
         let mut changes = VolumeChanges::default();
         let mut errors = BTreeMap::new();
         for (key, force) in self.pending.pending_deletes() {
+            if !select(&key) {
+                continue;
+            }
             let result = if keys::is_drive_key(&key) {
                 self.delete_or_detach(vmid, &key, force)
             } else {
@@ -586,7 +599,7 @@ impl VmConfig {
             .pending
             .values
             .iter()
-            .filter(|(k, _)| *k != "delete")
+            .filter(|(k, _)| *k != "delete" && select(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (key, value) in pending {
@@ -607,8 +620,10 @@ impl VmConfig {
             self.current.insert_checked(&key, value);
             self.pending.values.remove(&key);
         }
-        if let Some(d) = self.pending.description.take() {
-            self.current.insert_checked("description", d);
+        if select("description") {
+            if let Some(d) = self.pending.description.take() {
+                self.current.insert_checked("description", d);
+            }
         }
         self.drop_reattached_unused();
         (changes, errors)

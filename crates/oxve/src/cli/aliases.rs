@@ -286,6 +286,104 @@ const ALIASES: &[Alias] = &[
         help: "NODE VMID DISK STORAGE [--format F] [--delete 1]",
     },
     Alias {
+        words: &["vm", "start"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/start",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "stop"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/stop",
+        positional: &[],
+        help: "NODE VMID [--timeout S]",
+    },
+    Alias {
+        words: &["vm", "shutdown"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/shutdown",
+        positional: &[],
+        help: "NODE VMID [--timeout S] [--forceStop 1]",
+    },
+    Alias {
+        words: &["vm", "reboot"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/reboot",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "reset"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/reset",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "suspend"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/suspend",
+        positional: &[],
+        help: "NODE VMID [--todisk 1]",
+    },
+    Alias {
+        words: &["vm", "resume"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/status/resume",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "status"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/qemu/{vmid}/status/current",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "pending"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/qemu/{vmid}/pending",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["vm", "showcmd"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/qemu/{vmid}/showcmd",
+        positional: &[],
+        help: "NODE VMID [--pretty 1]",
+    },
+    Alias {
+        words: &["vm", "monitor"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/monitor",
+        positional: &["command"],
+        help: "NODE VMID 'HMP COMMAND'",
+    },
+    Alias {
+        words: &["vm", "sendkey"],
+        method: HttpMethod::Put,
+        path: "/nodes/{node}/qemu/{vmid}/sendkey",
+        positional: &["key"],
+        help: "NODE VMID KEY (e.g. ctrl-alt-delete)",
+    },
+    Alias {
+        words: &["node", "startall"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/startall",
+        positional: &[],
+        help: "NODE [--force 1] [--vms 100,101]",
+    },
+    Alias {
+        words: &["node", "stopall"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/stopall",
+        positional: &[],
+        help: "NODE [--timeout S] [--vms 100,101]",
+    },
+    Alias {
         words: &["vm", "destroy"],
         method: HttpMethod::Delete,
         path: "/nodes/{node}/qemu/{vmid}",
@@ -296,6 +394,10 @@ const ALIASES: &[Alias] = &[
 
 fn print_help() {
     println!("Short commands (each is one API call; `oxve api usage PATH` shows parameters):");
+    println!(
+        "  oxve {:22} {:39} VMID [--iface serialN] [--escape ^O]",
+        "vm terminal", "(termproxy + vncwebsocket, on the node)"
+    );
     for a in ALIASES {
         println!(
             "  oxve {:22} {} {:34} {}",
@@ -324,6 +426,9 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
     if words.first().map(String::as_str) == Some("help-commands") {
         print_help();
         return Ok(());
+    }
+    if words.len() >= 2 && words[0] == "vm" && words[1] == "terminal" {
+        return super::terminal::run(words.split_off(2)).await;
     }
     let alias = ALIASES
         .iter()
@@ -354,6 +459,9 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
             .into(),
     };
     args.retain(|a| a != "--insecure");
+    // Task-starting commands wait for the task unless told not to.
+    let background = args.iter().any(|a| a == "--background");
+    args.retain(|a| a != "--background");
 
     // Positional arguments fill the path placeholders, then the alias's named positionals.
     let mut path = alias.path.to_string();
@@ -390,6 +498,86 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
 
     let client = Client::connect(&connect).await?;
     let data = client.call(alias.method, &path, &params).await?;
-    print_value(&data, format);
-    Ok(())
+    match data.as_str().filter(|d| d.starts_with("UPID:")) {
+        // A task: follow its log until it ends, as `qm start` does.
+        Some(upid) if !background => follow_task(&client, upid).await,
+        _ => {
+            print_value(&data, format);
+            Ok(())
+        }
+    }
+}
+
+/// Prints the log of task `upid` as it grows; fails if the task fails.
+async fn follow_task(client: &Client, upid: &str) -> anyhow::Result<()> {
+    let node = upid.split(':').nth(1).unwrap_or("localhost");
+    let base = format!(
+        "/nodes/{node}/tasks/{}",
+        percent_encoding::utf8_percent_encode(upid, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let mut shown = 0u64;
+    loop {
+        let status = client
+            .call(HttpMethod::Get, &format!("{base}/status"), &[])
+            .await?;
+        let log = client
+            .call(
+                HttpMethod::Get,
+                &format!("{base}/log"),
+                &[
+                    ("start".into(), shown.to_string()),
+                    ("limit".into(), "500".into()),
+                ],
+            )
+            .await?;
+        for line in log.as_array().into_iter().flatten() {
+            if let Some(text) = line["t"].as_str() {
+                println!("{text}");
+                shown += 1;
+            }
+        }
+        if status["status"] == "stopped" {
+            let exit = status["exitstatus"].as_str().unwrap_or("unknown");
+            if exit == "OK" || exit.starts_with("WARNINGS") {
+                return Ok(());
+            }
+            bail!("task failed: {exit}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_alias_names_a_declared_method() {
+        let router = oxve_api::api::router();
+        for alias in ALIASES {
+            // Fill every `{placeholder}` with a value its schema accepts.
+            let path = alias
+                .path
+                .replace("{node}", "n1")
+                .replace("{vmid}", "100")
+                .replace("{storage}", "local")
+                .replace("{userid}", "a@pve")
+                .replace("{groupid}", "g")
+                .replace("{roleid}", "r")
+                .replace("{tokenid}", "t")
+                .replace("{upid}", "u")
+                .replace("{volume}", "v");
+            assert!(!path.contains('{'), "unfilled placeholder in {path}");
+            assert!(
+                matches!(
+                    router.lookup(alias.method, &path),
+                    oxve_router::Lookup::Found { .. }
+                ),
+                "`oxve {}`: {} {} is not declared",
+                alias.words.join(" "),
+                alias.method.as_str(),
+                alias.path
+            );
+        }
+    }
 }

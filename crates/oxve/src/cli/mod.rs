@@ -6,6 +6,7 @@ pub mod aliases;
 pub mod api_cmd;
 mod client;
 mod output;
+pub mod terminal;
 
 pub use client::{Client, ConnectArgs};
 

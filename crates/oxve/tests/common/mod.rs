@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod ws;
+
 pub const ADMIN_PASSWORD: &str = "admin-Secret-1";
 
 /// A running daemon; killed and its data dir removed on drop.
@@ -133,6 +135,27 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+        // QEMUs a failed test left running (their pidfiles are in the run dir); only the
+        // daemon that owns the data dir, not the short-lived handle of a restart.
+        if self._temp.is_none() {
+            return;
+        }
+        if let Ok(dir) = std::fs::read_dir(self.data_dir.join("run/qemu")) {
+            for entry in dir.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "pid") {
+                    if let Some(pid) = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|p| p.trim().parse::<i32>().ok())
+                    {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -284,4 +307,49 @@ pub async fn wait_task(s: &Session, upid: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("task {upid} did not finish");
+}
+
+/// The project's guest image (qcow2), built by `scripts/build-guest-image.sh` when missing.
+pub fn guest_image() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::var("OXVE_GUEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/guest"));
+    let image = dir.join("oxve-guest.qcow2");
+    if !image.exists() {
+        let status = std::process::Command::new(root.join("scripts/build-guest-image.sh"))
+            .arg(&dir)
+            .status()
+            .expect("build the guest image");
+        assert!(status.success(), "scripts/build-guest-image.sh failed");
+    }
+    image
+}
+
+/// Creates VM `vmid` booting a copy of the guest image (`scsi0`), with `serial0: socket` and
+/// the `extra` config, and starts it; returns once the start task succeeded.
+pub async fn create_and_start_guest(d: &Daemon, s: &Session, vmid: u32, extra: &[(&str, &str)]) {
+    let dir = d.data_dir.join(format!("local/images/{vmid}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(guest_image(), dir.join(format!("vm-{vmid}-disk-0.qcow2"))).unwrap();
+    let vmid_s = vmid.to_string();
+    let disk = format!("local:{vmid}/vm-{vmid}-disk-0.qcow2");
+    let mut params = vec![
+        ("vmid", vmid_s.as_str()),
+        ("memory", "256"),
+        ("scsihw", "virtio-scsi-single"),
+        ("scsi0", disk.as_str()),
+        ("serial0", "socket"),
+    ];
+    params.extend_from_slice(extra);
+    let r = s.post("/nodes/testnode/qemu", &params).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let t = wait_task(s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let r = s
+        .post(&format!("/nodes/testnode/qemu/{vmid}/status/start"), &[])
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let t = wait_task(s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
 }

@@ -1,15 +1,19 @@
 //! GET/PUT/POST .../qemu/{vmid}/config and GET .../pending. Changes are staged in
 //! `[PENDING]` as Proxmox does; for a VM that is not running they apply at once.
 
+use oxve_qemu::HotplugOutcome;
 use oxve_router::{ApiError, ApiMethod, ApiResponse, HttpMethod, Permission, PermissionChecker};
 use oxve_storage::VolumeId;
 use oxve_types::params::Params;
 use oxve_types::qemu::keys::{is_drive_key, split_indexed};
 use oxve_types::qemu::{
-    check_params, random_mac, update_schema, ConfigUpdate, UpdateError, DEFAULT_MAC_PREFIX,
+    check_params, random_mac, update_schema, ConfigUpdate, HotplugContext, LiveAction, UpdateError,
+    VmConfig, DEFAULT_MAC_PREFIX,
 };
 use oxve_types::schema::Schema;
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::create::upid_schema;
 use super::store_io::{check_digest, load, save};
@@ -17,6 +21,7 @@ use super::{disks, vmid_param};
 use crate::api::common::{local_node, node_param};
 use crate::env::RpcEnv;
 use crate::http::permissions::CallerPermissions;
+use crate::storage_service::StorageResolver;
 
 fn update_error(err: UpdateError) -> ApiError {
     match err {
@@ -120,33 +125,92 @@ async fn update_config(
             log(w.clone());
         }
         let mut to_free = outcome.volumes.to_free;
-        // Not running: everything pending applies now. A running VM keeps its changes
-        // pending until the next start (hot-plugging comes with the engine's hotplug support).
+        let mut hotplug_errors = BTreeMap::new();
         if env.state.qemu.is_running(vmid).is_none() {
+            // Not running: everything pending applies now.
             let (changes, errors) = vm.config.apply_pending(vmid);
             to_free.extend(changes.to_free);
             if !errors.is_empty() {
                 return Err(ApiError::params(errors));
             }
+        } else {
+            // Running: what the VM can take live is applied and written as current; the
+            // rest stays pending until the next start, as Proxmox does.
+            let (changes, errors) =
+                hotplug_pending(env, vmid, &mut vm.config, &outcome.modified, log.clone()).await?;
+            to_free.extend(changes);
+            hotplug_errors = errors;
         }
         save(env.state.store.as_ref(), &vm).await?;
-        Ok(to_free)
+        Ok((to_free, hotplug_errors))
     }
     .await;
     match result {
-        Ok(to_free) => {
+        Ok((to_free, hotplug_errors)) => {
             let volids: Vec<VolumeId> = to_free
                 .iter()
                 .filter_map(|v| VolumeId::parse(v).ok())
                 .collect();
             disks::free_volumes(env, volids, log).await;
-            Ok(())
+            if hotplug_errors.is_empty() {
+                Ok(())
+            } else {
+                // The config is written (failed keys stay pending); report them per key.
+                Err(ApiError::params(hotplug_errors))
+            }
         }
         Err(e) => {
             disks::free_volumes(env, new_volumes, log).await;
             Err(e)
         }
     }
+}
+
+/// Applies the pending changes of `modified` keys (and fast-plug keys) to running VM `vmid`
+/// through the engine, and writes each applied one into the current config. Returns the
+/// volumes to free and the per-key errors of steps that failed.
+async fn hotplug_pending(
+    env: &RpcEnv,
+    vmid: u32,
+    config: &mut VmConfig,
+    modified: &BTreeSet<String>,
+    log: impl Fn(String) + Send + Sync + Clone + 'static,
+) -> Result<(Vec<String>, BTreeMap<String, String>), ApiError> {
+    let plan = config.hotplug_plan(HotplugContext::default(), Some(modified));
+    let mut errors = plan.errors;
+    let mut to_free = Vec::new();
+    let manager = env
+        .state
+        .storage
+        .manager(env.state.store.as_ref())
+        .await
+        .map_err(|e| ApiError::internal(e.message))?;
+    let resolver = StorageResolver(Arc::clone(&manager));
+    for step in &plan.steps {
+        let mut trial = config.clone();
+        trial.apply_pending_keys(vmid, |k| k == step.key);
+        let result = env
+            .state
+            .qemu
+            .hotplug(vmid, step, &config.current, &trial.current, &resolver)
+            .await;
+        match result {
+            Ok(HotplugOutcome::Applied) => {
+                if !matches!(step.action, LiveAction::None) {
+                    log(format!("hotplug: {} applied to the running VM", step.key));
+                }
+                let (changes, errs) = config.apply_pending_keys(vmid, |k| k == step.key);
+                to_free.extend(changes.to_free);
+                errors.extend(errs);
+            }
+            Ok(HotplugOutcome::Deferred(why)) => log(why),
+            Err(e) => {
+                errors.insert(step.key.clone(), e.to_string());
+            }
+        }
+    }
+    config.apply_pending_keys(vmid, |k| k == "description");
+    Ok((to_free, errors))
 }
 
 const AUDIT: Permission = Permission::Privs {

@@ -60,13 +60,36 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         }
                     }
                 }
-                for (_, volid) in settings.unused_volumes() {
+                // unusedN, and the RAM state of a snapshot or of a VM suspended to disk
+                let state = settings.get("vmstate").map(|v| (String::new(), v.to_string()));
+                for (_, volid) in settings.unused_volumes().into_iter().chain(state) {
                     if let Ok(volid) = VolumeId::parse(&volid) {
                         if !volumes.contains(&volid) {
                             volumes.push(volid);
                         }
                     }
                 }
+            }
+            // A template's base volumes carry the linked clones made from it.
+            let bases: Vec<VolumeId> = volumes
+                .iter()
+                .filter(|v| {
+                    let parts: Vec<&str> = v.volname().split('/').collect();
+                    parts.len() == 2 && parts[1].starts_with("base-")
+                })
+                .cloned()
+                .collect();
+            let clones: Vec<String> = super::clone::linked_clones_of(&env, &bases)
+                .await?
+                .into_iter()
+                .filter(|c| *c != vmid)
+                .map(|c| c.to_string())
+                .collect();
+            if !clones.is_empty() {
+                return Err(ApiError::internal(format!(
+                    "VM {vmid} is a base of linked clones (VM {}): destroy them first",
+                    clones.join(", VM ")
+                )));
             }
             let unreferenced = params.bool_or("destroy-unreferenced-disks", false);
             let key = guest_config_key(&vm.guest);

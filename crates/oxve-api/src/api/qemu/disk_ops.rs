@@ -1,5 +1,5 @@
-//! PUT .../qemu/{vmid}/resize and POST .../qemu/{vmid}/move_disk for a VM that is not running
-//! (online resize and mirroring come with the VM engine).
+//! PUT .../qemu/{vmid}/resize and POST .../qemu/{vmid}/move_disk. For a running VM, resize
+//! goes through QMP `block_resize` and move_disk through a `drive-mirror` job.
 
 use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission, PermissionChecker};
 use oxve_storage::size::SizeSpec;
@@ -13,7 +13,6 @@ use super::store_io::{check_digest, load, save};
 use super::{disks, vmid_param};
 use crate::api::common::{local_node, node_param};
 use crate::env::RpcEnv;
-use crate::storage_service::storage_error;
 
 fn disk_keys() -> &'static [&'static str] {
     static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
@@ -48,6 +47,82 @@ fn volume_drive(
     let volid = VolumeId::parse(&drive.file)
         .map_err(|_| ApiError::param("disk", format!("disk '{key}' is not a storage volume")))?;
     Ok((drive, volid))
+}
+
+/// Moves `key` of running VM `vmid` from `src` to a new volume on `target` with a QEMU
+/// mirror job; returns the new volume (freed again if the mirror fails).
+#[allow(clippy::too_many_arguments)]
+async fn mirror_to(
+    env: &RpcEnv,
+    vmid: u32,
+    key: &str,
+    src: &VolumeId,
+    target: &str,
+    mut opts: AllocOptions,
+    bytes_per_sec: Option<u64>,
+    log: impl Fn(String) + Send + Sync + Clone + 'static,
+) -> Result<VolumeId, String> {
+    let manager = env
+        .state
+        .storage
+        .manager(env.state.store.as_ref())
+        .await
+        .map_err(|e| e.message)?;
+    let (source, target_id) = (src.clone(), target.to_string());
+    let m = manager.clone();
+    let (new, path, format) = tokio::task::spawn_blocking(move || {
+        let info = m.info(&source)?;
+        opts.size = info.size;
+        if opts.format.is_none() {
+            opts.format = Some(info.format);
+        }
+        let new = m.alloc(&target_id, &opts)?;
+        let path = m.path(&new)?;
+        let format = m.info(&new)?.format;
+        Ok::<_, oxve_storage::StorageError>((new, path, format))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    log(format!("mirroring the running disk into {new} ({format})"));
+    let progress_log = log.clone();
+    let mut last = -10.0;
+    let mirrored = env
+        .state
+        .qemu
+        .mirror_disk(
+            vmid,
+            key,
+            &path.to_string_lossy(),
+            &format.to_string(),
+            bytes_per_sec,
+            move |done, total| {
+                let p = if total == 0 {
+                    100.0
+                } else {
+                    done as f64 * 100.0 / total as f64
+                };
+                if p - last >= 10.0 {
+                    last = p;
+                    progress_log(format!(
+                        "drive-{key}: transferred {done} of {total} bytes ({p:.1}%)"
+                    ));
+                }
+            },
+        )
+        .await;
+    match mirrored {
+        Ok(()) => {
+            log(format!(
+                "drive-{key}: mirror complete, the VM now uses {new}"
+            ));
+            Ok(new)
+        }
+        Err(e) => {
+            disks::free_volumes(env, vec![new], log).await;
+            Err(e.to_string())
+        }
+    }
 }
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
@@ -86,7 +161,16 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 let upid = env.state.tasks.spawn("resize", Some(&vmid.to_string()), &env.caller_string(), move |ctx| async move {
                     let env = task_env;
                     let v = volid.clone();
-                    let new_size = env.state.storage.run(env.state.store.as_ref(), move |m| m.resize(&v, spec)).await.map_err(|e| e.message)?;
+                    let new_size = if env.state.qemu.is_running(vmid).is_some() {
+                        // Online: QEMU grows the image it holds open and tells the guest.
+                        let size = env.state.storage.run(env.state.store.as_ref(), move |m| m.resize_online(&v, spec)).await.map_err(|e| e.message)?;
+                        let qmp = env.state.qemu.qmp(vmid).await.map_err(|e| e.to_string())?;
+                        qmp.block_resize(oxve_qmp::BlockRef::Device(&format!("drive-{key}")), size).await.map_err(|e| format!("VM {vmid}: block_resize of {key} failed - {e}"))?;
+                        ctx.log(format!("resized {key} of the running VM through QEMU"));
+                        size
+                    } else {
+                        env.state.storage.run(env.state.store.as_ref(), move |m| m.resize(&v, spec)).await.map_err(|e| e.message)?
+                    };
                     ctx.log(format!("resized {key} ({volid}) to {new_size} bytes"));
                     let mut vm = load(&env, vmid).await.map_err(|e| e.message)?;
                     let mut drive = vm.config.drive(&key).ok_or("disk vanished from the config")?;
@@ -137,6 +221,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     return Err(ApiError::permission_check_failed(&path, "Datastore.AllocateSpace"));
                 }
                 let delete = params.bool_or("delete", false);
+                let params_bwlimit = params.int("bwlimit").filter(|b| *b > 0).map(|b| b as u64);
                 let task_env = env.clone();
                 let upid = env.state.tasks.spawn("qmmove", Some(&vmid.to_string()), &env.caller_string(), move |ctx| async move {
                     let env = task_env;
@@ -146,7 +231,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     let log = ctx.clone();
                     let source = src.clone();
                     let target_id = target.clone();
-                    let new = tokio::task::spawn_blocking(move || {
+                    let new = if env.state.qemu.is_running(vmid).is_some() {
+                        let bwlimit = params_bwlimit.map(|kib| kib * 1024);
+                        mirror_to(&env, vmid, &key, &src, &target, opts, bwlimit, move |m| log.log(m)).await?
+                    } else { tokio::task::spawn_blocking(move || {
                         let mut last = -10.0;
                         manager.copy_volume(&source, &target_id, &opts, &mut |p| {
                             if p - last >= 10.0 || p >= 100.0 {
@@ -157,7 +245,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     })
                     .await
                     .map_err(|e| e.to_string())?
-                    .map_err(|e| storage_error(e).message)?;
+                    .map_err(|e| e.to_string())? };
                     ctx.log(format!("new volume '{new}'"));
                     // Point the drive at the copy; the old volume is freed or kept as unused.
                     let switched = async {

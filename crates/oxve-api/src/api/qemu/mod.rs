@@ -1,12 +1,18 @@
 //! /nodes/{node}/qemu: virtual machines. Handlers stay thin: config logic lives in
 //! `oxve_types::qemu`, volumes in `oxve-storage`, the running VMs in the engine.
 
+pub mod bulk;
+mod clone;
 mod config;
+mod console;
 mod create;
 mod destroy;
 mod disk_ops;
 mod disks;
+mod hibernate;
 mod list;
+mod monitor;
+mod snapshot;
 mod status;
 mod store_io;
 
@@ -22,6 +28,11 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(destroy::methods());
     all.extend(disk_ops::methods());
     all.extend(status::methods());
+    all.extend(console::methods());
+    all.extend(monitor::methods());
+    all.extend(bulk::methods());
+    all.extend(snapshot::methods());
+    all.extend(clone::methods());
     all
 }
 

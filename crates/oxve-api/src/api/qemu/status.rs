@@ -10,6 +10,7 @@ use oxve_types::schema::{ObjectSchema, Schema};
 use serde_json::{json, Value};
 
 use super::create::upid_schema;
+use super::hibernate;
 use super::store_io::load;
 use super::vmid_param;
 use crate::api::common::{local_node, node_param};
@@ -107,7 +108,10 @@ impl Action {
             Action::Suspend => base
                 .optional(
                     "todisk",
-                    Schema::boolean("Suspend to disk (not available yet).").default(false),
+                    Schema::boolean(
+                        "If set, suspends the VM to disk. Will be resumed on next VM start.",
+                    )
+                    .default(false),
                 )
                 .optional(
                     "statestorage",
@@ -128,9 +132,11 @@ async fn run_action(
     local_node(&env, params.req_str("node"))?;
     let vmid = params.int("vmid").unwrap_or_default() as u32;
     let vm = load(&env, vmid).await?;
+    let hibernated = hibernate::is_suspended_to_disk(&vm);
     if !params.bool_or("skiplock", false) {
         if let Some(lock) = vm.config.lock() {
-            if !(matches!(action, Action::Resume) && lock == "suspended") {
+            let wakes = matches!(action, Action::Resume | Action::Start) && lock == "suspended";
+            if !wakes {
                 return Err(ApiError::internal(format!("VM {vmid} is locked ({lock})")));
             }
         }
@@ -140,22 +146,25 @@ async fn run_action(
             "VM {vmid} is a template and cannot be started"
         )));
     }
-    if matches!(action, Action::Suspend) && params.bool_or("todisk", false) {
-        return Err(ApiError::param(
-            "todisk",
-            "suspend to disk is not available yet",
-        ));
-    }
+    let todisk = matches!(action, Action::Suspend) && params.bool_or("todisk", false);
+    let statestorage = params.str("statestorage").map(str::to_string);
     let running = env.state.qemu.is_running(vmid).is_some();
     match action {
         Action::Start if running => {
             return Err(ApiError::internal(format!("VM {vmid} already running")))
         }
+        Action::Resume if !running && hibernated => {}
         Action::Reset | Action::Suspend | Action::Resume | Action::Reboot if !running => {
             return Err(ApiError::internal(format!("VM {vmid} not running")))
         }
         _ => {}
     }
+    let wake_from_disk = matches!(action, Action::Start | Action::Resume) && hibernated && !running;
+    let task_type = if todisk {
+        "qmsuspend"
+    } else {
+        action.task_type()
+    };
     let timeout = params.int("timeout").map(|t| Duration::from_secs(t as u64));
     let force_stop = params.bool_or("forceStop", false);
     let settings = vm.config.current.clone();
@@ -164,11 +173,24 @@ async fn run_action(
         .state
         .tasks
         .spawn(
-            action.task_type(),
+            task_type,
             Some(&vmid.to_string()),
             &env.caller_string(),
             move |ctx| async move {
                 let env = task_env;
+                let log = ctx.clone();
+                if wake_from_disk {
+                    return hibernate::resume_from_disk(&env, vmid, move |m| log.log(m)).await;
+                }
+                if todisk {
+                    return hibernate::suspend_to_disk(
+                        &env,
+                        vmid,
+                        statestorage.as_deref(),
+                        move |m| log.log(m),
+                    )
+                    .await;
+                }
                 let engine = &env.state.qemu;
                 let resolver = || async {
                     env.state
@@ -182,14 +204,7 @@ async fn run_action(
                     Action::Start | Action::Reboot => {
                         let resolver = resolver().await?;
                         let report = if matches!(action, Action::Start) {
-                            engine
-                                .start(
-                                    vmid,
-                                    &settings,
-                                    &resolver,
-                                    oxve_qemu::StartOptions::default(),
-                                )
-                                .await
+                            return start_vm(&env, vmid, &settings, |m| ctx.log(m)).await;
                         } else {
                             engine
                                 .reboot(
@@ -230,6 +245,42 @@ async fn run_action(
         )
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json!(upid.to_string()))
+}
+
+/// Starts VM `vmid` with `settings`, logging how it went (the `qmstart` task, and each VM of
+/// `startall`).
+pub(crate) async fn start_vm(
+    env: &RpcEnv,
+    vmid: u32,
+    settings: &oxve_types::qemu::VmSettings,
+    log: impl Fn(String),
+) -> Result<(), String> {
+    let manager = env
+        .state
+        .storage
+        .manager(env.state.store.as_ref())
+        .await
+        .map_err(|e| e.message)?;
+    let resolver = StorageResolver(Arc::clone(&manager));
+    let report = env
+        .state
+        .qemu
+        .start(
+            vmid,
+            settings,
+            &resolver,
+            oxve_qemu::StartOptions::default(),
+        )
+        .await
+        .map_err(qemu_error)?;
+    log(format!(
+        "VM {vmid} started with pid {} ({:?})",
+        report.pid, report.accel
+    ));
+    for note in report.notes.iter().chain(&report.qemu_warnings) {
+        log(note.clone());
+    }
+    Ok(())
 }
 
 fn action_method(action: Action) -> ApiMethod<RpcEnv> {

@@ -1,0 +1,291 @@
+//! `POST /nodes/{node}/startall` and `/stopall`: the node's guests started in `startup` order
+//! (`onboot` ones, or all with `force`), waiting each one's `up` delay, and stopped in the
+//! reverse order with their `down` timeout, as Proxmox's pve-guests service does at boot and
+//! shutdown. The daemon runs `startall` itself on its first start after the host booted.
+
+use std::time::Duration;
+
+use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
+use oxve_store::GuestKind;
+use oxve_types::params::Params;
+use oxve_types::qemu::Startup;
+use oxve_types::schema::Schema;
+use serde_json::json;
+
+use super::status::start_vm;
+use super::store_io::load;
+use crate::api::common::{local_node, node_param};
+use crate::env::RpcEnv;
+
+/// One guest with its startup settings.
+struct Planned {
+    vmid: u32,
+    startup: Startup,
+    onboot: bool,
+}
+
+/// Start order: guests with an `order` first, ascending, then the rest; VMID breaks ties.
+fn start_order(guests: &mut [Planned]) {
+    guests.sort_by_key(|g| (g.startup.order.unwrap_or(u64::MAX), g.vmid));
+}
+
+fn vms_filter(params: &Params) -> Option<Vec<u32>> {
+    params.str("vms").map(|list| {
+        list.split([',', ';', ' '])
+            .filter_map(|v| v.trim().parse().ok())
+            .collect()
+    })
+}
+
+/// VM.PowerMgmt on `/`, or on each VM of `vms`.
+async fn check_power_permission(env: &RpcEnv, vms: Option<&[u32]>) -> Result<(), ApiError> {
+    match vms {
+        Some(vms) => {
+            for vmid in vms {
+                let path = format!("/vms/{vmid}");
+                if !env.has_privs(&path, &["VM.PowerMgmt"], false).await {
+                    return Err(ApiError::permission_check_failed(&path, "VM.PowerMgmt"));
+                }
+            }
+            Ok(())
+        }
+        None if env.has_privs("/", &["VM.PowerMgmt"], false).await => Ok(()),
+        None => Err(ApiError::permission_check_failed("/", "VM.PowerMgmt")),
+    }
+}
+
+/// The VMs of this node (limited to `vms`), with their startup settings.
+async fn planned_guests(env: &RpcEnv, vms: Option<&[u32]>) -> Result<Vec<Planned>, ApiError> {
+    let guests = env
+        .state
+        .store
+        .guests()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut out = Vec::new();
+    for guest in guests {
+        if guest.node != env.state.node || guest.kind != GuestKind::Qemu {
+            continue;
+        }
+        if vms.is_some_and(|v| !v.contains(&guest.vmid)) {
+            continue;
+        }
+        let Ok(vm) = load(env, guest.vmid).await else {
+            continue;
+        };
+        if vm.config.template() {
+            continue;
+        }
+        out.push(Planned {
+            vmid: guest.vmid,
+            startup: vm.config.current.startup(),
+            onboot: vm.config.current.onboot(),
+        });
+    }
+    start_order(&mut out);
+    Ok(out)
+}
+
+/// Starts the guests `startall` would start, logging into `log`. Used by the API task and by
+/// the daemon after a host boot.
+pub async fn start_all(
+    env: &RpcEnv,
+    force: bool,
+    vms: Option<&[u32]>,
+    log: impl Fn(String) + Clone,
+) -> Result<(), String> {
+    let guests = planned_guests(env, vms).await.map_err(|e| e.message)?;
+    let mut failed = Vec::new();
+    for g in guests.iter().filter(|g| force || g.onboot) {
+        if env.state.qemu.is_running(g.vmid).is_some() {
+            continue;
+        }
+        let vm = match load(env, g.vmid).await {
+            Ok(vm) => vm,
+            Err(e) => {
+                failed.push(g.vmid);
+                log(format!("VM {}: {}", g.vmid, e.message));
+                continue;
+            }
+        };
+        if let Some(lock) = vm.config.lock() {
+            failed.push(g.vmid);
+            log(format!(
+                "VM {} is locked ({lock}) - not starting it",
+                g.vmid
+            ));
+            continue;
+        }
+        log(format!("Starting VM {}", g.vmid));
+        match start_vm(env, g.vmid, &vm.config.current, log.clone()).await {
+            Ok(()) => {
+                if let Some(up) = g.startup.up.filter(|u| *u > 0) {
+                    log(format!("Waiting for {up} seconds (startup delay)"));
+                    tokio::time::sleep(Duration::from_secs(up)).await;
+                }
+            }
+            Err(e) => {
+                failed.push(g.vmid);
+                log(format!("Starting VM {} failed: {e}", g.vmid));
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("could not start VMs {failed:?}"))
+    }
+}
+
+async fn stop_all(
+    env: &RpcEnv,
+    vms: Option<&[u32]>,
+    timeout: Option<u64>,
+    force_stop: bool,
+    log: impl Fn(String),
+) -> Result<(), String> {
+    let mut guests = planned_guests(env, vms).await.map_err(|e| e.message)?;
+    guests.reverse();
+    let mut failed = Vec::new();
+    for g in guests {
+        if env.state.qemu.is_running(g.vmid).is_none() {
+            continue;
+        }
+        let wait = timeout.or(g.startup.down).unwrap_or(180);
+        log(format!("Stopping VM {} (timeout = {wait} seconds)", g.vmid));
+        let result = env
+            .state
+            .qemu
+            .shutdown(g.vmid, Duration::from_secs(wait), force_stop)
+            .await;
+        if let Err(e) = result {
+            failed.push(g.vmid);
+            log(format!("Stopping VM {} failed: {e}", g.vmid));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("could not stop VMs {failed:?}"))
+    }
+}
+
+pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
+    vec![
+        ApiMethod::new(HttpMethod::Post, "/nodes/{node}/startall", "startall")
+            .description("Start all VMs and containers located on this node (by default only those with onboot=1).")
+            .parameters(
+                Schema::object("")
+                    .required("node", node_param())
+                    .optional(
+                        "force",
+                        Schema::boolean("Issue start command even if virtual guest have 'onboot' not set or set to off.")
+                            .default(false),
+                    )
+                    .optional(
+                        "vms",
+                        Schema::string("Only consider guests from this comma separated list of VMIDs.")
+                            .format(oxve_types::format::VMID_LIST),
+                    )
+                    .optional(
+                        "max-workers",
+                        Schema::integer("Defines the maximum number of tasks running concurrently.")
+                            .minimum(1)
+                            .maximum(64),
+                    ),
+            )
+            .returns(Schema::string(""))
+            .permission(Permission::Custom(
+                "VM.PowerMgmt on / or on /vms/<ID> for each ID passed via 'vms'",
+            ))
+            .protected()
+            .handler(|env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                let vms = vms_filter(&params);
+                check_power_permission(&env, vms.as_deref()).await?;
+                let force = params.bool_or("force", false);
+                let task_env = env.clone();
+                let upid = env
+                    .state
+                    .tasks
+                    .spawn("startall", None, &env.caller_string(), move |ctx| async move {
+                        start_all(&task_env, force, vms.as_deref(), move |m| ctx.log(m)).await
+                    })
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                Ok(json!(upid.to_string()))
+            }),
+        ApiMethod::new(HttpMethod::Post, "/nodes/{node}/stopall", "stopall")
+            .description("Stop all VMs and containers, in reverse startup order.")
+            .parameters(
+                Schema::object("")
+                    .required("node", node_param())
+                    .optional(
+                        "vms",
+                        Schema::string("Only consider Guests with these IDs.")
+                            .format(oxve_types::format::VMID_LIST),
+                    )
+                    .optional(
+                        "timeout",
+                        Schema::integer("Timeout for each guest shutdown task.")
+                            .minimum(0)
+                            .maximum(7200),
+                    )
+                    .optional(
+                        "force-stop",
+                        Schema::boolean("Force a hard-stop after the timeout.").default(true),
+                    )
+                    .optional(
+                        "max-workers",
+                        Schema::integer("Defines the maximum number of tasks running concurrently.")
+                            .minimum(1)
+                            .maximum(64),
+                    ),
+            )
+            .returns(Schema::string(""))
+            .permission(Permission::Custom(
+                "VM.PowerMgmt on / or on /vms/<ID> for each ID passed via 'vms'",
+            ))
+            .protected()
+            .handler(|env: RpcEnv, params| async move {
+                local_node(&env, params.req_str("node"))?;
+                let vms = vms_filter(&params);
+                check_power_permission(&env, vms.as_deref()).await?;
+                let timeout = params.int("timeout").map(|t| t as u64);
+                let force_stop = params.bool_or("force-stop", true);
+                let task_env = env.clone();
+                let upid = env
+                    .state
+                    .tasks
+                    .spawn("stopall", None, &env.caller_string(), move |ctx| async move {
+                        stop_all(&task_env, vms.as_deref(), timeout, force_stop, move |m| {
+                            ctx.log(m)
+                        })
+                        .await
+                    })
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                Ok(json!(upid.to_string()))
+            }),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn startup_order() {
+        let p = |vmid, order| Planned {
+            vmid,
+            startup: Startup {
+                order,
+                up: None,
+                down: None,
+            },
+            onboot: true,
+        };
+        let mut guests = vec![p(100, None), p(101, Some(2)), p(102, Some(1)), p(99, None)];
+        start_order(&mut guests);
+        let order: Vec<u32> = guests.iter().map(|g| g.vmid).collect();
+        assert_eq!(order, [102, 101, 99, 100]);
+    }
+}
