@@ -141,6 +141,19 @@ fn vm_tap_joins_the_bridge_and_the_guest_answers_pings() {
         let neigh = d.ns.ip_json(&["neigh", "show", "dev", "vmbr1"]).unwrap();
         assert!(neigh.to_string().to_lowercase().contains("bc:24:11:00:04:10"), "{neigh}");
 
+        // a hot-plugged NIC is wired the same way, and gets its fixed DHCP address at once
+        let r = s
+            .put("/nodes/testnode/qemu/410/config", &[("net1", "virtio=BC:24:11:00:04:11,bridge=vmbr1")])
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let tap1 = d.link("tap410i1").expect("hot-plugged tap");
+        assert_eq!(tap1["master"], "vmbr1", "{tap1}");
+        let hosts = std::fs::read_to_string(d.data_dir.join("network/dhcp-vmbr1.hosts")).unwrap();
+        assert!(hosts.contains("BC:24:11:00:04:11,10.66.0.101,vm410"), "{hosts}");
+        let r = s.put("/nodes/testnode/qemu/410/config", &[("delete", "net1")]).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(d.link("tap410i1").is_none(), "unplugged tap removed");
+
         let r = s.post("/nodes/testnode/qemu/410/status/stop", &[]).await;
         assert_eq!(wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"], "OK");
         assert!(d.link("tap410i0").is_none(), "the tap went away with QEMU");
