@@ -150,7 +150,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut engine_opts = oxve_qemu::EngineOptions::new(run_dir.clone(), kvm);
     let wiring_state = Arc::new(std::sync::OnceLock::new());
     engine_opts.tap_wiring = Some(Arc::new(crate::net_wiring::BridgeWiring {
-        network: network.clone(),
         state: wiring_state.clone(),
     }));
     let qemu = oxve_qemu::QemuEngine::new(engine_opts);

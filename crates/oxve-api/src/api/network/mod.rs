@@ -86,3 +86,40 @@ pub async fn start(state: &AppState) {
         tracing::warn!("cannot apply the guest firewalls: {err}");
     }
 }
+
+/// A guest NIC as the network layer plugs it.
+#[derive(Debug, Clone, Default)]
+pub struct PluggedNic<'a> {
+    pub vmid: u32,
+    /// `tap<vmid>i<n>` or `veth<vmid>i<n>`.
+    pub ifname: &'a str,
+    pub bridge: &'a str,
+    pub mac: Option<&'a str>,
+    pub firewall: bool,
+    pub port: oxve_net::guest::PortOptions,
+}
+
+/// Everything a guest NIC needs once its device exists (VM start, hotplug, container start):
+/// plugged into its bridge with MTU/rate/tag/link state, its fixed DHCP address on a NAT
+/// bridge, and the guest firewall brought up to date when the NIC has `firewall=1`.
+/// Idempotent; container engines that let LXC attach the veth call it too.
+pub async fn guest_nic_plugged(state: &AppState, nic: &PluggedNic<'_>) -> Result<(), NetError> {
+    let nl = oxve_net::netlink::Netlink::connect()?;
+    oxve_net::guest::plug_port(&nl, nic.ifname, nic.bridge, &nic.port).await?;
+    if let Some(mac) = nic.mac {
+        let name = format!("vm{}", nic.vmid);
+        if let Err(e) = state.network.ensure_lease(nic.bridge, mac, &name).await {
+            tracing::warn!(vmid = nic.vmid, "no DHCP address for {}: {e}", nic.ifname);
+        }
+    }
+    if nic.firewall {
+        let _guard = state.network.firewall_lock().await;
+        crate::api::firewall::sync_firewall(state)
+            .await
+            .map_err(|e| NetError::Command {
+                command: "firewall".into(),
+                message: e,
+            })?;
+    }
+    Ok(())
+}
