@@ -342,3 +342,46 @@ fn permissions_follow_proxmox() {
         );
     });
 }
+
+/// What oxve does not interpret stays in the file: `source` lines, unknown options and
+/// comments survive API changes.
+#[test]
+fn unknown_lines_and_options_survive_api_changes() {
+    let d = NetDaemon::start();
+    let dir = d.data_dir.join("network");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("interfaces"),
+        "auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n\n\
+         auto vmbr7\niface vmbr7 inet static\n\taddress 10.70.0.1/24\n\tbridge-ports none\n\
+         \tpost-up /usr/local/bin/hook vmbr7\n\tbridge-ageing 30\n#kept comment\n",
+    )
+    .unwrap();
+    d.run(async {
+        let s = d.admin().await;
+        let r = s.get(&format!("{N}/vmbr7"), &[]).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(
+            r.data()["options"],
+            serde_json::json!(["post-up /usr/local/bin/hook vmbr7", "bridge-ageing 30"])
+        );
+        assert_eq!(r.data()["comments"], "kept comment\n");
+        let r = s
+            .put(
+                &format!("{N}/vmbr7"),
+                &[("type", "bridge"), ("mtu", "1400")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    });
+    let text = std::fs::read_to_string(dir.join("interfaces.new")).unwrap();
+    for kept in [
+        "source /etc/network/interfaces.d/*\n",
+        "\tpost-up /usr/local/bin/hook vmbr7\n",
+        "\tbridge-ageing 30\n",
+        "#kept comment\n",
+        "\tmtu 1400\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} missing in:\n{text}");
+    }
+}
