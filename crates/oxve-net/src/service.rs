@@ -21,6 +21,8 @@ pub struct NetworkService {
     lock: Mutex<()>,
     /// Serializes firewall changes and their application.
     firewall_lock: Mutex<()>,
+    /// TCP ports the host firewall always opens to the node's networks (API, SSH).
+    management_ports: std::sync::Mutex<Vec<u16>>,
 }
 
 /// What a reload did.
@@ -76,6 +78,7 @@ impl NetworkService {
             run_dir: run_dir.join("network"),
             lock: Mutex::new(()),
             firewall_lock: Mutex::new(()),
+            management_ports: std::sync::Mutex::new(vec![22, 8006]),
         }
     }
 
@@ -100,6 +103,22 @@ impl NetworkService {
     /// Hold this while reading, changing and writing the configuration.
     pub async fn lock(&self) -> MutexGuard<'_, ()> {
         self.lock.lock().await
+    }
+
+    /// The API's port, once the daemon listens (kept open by the host firewall with SSH).
+    pub fn set_api_port(&self, port: u16) {
+        let mut ports = self
+            .management_ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *ports = vec![port, 22];
+    }
+
+    pub fn management_ports(&self) -> Vec<u16> {
+        self.management_ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Hold this while changing and applying firewall configuration.

@@ -185,6 +185,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         oxve_api::api::router()
     };
     start_onboot_guests_after_host_boot(state.clone());
+    let fw_state = state.clone();
     let server = ApiServer::new(state, router);
     let listeners = Listeners {
         https: args.listen,
@@ -192,6 +193,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         local_socket: Some(run_dir.join("oxve.sock")),
     };
     let on_listening = move |addr: SocketAddr| {
+        // the host firewall keeps the API's real port open
+        fw_state.network.set_api_port(addr.port());
+        let fw_state = fw_state.clone();
+        tokio::spawn(async move {
+            let _guard = fw_state.network.firewall_lock().await;
+            if let Err(e) = oxve_api::api::firewall::sync_firewall(&fw_state).await {
+                tracing::warn!("cannot apply the firewall: {e}");
+            }
+        });
         let host = if addr.ip().is_unspecified() {
             node.clone()
         } else {

@@ -507,3 +507,150 @@ fn rules_drop_one_port_and_allow_another() {
         "oxve's table is gone when no guest firewall is on"
     );
 }
+
+/// The node's own firewall: datacenter and node rules on the host's input, a DROP policy that
+/// still leaves the API reachable from the node's network, and the node switch.
+#[test]
+fn host_rules_guard_the_node_but_keep_the_api_reachable() {
+    let d = NetDaemon::start_on("0.0.0.0:0");
+    let outside = NamedNetns::create("oxvetest").unwrap();
+    oxve_net::netns::veth_between(&d.ns, "eth1", &outside, "up0").unwrap();
+    outside
+        .ip(&["addr", "add", "10.43.0.2/24", "dev", "up0"])
+        .unwrap();
+    d.run(async {
+        let s = d.admin().await;
+        ok(s.post(
+            "/nodes/testnode/network",
+            &[
+                ("iface", "vmbr0"),
+                ("type", "bridge"),
+                ("bridge_ports", "eth1"),
+                ("cidr", "10.43.0.1/24"),
+                ("autostart", "1"),
+            ],
+        )
+        .await)
+        .await;
+        assert_eq!(
+            wait_task(
+                &s,
+                s.put("/nodes/testnode/network", &[])
+                    .await
+                    .data()
+                    .as_str()
+                    .unwrap()
+            )
+            .await["exitstatus"],
+            "OK"
+        );
+    });
+    serve(&d.ns, 9000);
+    serve(&d.ns, 9001);
+    assert!(reachable(&outside, "10.43.0.1:9000"));
+    let api = format!("10.43.0.1:{}", d.port());
+    let api_up = |ns: &NamedNetns| {
+        let addr: SocketAddr = api.parse().unwrap();
+        ns.run(move || TcpStream::connect_timeout(&addr, Duration::from_millis(800)).is_ok())
+            .unwrap()
+    };
+
+    d.run(async {
+        let s = d.admin().await;
+        ok(s.put("/cluster/firewall/options", &[("enable", "1")]).await).await;
+    });
+    assert!(
+        !reachable(&outside, "10.43.0.1:9000"),
+        "policy DROP on the host"
+    );
+    assert!(
+        api_up(&outside),
+        "the API stays reachable from the node's network"
+    );
+    assert!(text_of(&d.ns, &["nft", "list", "table", "inet", "oxve-host"]).contains("management"));
+
+    d.run(async {
+        let s = d.admin().await;
+        ok(s.post(
+            "/nodes/testnode/firewall/rules",
+            &[
+                ("type", "in"),
+                ("action", "ACCEPT"),
+                ("proto", "tcp"),
+                ("dport", "9000"),
+                ("iface", "vmbr0"),
+                ("enable", "1"),
+            ],
+        )
+        .await)
+        .await;
+        let r = s
+            .post(
+                "/nodes/testnode/firewall/rules",
+                &[
+                    ("type", "in"),
+                    ("action", "ACCEPT"),
+                    ("iface", "not an iface"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        assert_eq!(
+            s.get("/nodes/testnode/firewall/rules", &[]).await.data()[0]["dport"],
+            "9000"
+        );
+    });
+    assert!(
+        reachable(&outside, "10.43.0.1:9000"),
+        "opened by a node rule"
+    );
+    assert!(!reachable(&outside, "10.43.0.1:9001"));
+    d.run(async {
+        let s = d.admin().await;
+        ok(s.post(
+            "/cluster/firewall/rules",
+            &[
+                ("type", "in"),
+                ("action", "ACCEPT"),
+                ("proto", "tcp"),
+                ("dport", "9001"),
+                ("enable", "1"),
+            ],
+        )
+        .await)
+        .await;
+        assert_eq!(
+            s.get("/cluster/firewall/rules", &[]).await.data()[0]["dport"],
+            "9001"
+        );
+    });
+    assert!(
+        reachable(&outside, "10.43.0.1:9001"),
+        "opened by a datacenter rule"
+    );
+
+    d.run(async {
+        let s = d.admin().await;
+        ok(
+            s.put("/nodes/testnode/firewall/options", &[("enable", "0")])
+                .await,
+        )
+        .await;
+        assert_eq!(
+            s.get("/nodes/testnode/firewall/options", &[]).await.data()["enable"],
+            0
+        );
+    });
+    assert!(reachable(&outside, "10.43.0.1:9000"));
+    let gone =
+        d.ns.exec(&["nft", "list", "table", "inet", "oxve-host"])
+            .unwrap();
+    assert!(
+        !gone.status.success(),
+        "the node's switch turns the host firewall off"
+    );
+}
+
+fn text_of(ns: &NamedNetns, cmd: &[&str]) -> String {
+    String::from_utf8_lossy(&ns.exec(cmd).unwrap().stdout).into_owned()
+}

@@ -2,6 +2,7 @@
 //! level, rule macros, and enforcement in nftables on the guests' taps and veths.
 
 pub mod config;
+pub mod host;
 pub mod macros;
 pub mod nft;
 pub mod rule;

@@ -113,15 +113,44 @@ fn rule_lines(
     chain: &str,
     sets: &[NftSet],
 ) -> Vec<String> {
-    let mut base = String::new();
-    if let Some(iface) = &rule.iface {
-        let index: Option<u32> = iface.strip_prefix("net").and_then(|n| n.parse().ok());
-        match guest.nics.iter().find(|(i, _)| Some(*i) == index) {
-            Some((_, dev)) => {
-                let _ = write!(base, "{dev_key} \"{dev}\" ");
+    let dev = match &rule.iface {
+        Some(iface) => {
+            let index: Option<u32> = iface.strip_prefix("net").and_then(|n| n.parse().ok());
+            match guest.nics.iter().find(|(i, _)| Some(*i) == index) {
+                Some((_, dev)) => Some(dev.as_str()),
+                None => return Vec::new(), // that NIC has no firewall: the rule matches nothing
             }
-            None => return Vec::new(), // that NIC has no firewall: the rule matches nothing
         }
+        None => None,
+    };
+    match_lines(rule, dev.map(|d| (dev_key, d)), chain, sets)
+}
+
+/// The nft rule lines of a host rule (its `iface` is a device of the node).
+pub(super) fn host_rule_lines(
+    rule: &Rule,
+    dev_key: &str,
+    chain: &str,
+    sets: &[NftSet],
+) -> Vec<String> {
+    match_lines(
+        rule,
+        rule.iface.as_deref().map(|i| (dev_key, i)),
+        chain,
+        sets,
+    )
+}
+
+/// The nft rule lines of one rule, with an optional device match (`iifname "x"`).
+fn match_lines(
+    rule: &Rule,
+    dev: Option<(&str, &str)>,
+    chain: &str,
+    sets: &[NftSet],
+) -> Vec<String> {
+    let mut base = String::new();
+    if let Some((key, dev)) = dev {
+        let _ = write!(base, "{key} \"{dev}\" ");
     }
     if let Some(src) = &rule.source {
         let _ = write!(base, "{} ", addr_match("saddr", src, sets));

@@ -176,8 +176,17 @@ impl Rule {
         out
     }
 
-    /// Check every field; the error names the API parameter.
+    /// Check every field of a guest rule (`iface` is `netN`); the error names the parameter.
     pub fn validate(&self) -> Result<(), RuleError> {
+        self.validate_in(false)
+    }
+
+    /// Check every field of a host rule (datacenter or node: `iface` is a host interface).
+    pub fn validate_host(&self) -> Result<(), RuleError> {
+        self.validate_in(true)
+    }
+
+    fn validate_in(&self, host: bool) -> Result<(), RuleError> {
         let ty = self
             .rule_type
             .ok_or_else(|| bad("type", "missing rule type"))?;
@@ -234,9 +243,18 @@ impl Rule {
             }
         }
         if let Some(i) = &self.iface {
-            let ok = i
-                .strip_prefix("net")
-                .is_some_and(|n| n.parse::<u32>().is_ok());
+            let ok = if host {
+                i.len() <= 15
+                    && i.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && i.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            } else {
+                i.strip_prefix("net")
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            };
+            if !ok && host {
+                return Err(bad("iface", format!("'{i}' is no interface name")));
+            }
             if !ok {
                 return Err(bad("iface", format!("'{i}' is no guest NIC (netN)")));
             }

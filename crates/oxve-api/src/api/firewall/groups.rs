@@ -115,7 +115,7 @@ async fn group_users(env: &RpcEnv, name: &str) -> Result<Vec<String>, ApiError> 
 }
 
 fn group_rule(params: &Params, rule: &mut Rule, cluster: &FwConfig) -> Result<(), ApiError> {
-    apply_rule_params(rule, params)?;
+    apply_rule_params(rule, params, false)?;
     super::guest::check_refs(cluster, rule)?;
     if rule.rule_type == Some(RuleType::Group) {
         return Err(ApiError::param(

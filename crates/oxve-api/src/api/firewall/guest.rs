@@ -1,4 +1,5 @@
-//! /nodes/{node}/{qemu,lxc}/{vmid}/firewall/rules[/{pos}] and .../firewall/options.
+//! Rule lists (`.../firewall/rules[/{pos}]`) of guests, the datacenter and nodes, and the
+//! guests' `.../firewall/options`.
 
 use oxve_net::firewall::rule::{ACTIONS, LOG_LEVELS};
 use oxve_net::firewall::{FwConfig, Rule, RuleType};
@@ -14,37 +15,126 @@ use super::sync_firewall;
 use crate::api::common::{local_node, node_param};
 use crate::env::RpcEnv;
 
+/// Where a rule list lives: its paths, permissions, parameters and file.
 struct Paths {
-    kind: GuestKind,
+    /// The guest kind, or `None` for the host lists (datacenter, node).
+    kind: Option<GuestKind>,
     rules: &'static str,
     rule: &'static str,
-    options: &'static str,
+    /// A guest's options; host options are declared in `host.rs`.
+    options: Option<&'static str>,
+    audit: Permission,
+    modify: Permission,
+    base: fn() -> ObjectSchema,
+    /// The `.fw` file of a host list.
+    host_key: fn(&RpcEnv) -> String,
 }
 
-const QEMU: Paths = Paths {
-    kind: GuestKind::Qemu,
-    rules: "/nodes/{node}/qemu/{vmid}/firewall/rules",
-    rule: "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}",
-    options: "/nodes/{node}/qemu/{vmid}/firewall/options",
-};
-
-const LXC: Paths = Paths {
-    kind: GuestKind::Lxc,
-    rules: "/nodes/{node}/lxc/{vmid}/firewall/rules",
-    rule: "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}",
-    options: "/nodes/{node}/lxc/{vmid}/firewall/options",
-};
-
-const AUDIT: Permission = Permission::Privs {
+const GUEST_AUDIT: Permission = Permission::Privs {
     path: "/vms/{vmid}",
     privs: &["VM.Audit"],
     any: false,
 };
-const MODIFY: Permission = Permission::Privs {
+const GUEST_MODIFY: Permission = Permission::Privs {
     path: "/vms/{vmid}",
     privs: &["VM.Config.Network"],
     any: false,
 };
+
+fn no_host_key(_: &RpcEnv) -> String {
+    String::new()
+}
+
+fn cluster_file(_: &RpcEnv) -> String {
+    super::store::cluster_key()
+}
+
+fn node_file(env: &RpcEnv) -> String {
+    super::store::node_key(&env.state.node)
+}
+
+fn no_params() -> ObjectSchema {
+    Schema::object("")
+}
+
+fn node_params() -> ObjectSchema {
+    Schema::object("").required("node", node_param())
+}
+
+static QEMU: Paths = Paths {
+    kind: Some(GuestKind::Qemu),
+    rules: "/nodes/{node}/qemu/{vmid}/firewall/rules",
+    rule: "/nodes/{node}/qemu/{vmid}/firewall/rules/{pos}",
+    options: Some("/nodes/{node}/qemu/{vmid}/firewall/options"),
+    audit: GUEST_AUDIT,
+    modify: GUEST_MODIFY,
+    base,
+    host_key: no_host_key,
+};
+
+static LXC: Paths = Paths {
+    kind: Some(GuestKind::Lxc),
+    rules: "/nodes/{node}/lxc/{vmid}/firewall/rules",
+    rule: "/nodes/{node}/lxc/{vmid}/firewall/rules/{pos}",
+    options: Some("/nodes/{node}/lxc/{vmid}/firewall/options"),
+    audit: GUEST_AUDIT,
+    modify: GUEST_MODIFY,
+    base,
+    host_key: no_host_key,
+};
+
+static CLUSTER: Paths = Paths {
+    kind: None,
+    rules: "/cluster/firewall/rules",
+    rule: "/cluster/firewall/rules/{pos}",
+    options: None,
+    audit: Permission::Privs {
+        path: "/",
+        privs: &["Sys.Audit"],
+        any: false,
+    },
+    modify: Permission::Privs {
+        path: "/",
+        privs: &["Sys.Modify"],
+        any: false,
+    },
+    base: no_params,
+    host_key: cluster_file,
+};
+
+static NODE: Paths = Paths {
+    kind: None,
+    rules: "/nodes/{node}/firewall/rules",
+    rule: "/nodes/{node}/firewall/rules/{pos}",
+    options: None,
+    audit: Permission::Privs {
+        path: "/nodes/{node}",
+        privs: &["Sys.Audit"],
+        any: false,
+    },
+    modify: Permission::Privs {
+        path: "/nodes/{node}",
+        privs: &["Sys.Modify"],
+        any: false,
+    },
+    base: node_params,
+    host_key: node_file,
+};
+
+/// The `.fw` file a request addresses (checking the node and, for guests, the guest).
+async fn target_key(env: &RpcEnv, p: &Paths, params: &Params) -> Result<String, ApiError> {
+    if params.has("node") {
+        local_node(env, params.req_str("node"))?;
+    }
+    match p.kind {
+        Some(kind) => {
+            let id = vmid(params);
+            check_guest(env, kind, id).await?;
+            Ok(guest_key(id))
+        }
+        None => Ok((p.host_key)(env)),
+    }
+}
 
 const POLICIES: &[&str] = &["ACCEPT", "REJECT", "DROP"];
 
@@ -190,7 +280,11 @@ pub(super) fn rule_json(rule: &Rule, pos: usize, digest: &str) -> Value {
 }
 
 /// Apply client parameters to a rule.
-pub(super) fn apply_rule_params(rule: &mut Rule, params: &Params) -> Result<(), ApiError> {
+pub(super) fn apply_rule_params(
+    rule: &mut Rule,
+    params: &Params,
+    host: bool,
+) -> Result<(), ApiError> {
     if let Some(d) = params.str("delete") {
         for key in format::split_list(d) {
             match key {
@@ -248,8 +342,12 @@ pub(super) fn apply_rule_params(rule: &mut Rule, params: &Params) -> Result<(), 
             rule.macro_name = Some(name.to_string());
         }
     }
-    rule.validate()
-        .map_err(|e| ApiError::param(e.param, e.message))
+    let checked = if host {
+        rule.validate_host()
+    } else {
+        rule.validate()
+    };
+    checked.map_err(|e| ApiError::param(e.param, e.message))
 }
 
 /// What a rule names must exist in the datacenter file: its security group, IP sets, aliases.
@@ -285,13 +383,12 @@ pub(super) fn check_refs(cluster: &FwConfig, rule: &Rule) -> Result<(), ApiError
 }
 
 /// Save the guest's file and apply; on failure the previous file and rules come back.
-async fn commit(env: &RpcEnv, vmid: u32, loaded: &Loaded, cfg: &FwConfig) -> Result<(), ApiError> {
+async fn commit(env: &RpcEnv, key: &str, loaded: &Loaded, cfg: &FwConfig) -> Result<(), ApiError> {
     let store = env.state.store.as_ref();
-    let key = guest_key(vmid);
-    save(store, &key, loaded, cfg).await?;
+    save(store, key, loaded, cfg).await?;
     if let Err(e) = sync_firewall(&env.state).await {
-        if let Ok(now) = load(store, &key).await {
-            let _ = save(store, &key, &now, &loaded.config).await;
+        if let Ok(now) = load(store, key).await {
+            let _ = save(store, key, &now, &loaded.config).await;
         }
         let _ = sync_firewall(&env.state).await;
         return Err(ApiError::internal(format!(
@@ -310,20 +407,18 @@ pub(super) fn pos_of(params: &Params, len: usize) -> Result<usize, ApiError> {
 }
 
 fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
-    let kind = p.kind;
-    vec![
+    let mut out = vec![
         ApiMethod::new(HttpMethod::Get, p.rules, "get_rules")
             .description("List rules.")
-            .parameters(base())
+            .parameters((p.base)())
             .returns(Schema::array(
                 "",
                 Schema::object("").additional_properties(true),
             ))
-            .permission(AUDIT)
+            .permission(p.audit.clone())
             .handler(move |env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                check_guest(&env, kind, vmid(&params)).await?;
-                let loaded = load(env.state.store.as_ref(), &guest_key(vmid(&params))).await?;
+                let key = target_key(&env, p, &params).await?;
+                let loaded = load(env.state.store.as_ref(), &key).await?;
                 let digest = digest_of(&loaded);
                 let list: Vec<Value> = loaded
                     .config
@@ -336,42 +431,39 @@ fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
             }),
         ApiMethod::new(HttpMethod::Post, p.rules, "create_rule")
             .description("Create new rule.")
-            .parameters(rule_fields(base(), true))
+            .parameters(rule_fields((p.base)(), true))
             .returns(Schema::Null)
-            .permission(MODIFY)
+            .permission(p.modify.clone())
             .protected()
             .handler(move |env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let id = vmid(&params);
-                check_guest(&env, kind, id).await?;
+                let key = target_key(&env, p, &params).await?;
                 let mut rule = Rule {
                     enable: false,
                     ..Default::default()
                 };
-                apply_rule_params(&mut rule, &params)?;
+                apply_rule_params(&mut rule, &params, p.kind.is_none())?;
                 check_group_exists(&env, &rule).await?;
                 let _guard = env.state.network.firewall_lock().await;
-                let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
+                let loaded = load(env.state.store.as_ref(), &key).await?;
                 check_digest(&loaded, params.str("digest"))?;
                 let mut cfg = loaded.config.clone();
                 // Proxmox inserts at the top unless told where
                 let pos = (params.int("pos").unwrap_or(0).max(0) as usize).min(cfg.rules.len());
                 cfg.rules.insert(pos, rule);
-                commit(&env, id, &loaded, &cfg).await?;
+                commit(&env, &key, &loaded, &cfg).await?;
                 Ok(Value::Null)
             }),
         ApiMethod::new(HttpMethod::Get, p.rule, "get_rule")
             .description("Get single rule data.")
-            .parameters(base().optional(
+            .parameters((p.base)().optional(
                 "pos",
                 Schema::integer("Update rule at position <pos>.").minimum(0),
             ))
             .returns(Schema::object("").additional_properties(true))
-            .permission(AUDIT)
+            .permission(p.audit.clone())
             .handler(move |env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                check_guest(&env, kind, vmid(&params)).await?;
-                let loaded = load(env.state.store.as_ref(), &guest_key(vmid(&params))).await?;
+                let key = target_key(&env, p, &params).await?;
+                let loaded = load(env.state.store.as_ref(), &key).await?;
                 let pos = pos_of(&params, loaded.config.rules.len())?;
                 Ok(rule_json(
                     &loaded.config.rules[pos],
@@ -381,16 +473,14 @@ fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
             }),
         ApiMethod::new(HttpMethod::Put, p.rule, "update_rule")
             .description("Modify rule data.")
-            .parameters(rule_fields(base(), false))
+            .parameters(rule_fields((p.base)(), false))
             .returns(Schema::Null)
-            .permission(MODIFY)
+            .permission(p.modify.clone())
             .protected()
             .handler(move |env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let id = vmid(&params);
-                check_guest(&env, kind, id).await?;
+                let key = target_key(&env, p, &params).await?;
                 let _guard = env.state.network.firewall_lock().await;
-                let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
+                let loaded = load(env.state.store.as_ref(), &key).await?;
                 check_digest(&loaded, params.str("digest"))?;
                 let mut cfg = loaded.config.clone();
                 let pos = pos_of(&params, cfg.rules.len())?;
@@ -400,17 +490,17 @@ fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
                     cfg.rules.insert(to, rule);
                 } else {
                     let mut rule = cfg.rules[pos].clone();
-                    apply_rule_params(&mut rule, &params)?;
+                    apply_rule_params(&mut rule, &params, p.kind.is_none())?;
                     check_group_exists(&env, &rule).await?;
                     cfg.rules[pos] = rule;
                 }
-                commit(&env, id, &loaded, &cfg).await?;
+                commit(&env, &key, &loaded, &cfg).await?;
                 Ok(Value::Null)
             }),
         ApiMethod::new(HttpMethod::Delete, p.rule, "delete_rule")
             .description("Delete rule.")
             .parameters(
-                base()
+                (p.base)()
                     .optional(
                         "pos",
                         Schema::integer("Update rule at position <pos>.").minimum(0),
@@ -418,128 +508,132 @@ fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
                     .optional("digest", digest_param()),
             )
             .returns(Schema::Null)
-            .permission(MODIFY)
+            .permission(p.modify.clone())
             .protected()
             .handler(move |env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let id = vmid(&params);
-                check_guest(&env, kind, id).await?;
+                let key = target_key(&env, p, &params).await?;
                 let _guard = env.state.network.firewall_lock().await;
-                let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
+                let loaded = load(env.state.store.as_ref(), &key).await?;
                 check_digest(&loaded, params.str("digest"))?;
                 let mut cfg = loaded.config.clone();
                 let pos = pos_of(&params, cfg.rules.len())?;
                 cfg.rules.remove(pos);
-                commit(&env, id, &loaded, &cfg).await?;
+                commit(&env, &key, &loaded, &cfg).await?;
                 Ok(Value::Null)
             }),
-        ApiMethod::new(HttpMethod::Get, p.options, "get_options")
-            .description("Get VM firewall options.")
-            .parameters(base())
-            .returns(Schema::object("").additional_properties(true))
-            .permission(AUDIT)
-            .handler(move |env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                check_guest(&env, kind, vmid(&params)).await?;
-                let loaded = load(env.state.store.as_ref(), &guest_key(vmid(&params))).await?;
-                let mut out = Map::new();
-                for (k, v) in &loaded.config.options {
-                    let value = match k.as_str() {
-                        "enable" | "dhcp" | "ipfilter" | "macfilter" | "ndp" | "radv" => {
-                            json!(u8::from(loaded.config.flag(k)))
-                        }
-                        _ => json!(v),
-                    };
-                    out.insert(k.clone(), value);
-                }
-                out.insert("digest".into(), json!(digest_of(&loaded)));
-                Ok(Value::Object(out))
-            }),
-        ApiMethod::new(HttpMethod::Put, p.options, "set_options")
-            .description("Set Firewall options.")
-            .parameters(
-                base()
-                    .optional("enable", Schema::boolean("Enable/disable firewall rules."))
-                    .optional(
-                        "policy_in",
-                        Schema::string("Input policy.").enum_values(POLICIES),
-                    )
-                    .optional(
-                        "policy_out",
-                        Schema::string("Output policy.").enum_values(POLICIES),
-                    )
-                    .optional("dhcp", Schema::boolean("Enable DHCP."))
-                    .optional("ipfilter", Schema::boolean("Enable default IP filters."))
-                    .optional(
-                        "macfilter",
-                        Schema::boolean("Enable/disable MAC address filter."),
-                    )
-                    .optional(
-                        "ndp",
-                        Schema::boolean("Enable NDP (Neighbor Discovery Protocol)."),
-                    )
-                    .optional(
-                        "radv",
-                        Schema::boolean("Allow sending Router Advertisement."),
-                    )
-                    .optional(
-                        "log_level_in",
-                        Schema::string("Log level for incoming traffic.").enum_values(LOG_LEVELS),
-                    )
-                    .optional(
-                        "log_level_out",
-                        Schema::string("Log level for outgoing traffic.").enum_values(LOG_LEVELS),
-                    )
-                    .optional(
-                        "delete",
-                        Schema::string("A list of settings you want to delete.")
-                            .format(CONFIG_ID_LIST),
-                    )
-                    .optional("digest", digest_param()),
-            )
-            .returns(Schema::Null)
-            .permission(MODIFY)
-            .protected()
-            .handler(move |env: RpcEnv, params| async move {
-                local_node(&env, params.req_str("node"))?;
-                let id = vmid(&params);
-                check_guest(&env, kind, id).await?;
-                let _guard = env.state.network.firewall_lock().await;
-                let loaded = load(env.state.store.as_ref(), &guest_key(id)).await?;
-                check_digest(&loaded, params.str("digest"))?;
-                let mut cfg = loaded.config.clone();
-                for key in format::split_list(params.str("delete").unwrap_or_default()) {
-                    cfg.options.remove(key);
-                }
-                for key in [
-                    "enable",
-                    "policy_in",
-                    "policy_out",
-                    "dhcp",
-                    "ipfilter",
-                    "macfilter",
-                    "ndp",
-                    "radv",
-                    "log_level_in",
-                    "log_level_out",
-                ] {
-                    if let Some(v) = params.get(key) {
-                        let text = match v {
-                            Value::Bool(b) => u8::from(*b).to_string(),
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
+    ];
+    if let Some(options) = p.options {
+        out.extend(vec![
+            ApiMethod::new(HttpMethod::Get, options, "get_options")
+                .description("Get VM firewall options.")
+                .parameters((p.base)())
+                .returns(Schema::object("").additional_properties(true))
+                .permission(p.audit.clone())
+                .handler(move |env: RpcEnv, params| async move {
+                    let key = target_key(&env, p, &params).await?;
+                    let loaded = load(env.state.store.as_ref(), &key).await?;
+                    let mut out = Map::new();
+                    for (k, v) in &loaded.config.options {
+                        let value = match k.as_str() {
+                            "enable" | "dhcp" | "ipfilter" | "macfilter" | "ndp" | "radv" => {
+                                json!(u8::from(loaded.config.flag(k)))
+                            }
+                            _ => json!(v),
                         };
-                        cfg.options.insert(key.into(), text);
+                        out.insert(k.clone(), value);
                     }
-                }
-                commit(&env, id, &loaded, &cfg).await?;
-                Ok(Value::Null)
-            }),
-    ]
+                    out.insert("digest".into(), json!(digest_of(&loaded)));
+                    Ok(Value::Object(out))
+                }),
+            ApiMethod::new(HttpMethod::Put, options, "set_options")
+                .description("Set Firewall options.")
+                .parameters(
+                    (p.base)()
+                        .optional("enable", Schema::boolean("Enable/disable firewall rules."))
+                        .optional(
+                            "policy_in",
+                            Schema::string("Input policy.").enum_values(POLICIES),
+                        )
+                        .optional(
+                            "policy_out",
+                            Schema::string("Output policy.").enum_values(POLICIES),
+                        )
+                        .optional("dhcp", Schema::boolean("Enable DHCP."))
+                        .optional("ipfilter", Schema::boolean("Enable default IP filters."))
+                        .optional(
+                            "macfilter",
+                            Schema::boolean("Enable/disable MAC address filter."),
+                        )
+                        .optional(
+                            "ndp",
+                            Schema::boolean("Enable NDP (Neighbor Discovery Protocol)."),
+                        )
+                        .optional(
+                            "radv",
+                            Schema::boolean("Allow sending Router Advertisement."),
+                        )
+                        .optional(
+                            "log_level_in",
+                            Schema::string("Log level for incoming traffic.")
+                                .enum_values(LOG_LEVELS),
+                        )
+                        .optional(
+                            "log_level_out",
+                            Schema::string("Log level for outgoing traffic.")
+                                .enum_values(LOG_LEVELS),
+                        )
+                        .optional(
+                            "delete",
+                            Schema::string("A list of settings you want to delete.")
+                                .format(CONFIG_ID_LIST),
+                        )
+                        .optional("digest", digest_param()),
+                )
+                .returns(Schema::Null)
+                .permission(p.modify.clone())
+                .protected()
+                .handler(move |env: RpcEnv, params| async move {
+                    let key = target_key(&env, p, &params).await?;
+                    let _guard = env.state.network.firewall_lock().await;
+                    let loaded = load(env.state.store.as_ref(), &key).await?;
+                    check_digest(&loaded, params.str("digest"))?;
+                    let mut cfg = loaded.config.clone();
+                    for key in format::split_list(params.str("delete").unwrap_or_default()) {
+                        cfg.options.remove(key);
+                    }
+                    for key in [
+                        "enable",
+                        "policy_in",
+                        "policy_out",
+                        "dhcp",
+                        "ipfilter",
+                        "macfilter",
+                        "ndp",
+                        "radv",
+                        "log_level_in",
+                        "log_level_out",
+                    ] {
+                        if let Some(v) = params.get(key) {
+                            let text = match v {
+                                Value::Bool(b) => u8::from(*b).to_string(),
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            cfg.options.insert(key.into(), text);
+                        }
+                    }
+                    commit(&env, &key, &loaded, &cfg).await?;
+                    Ok(Value::Null)
+                }),
+        ]);
+    }
+    out
 }
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut out = methods_for(&QEMU);
     out.extend(methods_for(&LXC));
+    out.extend(methods_for(&CLUSTER));
+    out.extend(methods_for(&NODE));
     out
 }

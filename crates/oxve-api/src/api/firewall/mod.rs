@@ -1,11 +1,13 @@
-//! The firewall API, Proxmox's paths and shapes: datacenter options
-//! (`/cluster/firewall/options`) and per-guest rules and options
+//! The firewall API, Proxmox's paths and shapes: datacenter options and rules
+//! (`/cluster/firewall/...`, with security groups, IP sets and aliases), node rules and options
+//! (`/nodes/{node}/firewall/...`) and per-guest rules and options
 //! (`/nodes/{node}/{qemu,lxc}/{vmid}/firewall/...`). Every change is applied at once, in one
 //! nftables transaction; if that fails the previous file comes back.
 
 mod cluster;
 mod groups;
 mod guest;
+mod host;
 mod ipsets;
 mod store;
 mod sync;
@@ -20,6 +22,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut out = cluster::methods();
     out.extend(guest::methods());
     out.extend(groups::methods());
+    out.extend(host::methods());
     out.extend(ipsets::methods());
     out
 }

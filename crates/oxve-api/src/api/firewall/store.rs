@@ -9,6 +9,11 @@ pub fn cluster_key() -> String {
     "firewall/cluster.fw".into()
 }
 
+/// A node's host rules (Proxmox's /etc/pve/nodes/<node>/host.fw).
+pub fn node_key(node: &str) -> String {
+    format!("nodes/{node}/host.fw")
+}
+
 pub fn guest_key(vmid: u32) -> String {
     format!("firewall/{vmid}.fw")
 }
