@@ -239,3 +239,6 @@ impl InterfacesFile {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stability;

@@ -113,6 +113,10 @@ pub fn parse(text: &str) -> InterfacesFile {
                 while i < lines.len() && !starts_stanza(lines[i]) {
                     let body = lines[i].trim_end();
                     let t = body.trim_start();
+                    if t.is_empty() {
+                        // a blank line ends the block, as Proxmox reads it
+                        break;
+                    }
                     if let Some(comment) = t.strip_prefix('#') {
                         let c = fam.comments.get_or_insert_with(String::new);
                         c.push_str(comment.trim_end());
@@ -165,15 +169,16 @@ fn block_option(iface: &mut Iface, fam: &mut FamilyConfig, raw: &str, key: &str,
         "gateway" => fam.gateway = Some(value.to_string()),
         "broadcast" => fam.broadcast = Some(value.to_string()),
         "slaves" | "bridge_ports" => {
-            let mut ports: Vec<&str> = value.split_whitespace().filter(|p| *p != "none").collect();
+            // repeated lines add up; each port once, sorted, as Proxmox lists them
+            let entry = iface.settings.entry(id.to_string()).or_default();
+            let mut ports: Vec<&str> = entry
+                .split_whitespace()
+                .chain(value.split_whitespace())
+                .filter(|p| *p != "none")
+                .collect();
             ports.sort_unstable();
             ports.dedup();
-            let joined = ports.join(" ");
-            let entry = iface.settings.entry(id.to_string()).or_default();
-            if !entry.is_empty() && !joined.is_empty() {
-                entry.push(' ');
-            }
-            entry.push_str(&joined);
+            *entry = ports.join(" ");
         }
         "bridge_stp" => {
             let on = matches!(value.to_ascii_lowercase().as_str(), "on" | "yes");

@@ -32,7 +32,9 @@ const HANDLED: &[&str] = &[
     "uplink-id",
 ];
 
-fn sort_key(file: &InterfacesFile, name: &str) -> (u32, String) {
+/// Where an interface goes: by type (children one level after their parent's type, unknown
+/// types last), then by position, then by name. A total order, so writing is stable.
+fn sort_key(file: &InterfacesFile, name: &str) -> (u32, u32, String) {
     let iface = &file.ifaces[name];
     // `eth0.5` and `eth0:1` sort after their parent's type, one level further.
     let root = name.split(['.', ':']).next().unwrap_or(name);
@@ -44,13 +46,13 @@ fn sort_key(file: &InterfacesFile, name: &str) -> (u32, String) {
         .unwrap_or_else(|| iface.iface_type(name))
         .order()
         .map(|o| o + level)
-        .unwrap_or(0);
+        .unwrap_or(u32::MAX);
     let pri = if iface.priority == 0 {
         50_000
     } else {
         iface.priority
     };
-    (type_order + pri, name.to_string())
+    (type_order, pri, name.to_string())
 }
 
 /// The file text for `file`.
