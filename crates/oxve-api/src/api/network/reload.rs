@@ -64,6 +64,9 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         for line in net.sync_vpn().await.map_err(|e| e.to_string())? {
                             ctx.log(line);
                         }
+                        // the host firewall follows the node's networks, NAT bridges, VPN ports
+                        let _fw = net.firewall_lock().await;
+                        crate::api::firewall::sync_firewall(&task_env.state).await?;
                         Ok::<(), String>(())
                     },
                 )

@@ -76,6 +76,11 @@ async fn commit(
         let _ = net.sync_vpn().await;
         return Err(net_error(err));
     }
+    // the host firewall keeps the endpoints' ports open
+    let _fw = net.firewall_lock().await;
+    crate::api::firewall::sync_firewall(&env.state)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(())
 }
 
