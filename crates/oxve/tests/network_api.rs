@@ -65,7 +65,7 @@ fn bridges_are_staged_applied_reverted_and_rolled_back() {
         let one = s.get(&format!("{N}/vmbr0"), &[]).await;
         assert_eq!(one.status, 200);
         assert_eq!(one.data()["bridge_stp"], "off");
-        assert_eq!(one.data()["bridge_fd"], "0");
+        assert_eq!(one.data()["bridge_fd"], 0, "a number, as Proxmox answers");
 
         // bad input: 400 naming the parameter, nothing changes
         let bad: &[(&[(&str, &str)], &str)] = &[

@@ -11,6 +11,11 @@ use serde_json::{json, Map, Value};
 fn setting_json(key: &str, value: &str) -> Value {
     match key {
         "bridge_vlan_aware" => json!(1),
+        // Proxmox answers a number here (and the Terraform provider decodes an int)
+        "bridge_fd" => value
+            .parse::<i64>()
+            .map(|n| json!(n))
+            .unwrap_or_else(|_| json!(value)),
         _ => json!(value),
     }
 }
