@@ -23,6 +23,8 @@ pub struct NetworkService {
     firewall_lock: Mutex<()>,
     /// TCP ports the host firewall always opens to the node's networks (API, SSH).
     management_ports: std::sync::Mutex<Vec<u16>>,
+    /// Sends guest firewall changes to the kernel, only what changed.
+    guest_firewall: crate::firewall::applier::GuestFirewallApplier,
 }
 
 /// What a reload did.
@@ -79,6 +81,7 @@ impl NetworkService {
             lock: Mutex::new(()),
             firewall_lock: Mutex::new(()),
             management_ports: std::sync::Mutex::new(vec![22, 8006]),
+            guest_firewall: Default::default(),
         }
     }
 
@@ -112,6 +115,11 @@ impl NetworkService {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         *ports = vec![port, 22];
+    }
+
+    /// The guest firewall's applier (remembers what the kernel has).
+    pub fn guest_firewall(&self) -> &crate::firewall::applier::GuestFirewallApplier {
+        &self.guest_firewall
     }
 
     pub fn management_ports(&self) -> Vec<u16> {

@@ -1,6 +1,7 @@
 //! The guest firewall, Proxmox-style: `.fw` files (options and rules) at datacenter and guest
 //! level, rule macros, and enforcement in nftables on the guests' taps and veths.
 
+pub mod applier;
 pub mod config;
 pub mod host;
 pub mod macros;

@@ -338,6 +338,19 @@ pub fn kernel_has_bridge_conntrack() -> bool {
     child.wait().map(|s| s.success()).unwrap_or(false)
 }
 
+/// Replace the chains of one guest in the existing table (flush, then refill).
+pub(super) fn chain_update(g: &GuestFirewall, stateful: bool, sets: &[NftSet]) -> String {
+    let (name_in, name_out) = (
+        format!("guest{}-in", g.vmid),
+        format!("guest{}-out", g.vmid),
+    );
+    let mut s = format!("flush chain bridge {TABLE} {name_in}\nflush chain bridge {TABLE} {name_out}\ntable bridge {TABLE} {{\n");
+    chain(&mut s, &name_in, g, RuleType::In, stateful, sets);
+    chain(&mut s, &name_out, g, RuleType::Out, stateful, sets);
+    s.push_str("}\n");
+    s
+}
+
 /// Apply the guest firewalls (one transaction).
 pub fn apply(guests: &[GuestFirewall], stateful: bool) -> Result<()> {
     crate::nat::nft_apply(&ruleset(guests, stateful))

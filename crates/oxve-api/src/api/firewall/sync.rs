@@ -149,8 +149,9 @@ pub async fn sync_firewall(state: &AppState) -> Result<(), String> {
         .await
         .map_err(|e| e.message)?;
     let sets = oxve_net::firewall::nft_sets(&cluster.config.ipsets);
+    let net = state.network.clone();
     tokio::task::spawn_blocking(move || {
-        nft::apply_with_sets(&guests, &sets, stateful)?;
+        net.guest_firewall().apply(&guests, &sets, stateful)?;
         oxve_net::firewall::host::apply(host.as_ref(), &sets)
     })
     .await
