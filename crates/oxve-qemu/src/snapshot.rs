@@ -78,10 +78,9 @@ impl QemuEngine {
     /// inactive until [`Self::resume_after_snapshot`]).
     pub async fn save_state(&self, vmid: u32, file: &Path) -> Result<()> {
         let qmp = self.qmp(vmid).await?;
-        qmp.migrate(&format!("file:{}", file.display()))
-            .await
-            .map_err(|e| QemuError::qmp(vmid, "migrate", e))?;
-        crate::vmstate::wait_migration(vmid, &qmp, "saving the VM state").await
+        crate::vmstate::migrate_to_file(vmid, &qmp, file).await?;
+        crate::vmstate::wait_migration(vmid, &qmp, "saving the VM state").await?;
+        crate::vmstate::sync_file(vmid, file)
     }
 
     /// Ends a snapshot pause: runs the VM again if it ran before; a VM that was paused stays

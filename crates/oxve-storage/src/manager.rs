@@ -15,7 +15,7 @@ use crate::plugin::{
     AllocRequest, CopyTarget, PluginContext, StoragePlugin, StorageStatus, VolumeEntry,
     VolumeFilter, VolumeInfo,
 };
-use crate::qemu_img::{self, ConvertOptions};
+use crate::qemu_img::{self, ConvertOptions, ConvertSource};
 use crate::registry::PluginRegistry;
 use crate::revert::Revert;
 use crate::size::SizeSpec;
@@ -379,8 +379,7 @@ impl StorageManager {
     /// allocate, convert, and free the new volume again if anything fails.
     fn convert_into(
         &self,
-        src: &Path,
-        src_format: &str,
+        src: ConvertSource<'_>,
         size: u64,
         target: &str,
         opts: &AllocOptions,
@@ -433,7 +432,6 @@ impl StorageManager {
         qemu_img::convert(
             self.ctx.runner.as_ref(),
             src,
-            src_format,
             &dst,
             format,
             convert,
@@ -449,6 +447,19 @@ impl StorageManager {
     pub fn copy_volume(
         &self,
         src: &VolumeId,
+        target: &str,
+        opts: &AllocOptions,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<VolumeId, StorageError> {
+        self.copy_volume_at(src, None, target, opts, progress)
+    }
+
+    /// [`copy_volume`](Self::copy_volume) of the volume as it was at snapshot `snap` (qcow2
+    /// internal snapshots; other formats are refused).
+    pub fn copy_volume_at(
+        &self,
+        src: &VolumeId,
+        snap: Option<&str>,
         target: &str,
         opts: &AllocOptions,
         progress: &mut dyn FnMut(f64),
@@ -470,16 +481,20 @@ impl StorageManager {
                 caps.default_format
             });
         }
+        if snap.is_some() && info.format != VolumeFormat::Qcow2 {
+            return Err(StorageError::unsupported(
+                src.storage(),
+                format!("copying '{}' volumes from a snapshot", info.format),
+            ));
+        }
         src_plugin.activate_volume(src.volname())?;
         let path = src_plugin.path(src.volname())?;
-        self.convert_into(
-            &path,
-            info.format.as_str(),
-            info.size,
-            target,
-            &opts,
-            progress,
-        )
+        let source = ConvertSource {
+            path: &path,
+            format: info.format.as_str(),
+            snapshot: snap,
+        };
+        self.convert_into(source, info.size, target, &opts, progress)
     }
 
     /// Import an image file (like `qm disk import`): its format is probed, images that
@@ -509,14 +524,12 @@ impl StorageManager {
                 _ => caps.default_format,
             });
         }
-        self.convert_into(
-            src,
-            &info.format,
-            info.virtual_size,
-            target,
-            &opts,
-            progress,
-        )
+        let source = ConvertSource {
+            path: src,
+            format: &info.format,
+            snapshot: None,
+        };
+        self.convert_into(source, info.virtual_size, target, &opts, progress)
     }
 
     /// Start an upload of an ISO image, container template or import file: returns where to

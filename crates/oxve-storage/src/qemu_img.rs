@@ -204,15 +204,27 @@ pub struct ConvertOptions {
     pub preallocation: Option<Preallocation>,
 }
 
+/// What `convert` reads: an image, optionally as it was at an internal snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvertSource<'a> {
+    pub path: &'a Path,
+    pub format: &'a str,
+    pub snapshot: Option<&'a str>,
+}
+
 /// The `qemu-img convert` command line.
 pub fn convert_cmd(
-    src: &Path,
-    src_format: &str,
+    src: ConvertSource<'_>,
     dst: &Path,
     dst_format: VolumeFormat,
     opts: ConvertOptions,
 ) -> Cmd {
     let mut cmd = Cmd::new(QEMU_IMG).args(["convert", "-p"]);
+    if let Some(snap) = src.snapshot {
+        // Read the image as it was at internal snapshot `snap`; a snapshot never changes, so
+        // reading it while a running VM holds the image (-U) is safe.
+        cmd = cmd.args(["-U", "-l", &format!("snapshot.name={snap}")]);
+    }
     if opts.target_exists {
         cmd = cmd.arg("-n");
         if opts.target_is_zero {
@@ -224,8 +236,8 @@ pub fn convert_cmd(
     {
         cmd = cmd.args(["-o", &o]);
     }
-    cmd.args(["-f", src_format, "-O", dst_format.as_str()])
-        .arg(src)
+    cmd.args(["-f", src.format, "-O", dst_format.as_str()])
+        .arg(src.path)
         .arg(dst)
 }
 
@@ -240,14 +252,13 @@ pub fn parse_progress(chunk: &str) -> Option<f64> {
 /// Copy/convert `src` into `dst`, reporting percent done (0..=100) to `progress`.
 pub fn convert(
     runner: &dyn CommandRunner,
-    src: &Path,
-    src_format: &str,
+    src: ConvertSource<'_>,
     dst: &Path,
     dst_format: VolumeFormat,
     opts: ConvertOptions,
     progress: &mut dyn FnMut(f64),
 ) -> Result<(), StorageError> {
-    let cmd = convert_cmd(src, src_format, dst, dst_format, opts);
+    let cmd = convert_cmd(src, dst, dst_format, opts);
     let mut last = -1.0f64;
     let mut cb = |chunk: &str| {
         if let Some(p) = parse_progress(chunk) {
@@ -345,9 +356,13 @@ mod tests {
             Some(Preallocation::Full),
         );
         assert_eq!(c.to_string(), "qemu-img create -q -f vmdk /s/x.vmdk 1024");
+        let raw = |snapshot| ConvertSource {
+            path: Path::new("/a.raw"),
+            format: "raw",
+            snapshot,
+        };
         let c = convert_cmd(
-            Path::new("/a.raw"),
-            "raw",
+            raw(None),
             Path::new("/dev/vg/vm-1-disk-0"),
             VolumeFormat::Raw,
             ConvertOptions {
@@ -361,8 +376,7 @@ mod tests {
             "qemu-img convert -p -n -f raw -O raw /a.raw /dev/vg/vm-1-disk-0"
         );
         let c = convert_cmd(
-            Path::new("/a.raw"),
-            "raw",
+            raw(Some("before-upgrade")),
             Path::new("/s/vm-1-disk-0.qcow2"),
             VolumeFormat::Qcow2,
             ConvertOptions {
@@ -372,7 +386,7 @@ mod tests {
         );
         assert_eq!(
             c.to_string(),
-            "qemu-img convert -p -o preallocation=metadata -f raw -O qcow2 /a.raw /s/vm-1-disk-0.qcow2"
+            "qemu-img convert -p -U -l snapshot.name=before-upgrade -o preallocation=metadata -f raw -O qcow2 /a.raw /s/vm-1-disk-0.qcow2"
         );
     }
 
@@ -390,8 +404,11 @@ mod tests {
         let mut seen = Vec::new();
         convert(
             &r,
-            Path::new("/a"),
-            "raw",
+            ConvertSource {
+                path: Path::new("/a"),
+                format: "raw",
+                snapshot: None,
+            },
             Path::new("/b"),
             VolumeFormat::Qcow2,
             ConvertOptions::default(),

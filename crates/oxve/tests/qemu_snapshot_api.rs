@@ -117,6 +117,32 @@ async fn running_guest_rolls_back_to_its_ram_and_disk() {
             .await,
     )
     .await;
+    // a full clone of the running VM as it was at s2 (its data disk as of the rollback)
+    task_ok(
+        &s,
+        s.post(
+            &format!("{VM}/clone"),
+            &[("newid", "443"), ("snapname", "s2"), ("full", "1")],
+        )
+        .await,
+    )
+    .await;
+    let clone_conf = s
+        .get("/nodes/testnode/qemu/443/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(clone_conf.get("parent").is_none() && clone_conf.get("snaptime").is_none());
+    let clone_disk = d.data_dir.join("local/images/443/vm-443-disk-1.qcow2");
+    let head = d.data_dir.join("head.raw");
+    let out = Command::new("qemu-img")
+        .args(["dd", "-U", "-f", "qcow2", "-O", "raw", "bs=11", "count=1"])
+        .arg(format!("if={}", clone_disk.display()))
+        .arg(format!("of={}", head.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(std::fs::read(&head).unwrap().starts_with(b"DISK-BEFORE"));
     let data_disk = d.data_dir.join("local/images/440/vm-440-disk-1.qcow2");
     let listed = qcow2_snapshots(&data_disk);
     assert!(listed.contains("s1") && listed.contains("s2"), "{listed}");
@@ -196,13 +222,60 @@ async fn stopped_vm_snapshots_and_unsupported_disks() {
     assert!(snap.data().get("memory").is_none(), "default memory then");
     task_ok(
         &s,
+        s.post(&format!("{vm}/snapshot"), &[("snapname", "second")])
+            .await,
+    )
+    .await;
+    task_ok(
+        &s,
         s.post(&format!("{vm}/snapshot/first/rollback"), &[]).await,
     )
     .await;
     let conf = s.get(&format!("{vm}/config"), &[]).await.data().clone();
     assert!(conf.get("memory").is_none(), "{conf}");
+    // a branch: third is a second child of first
+    task_ok(
+        &s,
+        s.post(&format!("{vm}/snapshot"), &[("snapname", "third")])
+            .await,
+    )
+    .await;
+    let parents = |list: &serde_json::Value| -> Vec<(String, String)> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["name"].as_str().unwrap().to_string(),
+                    i["parent"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect()
+    };
+    let list = s.get(&format!("{vm}/snapshot"), &[]).await;
+    let tree = parents(list.data());
+    for edge in [
+        ("second", "first"),
+        ("third", "first"),
+        ("current", "third"),
+    ] {
+        assert!(
+            tree.contains(&(edge.0.to_string(), edge.1.to_string())),
+            "{tree:?}"
+        );
+    }
+    // deleting the branch point moves both children up
     task_ok(&s, s.delete(&format!("{vm}/snapshot/first"), &[]).await).await;
     assert!(!qcow2_snapshots(&disk).contains(" first "));
+    let tree = parents(s.get(&format!("{vm}/snapshot"), &[]).await.data());
+    assert!(tree.contains(&("second".into(), "-".into())), "{tree:?}");
+    assert!(tree.contains(&("third".into(), "-".into())), "{tree:?}");
+    let conf = s.get(&format!("{vm}/snapshot/second/config"), &[]).await;
+    assert_eq!(
+        conf.data()["memory"],
+        "777",
+        "a snapshot keeps its own settings"
+    );
 
     // a raw disk on a dir storage cannot be snapshotted: refused before anything changes
     let r = s
@@ -210,7 +283,7 @@ async fn stopped_vm_snapshots_and_unsupported_disks() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = s
-        .post(&format!("{vm}/snapshot"), &[("snapname", "second")])
+        .post(&format!("{vm}/snapshot"), &[("snapname", "fourth")])
         .await;
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert!(
@@ -220,11 +293,11 @@ async fn stopped_vm_snapshots_and_unsupported_disks() {
     );
     let conf = s.get(&format!("{vm}/config"), &[]).await.data().clone();
     assert!(
-        conf.get("lock").is_none() && conf.get("parent").is_none(),
+        conf.get("lock").is_none() && conf["parent"] == "third",
         "{conf}"
     );
     assert!(
-        !qcow2_snapshots(&disk).contains(" second "),
+        !qcow2_snapshots(&disk).contains(" fourth "),
         "nothing touched"
     );
 }

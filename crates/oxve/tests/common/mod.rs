@@ -140,6 +140,12 @@ impl Drop for Daemon {
         if self._temp.is_none() {
             return;
         }
+        // Base images of templates are immutable (chattr +i): let the temp dir go.
+        let _ = Command::new("chattr")
+            .args(["-R", "-i"])
+            .arg(&self.data_dir)
+            .stderr(Stdio::null())
+            .status();
         if let Ok(dir) = std::fs::read_dir(self.data_dir.join("run/qemu")) {
             for entry in dir.flatten() {
                 let path = entry.path();

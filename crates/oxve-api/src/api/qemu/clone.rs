@@ -98,6 +98,8 @@ async fn make_template(
 /// What a clone copies, and how.
 struct CloneJob {
     source: u32,
+    /// Clone the VM as it was at this snapshot.
+    snapname: Option<String>,
     newid: u32,
     full: bool,
     storage: Option<String>,
@@ -119,7 +121,15 @@ async fn clone_vm(
         .await
         .map_err(|e| e.message)?;
     let mut conf = VmConfig::parse("").map_err(|e| e.to_string())?;
-    conf.current = src.config.current.clone();
+    conf.current = match &job.snapname {
+        Some(snap) => src
+            .config
+            .snapshots
+            .get(snap)
+            .cloned()
+            .ok_or_else(|| format!("snapshot '{snap}' does not exist"))?,
+        None => src.config.current.clone(),
+    };
     for key in [
         "template",
         "parent",
@@ -127,6 +137,8 @@ async fn clone_vm(
         "vmstate",
         "runningmachine",
         "runningcpu",
+        "snaptime",
+        "description",
     ] {
         conf.current.remove(key);
     }
@@ -195,9 +207,10 @@ async fn clone_vm(
                     content: ContentType::Images,
                 };
                 let progress = log.clone();
+                let snap = job.snapname.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut last = -10.0;
-                    m.copy_volume(&volid, &target, &opts, &mut |p| {
+                    m.copy_volume_at(&volid, snap.as_deref(), &target, &opts, &mut |p| {
                         if p - last >= 10.0 || p >= 100.0 {
                             last = p;
                             progress(format!("{key}: transferred {p:.1}%"));
@@ -321,12 +334,18 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 if params.has("pool") {
                     return Err(ApiError::param("pool", "pools are not available yet"));
                 }
-                if params.has("snapname") {
-                    return Err(ApiError::param("snapname", "cloning from a snapshot is not available yet"));
-                }
                 let src = load(&env, vmid).await?;
                 let template = src.config.template();
                 let full = params.bool_or("full", !template);
+                let snapname = params.str("snapname").map(str::to_string);
+                if let Some(snap) = &snapname {
+                    if !src.config.snapshots.contains_key(snap) {
+                        return Err(ApiError::param("snapname", format!("snapshot '{snap}' does not exist")));
+                    }
+                    if !full {
+                        return Err(ApiError::param("snapname", "linked clones of snapshots are not possible: use full=1"));
+                    }
+                }
                 if !full && !template {
                     return Err(ApiError::param("full", "linked clone feature is only available for templates"));
                 }
@@ -337,8 +356,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         }
                     }
                 }
-                if full && env.state.qemu.is_running(vmid).is_some() {
-                    return Err(ApiError::internal(format!("VM {vmid} is running - stop it to make a full clone")));
+                if full && snapname.is_none() && env.state.qemu.is_running(vmid).is_some() {
+                    return Err(ApiError::internal(format!("VM {vmid} is running - stop it, or clone one of its snapshots (snapname)")));
                 }
                 let storage = params.str("storage").map(str::to_string);
                 if let Some(s) = &storage {
@@ -373,6 +392,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     });
                 }
                 let job = CloneJob {
+                    snapname,
                     source: vmid,
                     newid,
                     full,

@@ -1,0 +1,22 @@
+//! The oxve backup archive (format in `FORMAT.md`): a guest's config files and disks in one
+//! stream, with a SHA-256 per data block, zero regions stored as their length, a manifest at
+//! the end, and the whole compressed with zstd or gzip.
+//!
+//! - [`ArchiveWriter`] writes configs, then disks read from a [`DiskSource`] (only where they
+//!   hold data), then the manifest.
+//! - [`ArchiveReader`] reads it back, verifying as it goes: [`ArchiveReader::verify`] only
+//!   checks, [`ArchiveReader::extract`] also writes the disks into targets.
+
+mod compression;
+mod error;
+mod reader;
+mod record;
+mod source;
+mod writer;
+
+pub use compression::Compression;
+pub use error::ArchiveError;
+pub use reader::{ArchiveReader, DiskManifestHead, DiskTarget, Extracted};
+pub use record::{DiskManifest, Manifest, BLOCK_SIZE};
+pub use source::{DiskSource, Extent, FileSource};
+pub use writer::ArchiveWriter;

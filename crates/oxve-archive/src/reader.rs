@@ -1,0 +1,236 @@
+//! Reading an archive, verifying every block, the disk maps and the stream digest.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use sha2::{Digest, Sha256};
+
+use crate::compression::Compression;
+use crate::error::{ArchiveError, Result};
+use crate::record::*;
+
+/// Hashes everything read through it.
+struct Hashing<R: Read> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Where extracted disk content goes: positional writes into a target of the disk's size.
+pub trait DiskTarget {
+    /// Writes `data` at `offset`.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()>;
+    /// `len` bytes at `offset` read as zeros (the target may need to write them).
+    fn zero(&mut self, offset: u64, len: u64) -> std::io::Result<()>;
+}
+
+impl DiskTarget for std::fs::File {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(self, data, offset)
+    }
+    fn zero(&mut self, _offset: u64, _len: u64) -> std::io::Result<()> {
+        // A new (sparse) file reads as zeros already.
+        Ok(())
+    }
+}
+
+/// Where a disk goes, or `None` to only verify it.
+pub type TargetFor<'f, 't> =
+    dyn FnMut(&DiskManifestHead) -> Result<Option<Box<dyn DiskTarget + 't>>> + 'f;
+
+/// What [`ArchiveReader::extract`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    pub configs: BTreeMap<String, Vec<u8>>,
+    pub manifest: Manifest,
+}
+
+/// Reads one archive from start to end.
+pub struct ArchiveReader<'a> {
+    input: Hashing<Box<dyn Read + 'a>>,
+}
+
+struct DiskState {
+    name: String,
+    size: u64,
+    next: u64,
+    map: Sha256,
+}
+
+impl<'a> ArchiveReader<'a> {
+    /// Opens an archive (any compression) and checks its header.
+    pub fn new<R: Read + 'a>(input: R) -> Result<Self> {
+        let mut r = ArchiveReader {
+            input: Hashing {
+                inner: Compression::reader(input)?,
+                hash: Sha256::new(),
+            },
+        };
+        if get_u8(&mut r.input)? != HEADER {
+            return Err(ArchiveError::BadMagic);
+        }
+        let mut magic = [0u8; 8];
+        read_exact(&mut r.input, &mut magic)?;
+        if &magic != MAGIC {
+            return Err(ArchiveError::BadMagic);
+        }
+        let version = get_u32(&mut r.input)?;
+        if version != VERSION {
+            return Err(ArchiveError::Version(version));
+        }
+        let _ctime = get_u64(&mut r.input)?;
+        Ok(r)
+    }
+
+    /// Checks the whole archive without writing anything.
+    pub fn verify(self) -> Result<Manifest> {
+        Ok(self.run(&mut |_| Ok(None))?.manifest)
+    }
+
+    /// Reads the archive, writing each disk into the target `target_for(disk name, size)`
+    /// returns; a `None` target skips that disk (still verified).
+    pub fn extract<'t>(self, target_for: &mut TargetFor<'_, 't>) -> Result<Extracted> {
+        self.run(target_for)
+    }
+
+    fn run<'t>(mut self, target_for: &mut TargetFor<'_, 't>) -> Result<Extracted> {
+        let mut configs = BTreeMap::new();
+        let mut disks: Vec<DiskState> = Vec::new();
+        let mut targets: Vec<Option<Box<dyn DiskTarget + 't>>> = Vec::new();
+        let mut buf = vec![0u8; BLOCK_SIZE];
+        loop {
+            let kind = get_u8(&mut self.input)?;
+            match kind {
+                CONFIG => {
+                    let name = get_name(&mut self.input)?;
+                    let len = get_u32(&mut self.input)? as usize;
+                    let mut data = vec![0u8; len];
+                    read_exact(&mut self.input, &mut data)?;
+                    configs.insert(name, data);
+                }
+                DISK => {
+                    let index = get_u8(&mut self.input)? as usize;
+                    let name = get_name(&mut self.input)?;
+                    let size = get_u64(&mut self.input)?;
+                    if index != disks.len() {
+                        return Err(ArchiveError::Corrupt(format!("disk {name} out of order")));
+                    }
+                    targets.push(target_for(&DiskManifestHead {
+                        name: name.clone(),
+                        size,
+                    })?);
+                    disks.push(DiskState {
+                        name,
+                        size,
+                        next: 0,
+                        map: Sha256::new(),
+                    });
+                }
+                BLOCK | ZERO => {
+                    let index = get_u8(&mut self.input)? as usize;
+                    let offset = get_u64(&mut self.input)?;
+                    let disk = disks.get_mut(index).ok_or_else(|| {
+                        ArchiveError::Corrupt(format!("data of unknown disk {index}"))
+                    })?;
+                    if offset != disk.next {
+                        return Err(ArchiveError::Corrupt(format!(
+                            "{}: expected offset {}, found {offset}",
+                            disk.name, disk.next
+                        )));
+                    }
+                    let len = if kind == BLOCK {
+                        let len = get_u32(&mut self.input)?;
+                        if len as usize > BLOCK_SIZE {
+                            return Err(ArchiveError::Corrupt(format!("block of {len} bytes")));
+                        }
+                        let mut digest = [0u8; 32];
+                        read_exact(&mut self.input, &mut digest)?;
+                        let data = &mut buf[..len as usize];
+                        read_exact(&mut self.input, data)?;
+                        if Sha256::digest(&*data).as_slice() != digest {
+                            return Err(ArchiveError::BlockChecksum {
+                                disk: disk.name.clone(),
+                                offset,
+                            });
+                        }
+                        map_block(&mut disk.map, offset, len, &digest);
+                        if let Some(t) = targets[index].as_mut() {
+                            t.write_at(offset, data)?;
+                        }
+                        u64::from(len)
+                    } else {
+                        let len = get_u64(&mut self.input)?;
+                        map_zero(&mut disk.map, offset, len);
+                        if let Some(t) = targets[index].as_mut() {
+                            t.zero(offset, len)?;
+                        }
+                        len
+                    };
+                    disk.next = offset + len;
+                    if disk.next > disk.size {
+                        return Err(ArchiveError::Corrupt(format!(
+                            "{}: data beyond its size",
+                            disk.name
+                        )));
+                    }
+                }
+                MANIFEST => {
+                    let len = get_u32(&mut self.input)? as usize;
+                    let mut json = vec![0u8; len];
+                    read_exact(&mut self.input, &mut json)?;
+                    let expected = std::mem::take(&mut self.input.hash).finalize();
+                    let mut digest = [0u8; 32];
+                    read_exact(&mut self.input.inner, &mut digest)?;
+                    if expected.as_slice() != digest {
+                        return Err(ArchiveError::Corrupt("stream digest mismatch".into()));
+                    }
+                    let manifest: Manifest = serde_json::from_slice(&json)
+                        .map_err(|e| ArchiveError::Corrupt(format!("manifest: {e}")))?;
+                    check_disks(&manifest, disks)?;
+                    return Ok(Extracted { configs, manifest });
+                }
+                other => {
+                    return Err(ArchiveError::Corrupt(format!(
+                        "unknown record type {other:#x}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// The manifest must describe the disks the stream held, completely.
+fn check_disks(manifest: &Manifest, disks: Vec<DiskState>) -> Result<()> {
+    if manifest.disks.len() != disks.len() {
+        return Err(ArchiveError::Corrupt("manifest and disks differ".into()));
+    }
+    for (m, d) in manifest.disks.iter().zip(disks) {
+        if d.next != d.size {
+            return Err(ArchiveError::Corrupt(format!(
+                "{}: only {} of {} bytes",
+                d.name, d.next, d.size
+            )));
+        }
+        if m.name != d.name || m.size != d.size || m.sha256 != hex::encode(d.map.finalize()) {
+            return Err(ArchiveError::Corrupt(format!(
+                "{}: does not match the manifest",
+                m.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A disk as announced in the stream, before its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskManifestHead {
+    pub name: String,
+    pub size: u64,
+}

@@ -1,0 +1,116 @@
+//! The records of the stream and the manifest (see `FORMAT.md`).
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ArchiveError, Result};
+
+pub const MAGIC: &[u8; 8] = b"OXVEARC\0";
+pub const VERSION: u32 = 1;
+/// Largest data block; disks are read and checksummed in blocks of this size.
+pub const BLOCK_SIZE: usize = 4 << 20;
+
+pub const HEADER: u8 = b'H';
+pub const CONFIG: u8 = b'C';
+pub const DISK: u8 = b'D';
+pub const BLOCK: u8 = b'B';
+pub const ZERO: u8 = b'Z';
+pub const MANIFEST: u8 = b'M';
+
+/// What the manifest says about one disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskManifest {
+    pub name: String,
+    pub size: u64,
+    /// Bytes stored as data blocks.
+    pub data_bytes: u64,
+    /// Bytes stored as zero regions.
+    pub zero_bytes: u64,
+    pub blocks: u64,
+    /// SHA-256 of the disk's map: every block (offset, length, digest) and zero region
+    /// (offset, length) in order; see [`map_block`] and [`map_zero`]. Hex.
+    pub sha256: String,
+}
+
+/// The last record: what the archive holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Manifest {
+    /// `qemu` or `lxc`.
+    pub guest_type: String,
+    pub vmid: u32,
+    /// UNIX time of the backup.
+    pub ctime: u64,
+    pub configs: Vec<String>,
+    pub disks: Vec<DiskManifest>,
+}
+
+pub fn put_u8(w: &mut impl Write, v: u8) -> std::io::Result<()> {
+    w.write_all(&[v])
+}
+pub fn put_u16(w: &mut impl Write, v: u16) -> std::io::Result<()> {
+    w.write_all(&v.to_le_bytes())
+}
+pub fn put_u32(w: &mut impl Write, v: u32) -> std::io::Result<()> {
+    w.write_all(&v.to_le_bytes())
+}
+pub fn put_u64(w: &mut impl Write, v: u64) -> std::io::Result<()> {
+    w.write_all(&v.to_le_bytes())
+}
+pub fn put_name(w: &mut impl Write, name: &str) -> Result<()> {
+    let len =
+        u16::try_from(name.len()).map_err(|_| ArchiveError::Corrupt("name too long".into()))?;
+    put_u16(w, len)?;
+    Ok(w.write_all(name.as_bytes())?)
+}
+
+/// Reads exactly `buf.len()` bytes; an early end is an incomplete archive.
+pub fn read_exact(r: &mut impl Read, buf: &mut [u8]) -> Result<()> {
+    r.read_exact(buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => ArchiveError::Incomplete,
+        _ => ArchiveError::Io(e),
+    })
+}
+pub fn get_u8(r: &mut impl Read) -> Result<u8> {
+    let mut b = [0u8; 1];
+    read_exact(r, &mut b)?;
+    Ok(b[0])
+}
+pub fn get_u16(r: &mut impl Read) -> Result<u16> {
+    let mut b = [0u8; 2];
+    read_exact(r, &mut b)?;
+    Ok(u16::from_le_bytes(b))
+}
+pub fn get_u32(r: &mut impl Read) -> Result<u32> {
+    let mut b = [0u8; 4];
+    read_exact(r, &mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+pub fn get_u64(r: &mut impl Read) -> Result<u64> {
+    let mut b = [0u8; 8];
+    read_exact(r, &mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+pub fn get_name(r: &mut impl Read) -> Result<String> {
+    let len = get_u16(r)? as usize;
+    let mut b = vec![0u8; len];
+    read_exact(r, &mut b)?;
+    String::from_utf8(b).map_err(|_| ArchiveError::Corrupt("name is not UTF-8".into()))
+}
+
+/// Adds a data block to a disk map digest.
+pub fn map_block(map: &mut sha2::Sha256, offset: u64, len: u32, digest: &[u8]) {
+    use sha2::Digest;
+    map.update([BLOCK]);
+    map.update(offset.to_le_bytes());
+    map.update(len.to_le_bytes());
+    map.update(digest);
+}
+
+/// Adds a zero region to a disk map digest.
+pub fn map_zero(map: &mut sha2::Sha256, offset: u64, len: u64) {
+    use sha2::Digest;
+    map.update([ZERO]);
+    map.update(offset.to_le_bytes());
+    map.update(len.to_le_bytes());
+}
