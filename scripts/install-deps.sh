@@ -24,6 +24,8 @@ apt_packages=(
   cpio dosfstools mtools syslinux syslinux-common isolinux xorriso fdisk  # guest image
   btrfs-progs                     # btrfs storage tests on a loop file
   wrk                             # API benchmark (bench/)
+  iproute2 iputils-ping nftables dnsmasq-base busybox-static  # networking: netns, NAT, DHCP (udhcpc in tests)
+  wireguard-tools wireguard-go    # VPN endpoints (userspace WireGuard where the kernel has none)
 )
 backports_packages=(qemu-system-x86 qemu-utils)
 

@@ -146,7 +146,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "tcg" => false,
         _ => host.kvm.usable,
     };
-    let qemu = oxve_qemu::QemuEngine::new(oxve_qemu::EngineOptions::new(run_dir.clone(), kvm));
+    let network = Arc::new(oxve_net::service::NetworkService::new(&data_dir, &run_dir));
+    let mut engine_opts = oxve_qemu::EngineOptions::new(run_dir.clone(), kvm);
+    let wiring_state = Arc::new(std::sync::OnceLock::new());
+    engine_opts.tap_wiring = Some(Arc::new(crate::net_wiring::BridgeWiring {
+        state: wiring_state.clone(),
+    }));
+    let qemu = oxve_qemu::QemuEngine::new(engine_opts);
     let state = Arc::new(AppState {
         node: node.clone(),
         data_dir: data_dir.clone(),
@@ -156,10 +162,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         host,
         storage: oxve_api::storage_service::StorageService::new(data_dir.clone()),
         qemu,
+        network,
         started: Instant::now(),
         caches: Default::default(),
         consoles: Default::default(),
     });
+    let _ = wiring_state.set(Arc::downgrade(&state));
     spawn_cpu_sampler(state.clone());
     // The local storage's directories exist from the first start.
     if let Err(err) = state
@@ -169,12 +177,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("cannot activate the local storage: {err}");
     }
+    // The node's network as configured (bridges, NAT, forwards), as a boot would bring it up.
+    oxve_api::api::network::start(&state).await;
     let router = if args.test_hooks {
         oxve_api::api::router_with_test_hooks()
     } else {
         oxve_api::api::router()
     };
     start_onboot_guests_after_host_boot(state.clone());
+    let fw_state = state.clone();
     let server = ApiServer::new(state, router);
     let listeners = Listeners {
         https: args.listen,
@@ -182,6 +193,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         local_socket: Some(run_dir.join("oxve.sock")),
     };
     let on_listening = move |addr: SocketAddr| {
+        // the host firewall keeps the API's real port open
+        fw_state.network.set_api_port(addr.port());
+        let fw_state = fw_state.clone();
+        tokio::spawn(async move {
+            let _guard = fw_state.network.firewall_lock().await;
+            if let Err(e) = oxve_api::api::firewall::sync_firewall(&fw_state).await {
+                tracing::warn!("cannot apply the firewall: {e}");
+            }
+        });
         let host = if addr.ip().is_unspecified() {
             node.clone()
         } else {

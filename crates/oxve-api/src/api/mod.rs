@@ -3,6 +3,8 @@
 mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
+pub mod firewall;
+pub mod network;
 mod nodes;
 pub mod qemu;
 pub(crate) mod storage;
@@ -22,6 +24,8 @@ pub fn router() -> Router<RpcEnv> {
         .extend(access::methods())
         .extend(cluster::methods())
         .extend(nodes::methods())
+        .extend(network::methods())
+        .extend(firewall::methods())
         .extend(storage::methods())
         .extend(qemu::methods())
         .extend(tasks::methods());
