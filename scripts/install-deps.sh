@@ -25,6 +25,8 @@ apt_packages=(
   btrfs-progs                     # btrfs storage tests on a loop file
   lxc zstd e2fsprogs              # containers: liblxc tools, vztmpl archives, ext4 rootfs images
   wrk                             # API benchmark (bench/)
+  iproute2 iputils-ping nftables dnsmasq-base busybox-static  # networking: netns, NAT, DHCP (udhcpc in tests)
+  wireguard-tools wireguard-go    # VPN endpoints (userspace WireGuard where the kernel has none)
 )
 backports_packages=(qemu-system-x86 qemu-utils)
 

@@ -34,6 +34,8 @@ pub struct AppState {
     pub qemu: oxve_qemu::QemuEngine,
     /// Running containers.
     pub lxc: oxve_lxc::LxcEngine,
+    /// Host network configuration (interfaces file, NAT, forwards).
+    pub network: Arc<oxve_net::service::NetworkService>,
     pub started: Instant,
     pub caches: Caches,
     /// Console sessions prepared by vncproxy/termproxy.

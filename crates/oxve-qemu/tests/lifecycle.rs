@@ -119,7 +119,16 @@ async fn start_pause_resume_write_disk_and_clean_shutdown() {
         text.contains("OXVE-GUEST-WROTE-DISK name=sda writes=1"),
         "{text}"
     );
-    assert!(engine.status(vmid, &conf).await.unwrap().diskwrite > 0);
+    // Disk counters are sampled at most every FACTS_TTL (2 s).
+    let mut written = 0;
+    for _ in 0..30 {
+        written = engine.status(vmid, &conf).await.unwrap().diskwrite;
+        if written > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(written > 0);
 
     // A second start is refused and changes nothing.
     let err = engine

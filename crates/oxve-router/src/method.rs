@@ -55,6 +55,8 @@ pub struct ApiResponse {
     pub data: Value,
     /// Top-level `total` (task lists and logs).
     pub total: Option<u64>,
+    /// Top-level `changes` (pending network changes as a diff).
+    pub changes: Option<String>,
     /// A whole response body rendered earlier and shared between requests (hot, cached
     /// reads); when set, `data` and `total` are ignored.
     pub prerendered: Option<Arc<Prerendered>>,
@@ -102,7 +104,16 @@ impl ApiResponse {
         ApiResponse {
             data,
             total: Some(total),
-            prerendered: None,
+            ..Default::default()
+        }
+    }
+
+    /// `data` with Proxmox's top-level `changes` when there are any.
+    pub fn with_changes(data: Value, changes: Option<String>) -> Self {
+        ApiResponse {
+            data,
+            changes,
+            ..Default::default()
         }
     }
 }

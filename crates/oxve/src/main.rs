@@ -1,6 +1,7 @@
 //! `oxve`: the node daemon (`oxve serve`) and the command-line client, one binary.
 
 mod cli;
+mod net_wiring;
 mod serve;
 
 use clap::{Parser, Subcommand};

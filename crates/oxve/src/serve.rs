@@ -150,7 +150,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "tcg" => false,
         _ => host.kvm.usable,
     };
-    let qemu = oxve_qemu::QemuEngine::new(oxve_qemu::EngineOptions::new(run_dir.clone(), kvm));
+    let network = Arc::new(oxve_net::service::NetworkService::new(&data_dir, &run_dir));
+    let mut engine_opts = oxve_qemu::EngineOptions::new(run_dir.clone(), kvm);
+    let wiring_state = Arc::new(std::sync::OnceLock::new());
+    engine_opts.tap_wiring = Some(Arc::new(crate::net_wiring::BridgeWiring {
+        state: wiring_state.clone(),
+    }));
+    let qemu = oxve_qemu::QemuEngine::new(engine_opts);
     let state = Arc::new(AppState {
         node: node.clone(),
         data_dir: data_dir.clone(),
@@ -165,10 +171,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_appliance_index(url, data_dir.join("aplinfo/aplinfo.dat")),
             None => oxve_lxc::LxcEngine::new(&run_dir),
         },
+        network,
         started: Instant::now(),
         caches: Default::default(),
         consoles: Default::default(),
     });
+    let _ = wiring_state.set(Arc::downgrade(&state));
     spawn_cpu_sampler(state.clone());
     // The local storage's directories exist from the first start.
     if let Err(err) = state
@@ -178,6 +186,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("cannot activate the local storage: {err}");
     }
+    // The node's network as configured (bridges, NAT, forwards), as a boot would bring it up.
+    oxve_api::api::network::start(&state).await;
     let router = if args.test_hooks {
         oxve_api::api::router_with_test_hooks()
     } else {
@@ -185,6 +195,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let autostart_state = state.clone();
     start_onboot_guests_after_host_boot(state.clone());
+    let fw_state = state.clone();
     let server = ApiServer::new(state, router);
     let listeners = Listeners {
         https: args.listen,
@@ -194,6 +205,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let on_listening = move |addr: SocketAddr| {
         // once the run dir is final (binding the CLI socket resets its mode)
         tokio::spawn(oxve_api::api::lxc_autostart(autostart_state));
+        // the host firewall keeps the API's real port open
+        fw_state.network.set_api_port(addr.port());
+        let fw_state = fw_state.clone();
+        tokio::spawn(async move {
+            let _guard = fw_state.network.firewall_lock().await;
+            if let Err(e) = oxve_api::api::firewall::sync_firewall(&fw_state).await {
+                tracing::warn!("cannot apply the firewall: {e}");
+            }
+        });
         let host = if addr.ip().is_unspecified() {
             node.clone()
         } else {

@@ -28,6 +28,7 @@ async fn boot_pause_shutdown_and_survive_a_daemon_restart() {
             &[
                 ("vmid", "400"),
                 ("name", "guest"),
+                ("tags", "web;prod"),
                 ("memory", "256"),
                 ("scsihw", "virtio-scsi-single"),
                 ("scsi0", "local:400/vm-400-disk-0.qcow2"),
@@ -50,6 +51,7 @@ async fn boot_pause_shutdown_and_survive_a_daemon_restart() {
     assert_eq!(t["exitstatus"], "OK", "{t}");
     let st = status(&s, 400).await;
     assert_eq!(st["status"], "running", "{st}");
+    assert_eq!(st["tags"], "web;prod", "{st}");
     assert!(st["pid"].as_u64().unwrap() > 0);
     assert_eq!(
         s.post("/nodes/testnode/qemu/400/status/start", &[])

@@ -5,6 +5,8 @@ pub(crate) mod cluster;
 pub(crate) mod common;
 mod lxc;
 pub use lxc::autostart as lxc_autostart;
+pub mod firewall;
+pub mod network;
 mod nodes;
 pub mod qemu;
 pub(crate) mod storage;
@@ -24,6 +26,8 @@ pub fn router() -> Router<RpcEnv> {
         .extend(access::methods())
         .extend(cluster::methods())
         .extend(nodes::methods())
+        .extend(network::methods())
+        .extend(firewall::methods())
         .extend(storage::methods())
         .extend(qemu::methods())
         .extend(lxc::methods())

@@ -34,6 +34,9 @@ pub fn success(result: ApiResponse, accepts_gzip: bool) -> Response<Body> {
     if let Some(total) = result.total {
         body["total"] = Value::from(total);
     }
+    if let Some(changes) = result.changes {
+        body["changes"] = Value::from(changes);
+    }
     json_response(
         StatusCode::OK,
         serde_json::to_vec(&body).unwrap_or_default(),

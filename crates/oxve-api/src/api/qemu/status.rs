@@ -351,6 +351,9 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             if vm.config.agent_enabled() {
                 out["agent"] = json!(1);
             }
+            if let Some(tags) = vm.config.current.get("tags") {
+                out["tags"] = json!(tags);
+            }
             Ok(out)
         }),
         ApiMethod::new(
