@@ -23,11 +23,16 @@ apt_packages=(
   python3 python3-venv            # API client tests with proxmoxer
   cpio dosfstools mtools syslinux syslinux-common isolinux xorriso fdisk  # guest image
   btrfs-progs                     # btrfs storage tests on a loop file
+  lxc zstd e2fsprogs              # containers: liblxc tools, vztmpl archives, ext4 rootfs images
   wrk                             # API benchmark (bench/)
   iproute2 iputils-ping nftables dnsmasq-base busybox-static  # networking: netns, NAT, DHCP (udhcpc in tests)
   wireguard-tools wireguard-go    # VPN endpoints (userspace WireGuard where the kernel has none)
 )
 backports_packages=(qemu-system-x86 qemu-utils)
+
+# The lxc package's lxc-net service would create a host bridge (lxcbr0); oxve wires its own
+# networks, so keep it off (the package keeps an existing file).
+[ -e /etc/default/lxc-net ] || echo 'USE_LXC_BRIDGE="false"' >/etc/default/lxc-net
 
 missing=()
 for p in "${apt_packages[@]}" "${backports_packages[@]}"; do
@@ -39,6 +44,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${apt_packages[@]}"
   apt-get install -y -qq --no-install-recommends -t bookworm-backports "${backports_packages[@]}"
 fi
+
+# Unprivileged containers map their ids to root's subordinate range 100000-165535 (as Proxmox).
+for f in /etc/subuid /etc/subgid; do
+  grep -qs '^root:100000:65536$' "$f" || echo 'root:100000:65536' >>"$f"
+done
 
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install a Rust toolchain (rustup) first" >&2

@@ -20,6 +20,9 @@ echo "== guest image"
 [ -n "$(find /var/lib/apt/lists -name '*bookworm-backports*Packages*' 2>/dev/null | head -1)" ] || apt-get update -qq
 scripts/build-guest-image.sh target/guest
 
+echo "== container template"
+scripts/build-ct-template.sh target/ct-template
+
 echo "== proxmoxer client"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

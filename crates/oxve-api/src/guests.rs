@@ -119,6 +119,13 @@ impl GuestSummary {
         entry
     }
 
+    /// Mark a running container in its resource entry (the LXC engine knows).
+    pub fn mark_lxc_running(&self, entry: &mut Value, lxc: &oxve_lxc::LxcEngine) {
+        if self.guest.kind == GuestKind::Lxc && lxc.is_running(self.guest.vmid).is_some() {
+            entry["status"] = json!("running");
+        }
+    }
+
     /// This guest as an entry of /cluster/resources, as configured (stopped).
     pub fn resource_entry(&self) -> Value {
         let kind = match self.guest.kind {

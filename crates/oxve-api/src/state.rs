@@ -32,6 +32,8 @@ pub struct AppState {
     pub storage: crate::storage_service::StorageService,
     /// Running VMs.
     pub qemu: oxve_qemu::QemuEngine,
+    /// Running containers.
+    pub lxc: oxve_lxc::LxcEngine,
     /// Host network configuration (interfaces file, NAT, forwards).
     pub network: Arc<oxve_net::service::NetworkService>,
     pub started: Instant,

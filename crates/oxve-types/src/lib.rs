@@ -3,6 +3,7 @@
 
 pub mod config_text;
 pub mod format;
+pub mod lxc;
 pub mod params;
 pub mod property_string;
 pub mod qemu;

@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Acceleration for VMs: auto (KVM when the probe succeeds), kvm, or tcg.
     #[arg(long, default_value = "auto", value_parser = ["auto", "kvm", "tcg"])]
     accel: String,
+    /// Container template index (`aplinfo.dat` layout) for `oxve template update`;
+    /// `file://` works offline.
+    #[arg(long, env = "OXVE_APPLIANCE_INDEX")]
+    appliance_index: Option<String>,
     /// Add test-only API methods (a sleeping worker task); for the integration tests.
     #[arg(long, hide = true)]
     test_hooks: bool,
@@ -162,6 +166,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         host,
         storage: oxve_api::storage_service::StorageService::new(data_dir.clone()),
         qemu,
+        lxc: match args.appliance_index {
+            Some(url) => oxve_lxc::LxcEngine::new(&run_dir)
+                .with_appliance_index(url, data_dir.join("aplinfo/aplinfo.dat")),
+            None => oxve_lxc::LxcEngine::new(&run_dir),
+        },
         network,
         started: Instant::now(),
         caches: Default::default(),
@@ -184,6 +193,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         oxve_api::api::router()
     };
+    let autostart_state = state.clone();
     start_onboot_guests_after_host_boot(state.clone());
     let fw_state = state.clone();
     let server = ApiServer::new(state, router);
@@ -193,6 +203,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         local_socket: Some(run_dir.join("oxve.sock")),
     };
     let on_listening = move |addr: SocketAddr| {
+        // once the run dir is final (binding the CLI socket resets its mode)
+        tokio::spawn(oxve_api::api::lxc_autostart(autostart_state));
         // the host firewall keeps the API's real port open
         fw_state.network.set_api_port(addr.port());
         let fw_state = fw_state.clone();

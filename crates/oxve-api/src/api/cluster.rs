@@ -143,7 +143,9 @@ async fn resources(
         for guest in guest_summaries(env).await?.iter() {
             let path = format!("/vms/{}", guest.guest.vmid);
             if checker.has_privs(&path, &["VM.Audit"], true) {
-                list.push(guest.resource_entry_live(&env.state.qemu));
+                let mut entry = guest.resource_entry_live(&env.state.qemu);
+                guest.mark_lxc_running(&mut entry, &env.state.lxc);
+                list.push(entry);
             }
         }
     }

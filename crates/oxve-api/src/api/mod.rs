@@ -3,6 +3,8 @@
 mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
+mod lxc;
+pub use lxc::autostart as lxc_autostart;
 pub mod firewall;
 pub mod network;
 mod nodes;
@@ -28,6 +30,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(firewall::methods())
         .extend(storage::methods())
         .extend(qemu::methods())
+        .extend(lxc::methods())
         .extend(tasks::methods());
     router
 }

@@ -390,6 +390,174 @@ const ALIASES: &[Alias] = &[
         positional: &[],
         help: "NODE VMID [--purge 1]",
     },
+    Alias {
+        words: &["ct", "list"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc",
+        positional: &[],
+        help: "NODE",
+    },
+    Alias {
+        words: &["ct", "create"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc",
+        positional: &["vmid", "ostemplate"],
+        help: "NODE VMID OSTEMPLATE [--hostname H] [--rootfs STORAGE:SIZE] [--memory M] [--net0 name=eth0,bridge=vmbr0,ip=dhcp] ...",
+    },
+    Alias {
+        words: &["ct", "config"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc/{vmid}/config",
+        positional: &[],
+        help: "NODE VMID [--current 1]",
+    },
+    Alias {
+        words: &["ct", "pending"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc/{vmid}/pending",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "set"],
+        method: HttpMethod::Put,
+        path: "/nodes/{node}/lxc/{vmid}/config",
+        positional: &[],
+        help: "NODE VMID [--KEY VALUE ...] [--delete KEYS]",
+    },
+    Alias {
+        words: &["ct", "resize"],
+        method: HttpMethod::Put,
+        path: "/nodes/{node}/lxc/{vmid}/resize",
+        positional: &["disk", "size"],
+        help: "NODE VMID DISK SIZE",
+    },
+    Alias {
+        words: &["ct", "status"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc/{vmid}/status/current",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "start"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/start",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "stop"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/stop",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "shutdown"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/shutdown",
+        positional: &[],
+        help: "NODE VMID [--timeout S] [--forceStop 1]",
+    },
+    Alias {
+        words: &["ct", "reboot"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/reboot",
+        positional: &[],
+        help: "NODE VMID [--timeout S]",
+    },
+    Alias {
+        words: &["ct", "suspend"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/suspend",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "resume"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/status/resume",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "destroy"],
+        method: HttpMethod::Delete,
+        path: "/nodes/{node}/lxc/{vmid}",
+        positional: &[],
+        help: "NODE VMID [--force 1]",
+    },
+    Alias {
+        words: &["ct", "snapshot"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/snapshot",
+        positional: &["snapname"],
+        help: "NODE VMID SNAPNAME [--description D]",
+    },
+    Alias {
+        words: &["ct", "listsnapshot"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/lxc/{vmid}/snapshot",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "rollback"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback",
+        positional: &[],
+        help: "NODE VMID SNAPNAME [--start 1]",
+    },
+    Alias {
+        words: &["ct", "delsnapshot"],
+        method: HttpMethod::Delete,
+        path: "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}",
+        positional: &[],
+        help: "NODE VMID SNAPNAME",
+    },
+    Alias {
+        words: &["ct", "template"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/template",
+        positional: &[],
+        help: "NODE VMID",
+    },
+    Alias {
+        words: &["ct", "clone"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/clone",
+        positional: &["newid"],
+        help: "NODE VMID NEWID [--full 1] [--hostname H] [--storage S]",
+    },
+    Alias {
+        words: &["ct", "move-volume"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/lxc/{vmid}/move_volume",
+        positional: &["volume", "storage"],
+        help: "NODE VMID VOLUME STORAGE [--delete 1]",
+    },
+    Alias {
+        words: &["template", "update"],
+        method: HttpMethod::Put,
+        path: "/nodes/{node}/aplinfo",
+        positional: &[],
+        help: "NODE (refresh the template index, like pveam update)",
+    },
+    Alias {
+        words: &["template", "available"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/aplinfo",
+        positional: &[],
+        help: "NODE",
+    },
+    Alias {
+        words: &["template", "download"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/aplinfo",
+        positional: &["storage", "template"],
+        help: "NODE STORAGE TEMPLATE",
+    },
 ];
 
 fn print_help() {
@@ -407,6 +575,9 @@ fn print_help() {
             a.help
         );
     }
+    println!("Local to the node (root), like pct:");
+    println!("  oxve ct exec VMID -- CMD...   run a command in a running container");
+    println!("  oxve ct enter VMID            a shell in a running container");
 }
 
 /// Options shared by every alias, taken out of the argument list before the parameters.
@@ -423,6 +594,9 @@ fn take_option(args: &mut Vec<String>, name: &str) -> Option<String> {
 }
 
 pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
+    if let Some(result) = super::ct::run_local(&words) {
+        return result;
+    }
     if words.first().map(String::as_str) == Some("help-commands") {
         print_help();
         return Ok(());

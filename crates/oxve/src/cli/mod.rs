@@ -5,6 +5,7 @@
 pub mod aliases;
 pub mod api_cmd;
 mod client;
+pub mod ct;
 mod output;
 pub mod terminal;
 

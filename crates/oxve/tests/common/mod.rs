@@ -53,7 +53,37 @@ impl Daemon {
 
     /// Start a daemon on an existing data dir (restart after a kill).
     pub fn spawn_in(data_dir: &Path, opts: &DaemonOptions) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oxve"));
+        Self::spawn_cmd(Command::new(env!("CARGO_BIN_EXE_oxve")), data_dir, opts)
+    }
+
+    /// Start a daemon inside network namespace `netns` (`ip netns add`), with a /sys of that
+    /// namespace in a private mount namespace (LXC and bridge tools read /sys/class/net) that
+    /// keeps the host's cgroup mounts; the caller reaches it from a thread in the namespace.
+    pub fn start_in_netns(netns: &str) -> Daemon {
+        const SETUP: &str = "set -e; keep=$(mktemp -d); mount --rbind /sys/fs/cgroup \"$keep\"; \
+            mount -t sysfs sysfs /sys; mount --move \"$keep\" /sys/fs/cgroup; rmdir \"$keep\"; \
+            exec \"$@\"";
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/var/run/netns/{netns}"))
+            .args([
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                SETUP,
+                "sh",
+            ])
+            .arg(env!("CARGO_BIN_EXE_oxve"));
+        let mut d = Self::spawn_cmd(cmd, &data_dir, &DaemonOptions::default());
+        d._temp = Some(temp);
+        d
+    }
+
+    fn spawn_cmd(mut cmd: Command, data_dir: &Path, opts: &DaemonOptions) -> Daemon {
         cmd.args([
             "serve",
             "--listen",

@@ -1,0 +1,48 @@
+//! /nodes/{node}/lxc: containers. Handlers stay thin: the config model lives in
+//! `oxve_types::lxc`, volumes in `oxve-storage`, running containers in `oxve-lxc`.
+
+mod aplinfo;
+mod clone;
+mod config;
+mod create;
+mod destroy;
+mod feature;
+mod list;
+mod move_volume;
+mod onboot;
+mod resize;
+mod snapshot;
+mod status;
+mod store_io;
+mod volumes;
+
+pub use onboot::autostart;
+use oxve_router::ApiMethod;
+use oxve_types::schema::{IntegerSchema, Schema};
+
+use crate::env::RpcEnv;
+
+pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
+    let mut all = list::methods();
+    all.extend(create::methods());
+    all.extend(config::methods());
+    all.extend(destroy::methods());
+    all.extend(status::methods());
+    all.extend(resize::methods());
+    all.extend(aplinfo::methods());
+    all.extend(snapshot::methods());
+    all.extend(clone::methods());
+    all.extend(move_volume::methods());
+    all.extend(feature::methods());
+    all
+}
+
+pub fn vmid_param() -> IntegerSchema {
+    Schema::integer("The (unique) ID of the VM.")
+        .minimum(100)
+        .maximum(999_999_999)
+}
+
+pub fn upid_schema() -> oxve_types::schema::StringSchema {
+    Schema::string("The task's UPID.")
+}

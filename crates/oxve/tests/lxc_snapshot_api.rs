@@ -1,0 +1,490 @@
+//! Container snapshots on btrfs (as root, real LXC, a btrfs on a loop file the test makes):
+//! snapshot a running container (frozen meanwhile), change its files and config, roll back
+//! (the container is stopped first), find the old state, delete the snapshot.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{wait_task, Daemon, Session};
+use serde_json::Value;
+
+const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
+
+fn template() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = root.join("target/ct-template");
+    let file = out.join(TEMPLATE);
+    if !file.exists() {
+        let status = Command::new(root.join("scripts/build-ct-template.sh"))
+            .arg(&out)
+            .status()
+            .expect("build the CT template");
+        assert!(status.success());
+    }
+    file
+}
+
+/// A btrfs on a loop file; the container is stopped and the file system unmounted on drop.
+struct Btrfs {
+    dir: tempfile::TempDir,
+    lxc_path: Option<PathBuf>,
+    vmids: Vec<u32>,
+}
+
+impl Btrfs {
+    fn mountpoint(&self) -> PathBuf {
+        self.dir.path().join("mnt")
+    }
+}
+
+impl Drop for Btrfs {
+    fn drop(&mut self) {
+        if let Some(p) = &self.lxc_path {
+            for vmid in &self.vmids {
+                let _ = Command::new("lxc-stop")
+                    .args(["-n", &vmid.to_string(), "-k", "-P"])
+                    .arg(p)
+                    .output();
+            }
+        }
+        let _ = Command::new("umount").arg(self.mountpoint()).output();
+    }
+}
+
+fn make_btrfs(vmids: &[u32]) -> Option<Btrfs> {
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if !nix::unistd::Uid::effective().is_root()
+        || !Path::new("/usr/bin/lxc-start").exists()
+        || !fs.contains("btrfs")
+        || Command::new("mkfs.btrfs")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root, lxc, btrfs-progs and kernel btrfs");
+        return None;
+    }
+    let b = Btrfs {
+        dir: tempfile::tempdir().unwrap(),
+        lxc_path: None,
+        vmids: vmids.to_vec(),
+    };
+    let img = b.dir.path().join("btrfs.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    assert!(Command::new("mkfs.btrfs")
+        .args(["-q", "-f"])
+        .arg(&img)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::create_dir(b.mountpoint()).unwrap();
+    assert!(Command::new("mount")
+        .args(["-o", "loop"])
+        .arg(&img)
+        .arg(b.mountpoint())
+        .status()
+        .unwrap()
+        .success());
+    Some(b)
+}
+
+async fn task(s: &Session, r: common::Reply) -> Value {
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    wait_task(s, r.data().as_str().unwrap()).await
+}
+
+fn attach(lxc_path: &Path, script: &str) -> String {
+    attach_to(lxc_path, 9761, script)
+}
+
+fn attach_to(lxc_path: &Path, vmid: u32, script: &str) -> String {
+    let out = Command::new("lxc-attach")
+        .args(["-n", &vmid.to_string(), "-P"])
+        .arg(lxc_path)
+        .args(["--clear-env", "--", "/bin/sh", "-c", script])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn snapshot_and_rollback_on_btrfs() {
+    let Some(mut fs) = make_btrfs(&[9761]) else {
+        return;
+    };
+    let d = Daemon::start();
+    let lxc_path = d.data_dir.join("run/lxc");
+    fs.lxc_path = Some(lxc_path.clone());
+    let s = Session::admin(&d).await;
+    let cache = d.data_dir.join("local/template/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::copy(template(), cache.join(TEMPLATE)).unwrap();
+    let r = s
+        .post(
+            "/storage",
+            &[
+                ("storage", "bt"),
+                ("type", "btrfs"),
+                ("path", fs.mountpoint().to_str().unwrap()),
+                ("content", "rootdir,images"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9761"),
+                ("ostemplate", &format!("local:vztmpl/{TEMPLATE}")),
+                ("rootfs", "bt:0.25"),
+                ("memory", "64"),
+                ("start", "1"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let conf = s.get("/nodes/testnode/lxc/9761/config", &[]).await;
+    assert!(
+        conf.data()["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("bt:9761/vm-9761-disk-0.raw"),
+        "{:?}",
+        conf.data()
+    );
+    attach(&lxc_path, "echo before > /root/state");
+    let f = s
+        .get(
+            "/nodes/testnode/lxc/9761/feature",
+            &[("feature", "snapshot")],
+        )
+        .await;
+    assert_eq!(f.data()["hasFeature"], true, "{:?}", f.body);
+    let f = s
+        .get("/nodes/testnode/lxc/9761/feature", &[("feature", "clone")])
+        .await;
+    assert_eq!(
+        f.data()["hasFeature"],
+        false,
+        "linked clones need a template"
+    );
+
+    // snapshot the running container
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9761/snapshot",
+            &[("snapname", "s1"), ("description", "first one")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(t["type"], "vzsnapshot");
+    let st = s.get("/nodes/testnode/lxc/9761/status/current", &[]).await;
+    assert_eq!(st.data()["status"], "running");
+    assert!(
+        st.data().get("frozen").is_none(),
+        "thawed after the snapshot"
+    );
+    let list = s.get("/nodes/testnode/lxc/9761/snapshot", &[]).await;
+    let list = list.data().as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["name"], "s1");
+    assert_eq!(list[0]["description"], "first one");
+    assert!(list[0]["snaptime"].as_i64().unwrap() > 0);
+    assert_eq!(list[1]["name"], "current");
+    assert_eq!(list[1]["parent"], "s1");
+    let snapconf = s
+        .get("/nodes/testnode/lxc/9761/snapshot/s1/config", &[])
+        .await;
+    assert_eq!(snapconf.data()["memory"], 64);
+    // the same name again, and bad names, are refused
+    assert_eq!(
+        s.post("/nodes/testnode/lxc/9761/snapshot", &[("snapname", "s1")])
+            .await
+            .status,
+        500
+    );
+    assert_eq!(
+        s.post("/nodes/testnode/lxc/9761/snapshot", &[("snapname", "1bad")])
+            .await
+            .status,
+        400
+    );
+
+    // change files and config, then roll back
+    attach(&lxc_path, "echo after > /root/state; touch /root/new-file");
+    assert_eq!(
+        s.put("/nodes/testnode/lxc/9761/config", &[("memory", "128")])
+            .await
+            .status,
+        200
+    );
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9761/snapshot/s1/rollback",
+            &[("start", "1")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(t["type"], "vzrollback");
+    assert_eq!(
+        attach(
+            &lxc_path,
+            "cat /root/state; ls /root/new-file 2>/dev/null || echo gone"
+        ),
+        "before\ngone"
+    );
+    let conf = s.get("/nodes/testnode/lxc/9761/config", &[]).await;
+    assert_eq!(conf.data()["memory"], 64);
+    assert_eq!(conf.data()["parent"], "s1");
+    assert!(conf.data().get("lock").is_none());
+
+    // delete the snapshot, then the container
+    let t = task(
+        &s,
+        s.delete("/nodes/testnode/lxc/9761/snapshot/s1", &[]).await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let list = s.get("/nodes/testnode/lxc/9761/snapshot", &[]).await;
+    assert_eq!(list.data().as_array().unwrap().len(), 1);
+    let conf = s.get("/nodes/testnode/lxc/9761/config", &[]).await;
+    assert!(conf.data().get("parent").is_none());
+    let t = task(
+        &s,
+        s.delete("/nodes/testnode/lxc/9761", &[("force", "1")])
+            .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let left: Vec<_> = std::fs::read_dir(fs.mountpoint().join("images"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let nested: Vec<_> = left
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+        })
+        .collect();
+    assert!(
+        nested.is_empty(),
+        "volumes and snapshots removed: {nested:?}"
+    );
+}
+
+/// A daemon with the template installed and the btrfs as storage `bt`.
+async fn setup(fs: &mut Btrfs) -> (Daemon, Session) {
+    let d = Daemon::start();
+    fs.lxc_path = Some(d.data_dir.join("run/lxc"));
+    let s = Session::admin(&d).await;
+    let cache = d.data_dir.join("local/template/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::copy(template(), cache.join(TEMPLATE)).unwrap();
+    let mp = fs.mountpoint();
+    let r = s
+        .post(
+            "/storage",
+            &[
+                ("storage", "bt"),
+                ("type", "btrfs"),
+                ("path", mp.to_str().unwrap()),
+                ("content", "rootdir,images"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    (d, s)
+}
+
+#[tokio::test]
+async fn template_linked_and_full_clones() {
+    let Some(mut fs) = make_btrfs(&[9762, 9763, 9764]) else {
+        return;
+    };
+    let (d, s) = setup(&mut fs).await;
+    let lxc_path = d.data_dir.join("run/lxc");
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9762"),
+                ("ostemplate", &format!("local:vztmpl/{TEMPLATE}")),
+                ("rootfs", "bt:0.25"),
+                ("hostname", "tmpl"),
+                ("net0", "name=eth0,ip=dhcp"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    // a normal container clones only fully
+    let r = s
+        .post(
+            "/nodes/testnode/lxc/9762/clone",
+            &[("newid", "9763"), ("full", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["errors"]["full"].is_string());
+
+    let r = s.post("/nodes/testnode/lxc/9762/template", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let conf = s
+        .get("/nodes/testnode/lxc/9762/config", &[])
+        .await
+        .data()
+        .clone();
+    assert_eq!(conf["template"], 1);
+    assert!(
+        conf["rootfs"]
+            .as_str()
+            .unwrap()
+            .contains("base-9762-disk-0"),
+        "{conf}"
+    );
+    let r = s.post("/nodes/testnode/lxc/9762/status/start", &[]).await;
+    assert_eq!(r.status, 500, "a template does not start");
+
+    // linked clone on the same btrfs
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9762/clone",
+            &[("newid", "9763"), ("hostname", "linked")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(t["type"], "vzclone");
+    let c = s
+        .get("/nodes/testnode/lxc/9763/config", &[])
+        .await
+        .data()
+        .clone();
+    let rootfs = c["rootfs"].as_str().unwrap();
+    assert!(rootfs.starts_with("bt:9763/vm-9763-disk-0.raw"), "{c}");
+    assert!(c.get("template").is_none());
+    assert_ne!(c["net0"], conf["net0"], "a new MAC");
+    // full clone to the dir storage
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9762/clone",
+            &[
+                ("newid", "9764"),
+                ("full", "1"),
+                ("storage", "local"),
+                ("hostname", "full"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let c = s
+        .get("/nodes/testnode/lxc/9764/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(
+        c["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("local:9764/vm-9764-disk-0.raw"),
+        "{c}"
+    );
+    let r = s
+        .post("/nodes/testnode/lxc/9762/clone", &[("newid", "9764")])
+        .await;
+    assert_eq!(r.status, 500, "the new VMID is taken");
+
+    // move the full clone's rootfs back to btrfs, keeping the old one as unused0
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9764/move_volume",
+            &[("volume", "rootfs"), ("storage", "bt")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(t["type"], "move_volume");
+    let c = s
+        .get("/nodes/testnode/lxc/9764/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(
+        c["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("bt:9764/vm-9764-disk-"),
+        "{c}"
+    );
+    assert_eq!(c["unused0"], "local:9764/vm-9764-disk-0.raw");
+    let r = s
+        .post(
+            "/nodes/testnode/lxc/9764/move_volume",
+            &[("volume", "mp3"), ("storage", "bt")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "no such volume");
+
+    for (vmid, name) in [(9763, "linked"), (9764, "full")] {
+        let t = task(
+            &s,
+            s.post(&format!("/nodes/testnode/lxc/{vmid}/status/start"), &[])
+                .await,
+        )
+        .await;
+        assert_eq!(t["exitstatus"], "OK", "{t}");
+        assert_eq!(
+            attach_to(&lxc_path, vmid, "hostname; cat /run/oxve-init"),
+            format!("{name}\noxve-ct-init started {name}")
+        );
+    }
+    for vmid in [9763, 9764, 9762] {
+        let t = task(
+            &s,
+            s.delete(&format!("/nodes/testnode/lxc/{vmid}"), &[("force", "1")])
+                .await,
+        )
+        .await;
+        assert_eq!(t["exitstatus"], "OK", "{t}");
+    }
+    assert!(
+        !d.data_dir
+            .join("local/images/9764/vm-9764-disk-0.raw")
+            .exists(),
+        "the unused volume is freed too"
+    );
+}
