@@ -2,7 +2,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bytes, duration, parseUpid, percent, taskDescription, taskState, epochFromDateInput, dateInput } from '../src/format.js';
+import { importTs } from './ts.js';
+
+const { bytes, duration, parseUpid, percent, taskDescription, taskState, epochFromDateInput, dateInput } = await importTs('lib/format.ts');
 
 test('bytes, percent and durations read as Proxmox shows them', () => {
   assert.equal(bytes(512), '512 B');

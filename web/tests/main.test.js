@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NODE, loginAsAdmin, setup, treeItem } from './helpers.js';
-import { bytes } from '../src/format.js';
+import { importTs } from './ts.js';
+
+const { bytes } = await importTs('lib/format.ts');
 
 test('the node summary shows the real figures of /nodes/{node}/status', async (t) => {
   const { page, api, assertNoErrors } = await setup(t);
