@@ -6,6 +6,7 @@ pub mod cache;
 pub mod env;
 pub mod guests;
 pub mod http;
+pub mod rrd_sampler;
 pub mod state;
 pub mod storage_service;
 

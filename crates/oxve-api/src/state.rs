@@ -34,6 +34,8 @@ pub struct AppState {
     pub qemu: oxve_qemu::QemuEngine,
     pub started: Instant,
     pub caches: Caches,
+    /// Metrics history (`.../rrddata`), filled by [`crate::rrd_sampler`].
+    pub rrd: Arc<oxve_rrd::RrdStore>,
 }
 
 impl AppState {

@@ -158,8 +158,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         qemu,
         started: Instant::now(),
         caches: Default::default(),
+        rrd: Arc::new(oxve_rrd::RrdStore::new(data_dir.join("rrd"))),
     });
     spawn_cpu_sampler(state.clone());
+    oxve_api::rrd_sampler::spawn(state.clone());
     // The local storage's directories exist from the first start.
     if let Err(err) = state
         .storage

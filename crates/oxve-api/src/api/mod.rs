@@ -5,6 +5,7 @@ pub(crate) mod cluster;
 pub(crate) mod common;
 mod nodes;
 mod qemu;
+mod rrd;
 pub(crate) mod storage;
 mod tasks;
 mod test_hooks;
@@ -24,6 +25,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(nodes::methods())
         .extend(storage::methods())
         .extend(qemu::methods())
+        .extend(rrd::methods())
         .extend(tasks::methods());
     router
 }

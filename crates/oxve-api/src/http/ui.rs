@@ -127,10 +127,13 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     for asset in DIST {
         if asset.path != "index.html" && !asset.path.contains('/') {
             let path = asset.path;
-            router = router.route(
-                &format!("/{path}"),
-                get(move |headers: HeaderMap| async move { serve(path, &headers, Caching::Revalidate) }),
-            );
+            router =
+                router.route(
+                    &format!("/{path}"),
+                    get(move |headers: HeaderMap| async move {
+                        serve(path, &headers, Caching::Revalidate)
+                    }),
+                );
         }
     }
     router
@@ -249,7 +252,11 @@ mod tests {
         if built() {
             assert!(page.contains("/assets/"), "index.html loads hashed assets");
             for (path, _) in &bundle().assets {
-                assert_ne!(content_type(path), "application/octet-stream", "no content type for {path}");
+                assert_ne!(
+                    content_type(path),
+                    "application/octet-stream",
+                    "no content type for {path}"
+                );
             }
         } else {
             assert!(page.contains("scripts/build-web.sh"));
@@ -281,7 +288,12 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(header(&resp, header::CACHE_CONTROL), Some("no-cache"));
 
-        let resp = respond(&bundle().index, &HeaderMap::new(), Caching::Revalidate, true);
+        let resp = respond(
+            &bundle().index,
+            &HeaderMap::new(),
+            Caching::Revalidate,
+            true,
+        );
         assert_eq!(
             header(&resp, header::CONTENT_TYPE),
             Some("text/html; charset=utf-8")
