@@ -26,8 +26,9 @@ test('a wrong password shows the error and stays on the login screen', async (t)
 test('login shows the tree with the node; the session survives a reload; logout returns to login', async (t) => {
   const { page, api, assertNoErrors } = await setup(t);
   // The realm list comes from /access/domains.
-  const realms = await page.locator('.login-card select[name=realm] option').evaluateAll((os) => os.map((o) => o.value));
   const domains = (await api.get('/access/domains')).map((d) => d.realm).sort();
+  await page.locator(`.login-card select[name=realm] option[value="${domains[0]}"]`).waitFor({ state: 'attached' });
+  const realms = await page.locator('.login-card select[name=realm] option').evaluateAll((os) => os.map((o) => o.value));
   assert.deepEqual(realms.sort(), domains);
 
   await loginAsAdmin(page);

@@ -29,12 +29,12 @@ const TreeItem = memo(function TreeItem({ res, level, selected, focusable, expan
       aria-expanded={hasChildren ? expanded : undefined} aria-label={label} data-id={res.id} data-status={res.status || ''}
       title={res.status ? `${label}: ${res.status}` : label} className={hasChildren ? 'has-children' : undefined}>
       <div className={selected ? 'tree-row selected' : 'tree-row'} style={{ paddingLeft: `${4 + level * 16}px` }} onClick={() => onClickRow(res.id)}>
-        <span className="tree-toggle" aria-hidden="true" onClick={(ev) => { ev.stopPropagation(); onToggle(res.id); }} />
-        <span className="tree-icon"><Icon name={res.type} status={resourceStatus(res)} /></span>
+        {hasChildren ? <span className="tree-toggle" aria-hidden="true" onClick={(ev) => { ev.stopPropagation(); onToggle(res.id); }} /> : <span className="tree-toggle" />}
+        <Icon name={res.type} status={resourceStatus(res)} />
         <span className="tree-label">{label}</span>
-        <span className="tree-tags">{tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span>
+        {tags.length ? <span className="tree-tags">{tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span> : null}
       </div>
-      <ul role="group" hidden={hasChildren ? !expanded : true}>{children}</ul>
+      {level < 2 ? <ul role="group" hidden={hasChildren ? !expanded : true}>{children}</ul> : null}
     </li>
   );
 }, (a, b) => a.res === b.res && a.level === b.level && a.selected === b.selected && a.focusable === b.focusable &&
