@@ -7,6 +7,10 @@ import { onUnauthorized } from './lib/api';
 import * as session from './lib/session';
 import { Layout } from './components/Layout';
 import { Login } from './views/Login';
+import { ConsolePage, consoleTarget } from './console/ConsolePage';
+
+/** A console window (`/?console=...`) shows only the console. */
+const CONSOLE = consoleTarget(location.search);
 
 type Phase = { kind: 'boot' } | { kind: 'login' } | { kind: 'main'; user: string };
 
@@ -58,7 +62,7 @@ export function App(): JSX.Element {
   }
   return (
     <>
-      <Layout key={mainKey} user={phase.user} onLogout={() => session.logout()} />
+      {CONSOLE ? <ConsolePage target={CONSOLE} /> : <Layout key={mainKey} user={phase.user} onLogout={() => session.logout()} />}
       {expired ? (
         <Relogin previous={phase.user} onDone={(s) => {
           setExpired(false);

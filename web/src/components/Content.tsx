@@ -5,7 +5,7 @@ import { Component, useRef, type ErrorInfo, type JSX, type ReactNode } from 'rea
 import { useResources } from '../lib/resources';
 import { navigate, type Route } from '../lib/router';
 import { objectTitle, parseObjectId, type ViewContext } from '../views/context';
-import { tabsFor } from '../views/registry';
+import { HEADER_TOOLS, tabsFor } from '../views/registry';
 import { Icon } from './icons';
 
 class ViewBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
@@ -44,6 +44,7 @@ export function Content({ route, services }: { route: Route; services: Services 
   const resource = ref.type === 'datacenter' ? { id: 'datacenter', type: 'datacenter' } : byId.get(route.id);
   const ctx: ViewContext = { ...ref, id: route.id, resource, ...services };
   const View = active.view;
+  const Tools = HEADER_TOOLS[ref.type];
 
   const onKeyDown = (ev: React.KeyboardEvent): void => {
     const buttons = [...(tabList.current?.querySelectorAll<HTMLButtonElement>('[role=tab]') ?? [])];
@@ -64,6 +65,7 @@ export function Content({ route, services }: { route: Route; services: Services 
       <header className="content-header">
         <span className="content-icon"><Icon name={ref.type} /></span>
         <h1 className="content-title">{objectTitle(ref, byId.get(route.id))}</h1>
+        {Tools ? <><span className="spacer" /><Tools key={route.id} ctx={ctx} /></> : null}
       </header>
       <div className="content-body">
         <div className="content-tabs" role="tablist" aria-orientation="vertical" aria-label="Views" ref={tabList} onKeyDown={onKeyDown}>

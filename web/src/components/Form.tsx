@@ -77,14 +77,15 @@ function Control({ model, f, id, describedBy }: { model: FormModel; f: FieldSpec
   }
 }
 
-export function FormView({ model, columns = 1 }: { model: FormModel; columns?: 1 | 2 }): JSX.Element {
+/** The form; `only` limits it to these fields (a wizard's step). */
+export function FormView({ model, columns = 1, only, message = true }: { model: FormModel; columns?: 1 | 2; only?: string[]; message?: boolean }): JSX.Element {
   useSyncExternalStore(model.subscribe, model.snapshot);
   return (
     <div className="form">
-      {model.message ? <div className="form-message" role="alert">{model.message}</div> : null}
+      {message && model.message ? <div className="form-message" role="alert">{model.message}</div> : null}
       <div className={['form-grid', columns === 2 && 'two-columns'].filter(Boolean).join(' ')}>
         {model.fields.map((f) => {
-          if (model.hidden[f.name]) return null;
+          if (model.hidden[f.name] || (only && !only.includes(f.name))) return null;
           const id = model.ids.get(f.name) as string;
           const error = model.errors[f.name];
           const cls = ['field', f.wide && 'wide', f.required && 'required'].filter(Boolean).join(' ');

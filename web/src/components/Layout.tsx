@@ -9,6 +9,7 @@ import { Content, type Services } from './Content';
 import { TaskBar } from './TaskBar';
 import { openTaskLog } from './TaskLog';
 import { Tree } from './Tree';
+import { openCreateVm } from '../views/qemu/CreateVmWizard';
 
 export function Layout({ user, onLogout }: { user: string; onLogout: () => void }): JSX.Element {
   const route = useRoute();
@@ -49,6 +50,12 @@ export function Layout({ user, onLogout }: { user: string; onLogout: () => void 
         <a className="brand" href="#datacenter"><span className="logo" aria-hidden="true" /><span className="brand-name">oxve</span></a>
         <span className="version">{version}</span>
         <span className="spacer" />
+        <button type="button" className="btn primary create-vm-button" disabled={!list.some((r) => r.type === 'node' && r.status === 'online')}
+          onClick={() => {
+            const selected = list.find((r) => r.id === route.id);
+            const node = selected?.node ?? list.find((r) => r.type === 'node' && r.status === 'online')?.node;
+            if (node) openCreateVm(node, (upid) => services.taskStarted(upid));
+          }}>Create VM</button>
         <span className="current-user" title="Logged in user">{user}</span>
         <button type="button" className="btn logout" onClick={onLogout}>Logout</button>
       </header>

@@ -171,13 +171,13 @@ export class FormModel {
     if (first) setTimeout(() => this.focus(first.name), 0);
   }
 
-  /** Required fields and each field's own check; true when all pass. */
-  validate(): boolean {
+  /** Required fields and each field's own check (of `names` only, if given); true when all pass. */
+  validate(names?: string[]): boolean {
     const values = this.getValues();
     const errors: Record<string, string> = {};
     let firstBad: string | null = null;
     for (const f of this.fields) {
-      if (this.hidden[f.name] || f.type === 'display') continue;
+      if (this.hidden[f.name] || f.type === 'display' || (names && !names.includes(f.name))) continue;
       const v = values[f.name];
       let problem: string | null = null;
       if (f.required && (v === '' || v === undefined || (Array.isArray(v) && !v.length))) problem = 'This field is required.';

@@ -105,6 +105,7 @@ const TASK_TYPES: Record<string, [string, string]> = {
   download: ['', 'File download'], aptupdate: ['', 'Update package database'],
   startall: ['', 'Bulk start VMs and Containers'], stopall: ['', 'Bulk shutdown VMs and Containers'],
   srvreload: ['SRV', 'Reload'], srvrestart: ['SRV', 'Restart'],
+  resize: ['VM/CT', 'Resize disk'], move: ['VM', 'Move disk'],
   testsleep: ['', 'Test sleep'],
 };
 

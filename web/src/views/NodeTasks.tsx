@@ -1,4 +1,5 @@
-// Node -> Task History: GET /nodes/{node}/tasks with filters by type, user and errors, paged.
+// Node (and VM) -> Task History: GET /nodes/{node}/tasks (of the VM: vmid=) with filters by
+// type, user and errors, paged.
 
 import { useEffect, useRef, useState, type JSX } from 'react';
 import { api, apiPath } from '../lib/api';
@@ -34,8 +35,11 @@ export function NodeTasks({ ctx }: { ctx: ViewContext }): JSX.Element {
 
   usePoll(async () => {
     try {
-      const resp = await api.request<Task[]>('GET', apiPath('nodes', String(ctx.node), 'tasks'), {
+      const node = ctx.node ?? ctx.resource?.node;
+      if (!node) return;
+      const resp = await api.request<Task[]>('GET', apiPath('nodes', node, 'tasks'), {
         source: 'all',
+        vmid: ctx.vmid,
         start,
         limit: PAGE,
         typefilter: filters.type || undefined,
@@ -48,7 +52,7 @@ export function NodeTasks({ ctx }: { ctx: ViewContext }): JSX.Element {
     } catch (e) {
       setError(e as Error);
     }
-  }, INTERVAL_MS, [start, filters, ctx.node]);
+  }, INTERVAL_MS, [start, filters, ctx.node, ctx.resource?.node]);
 
   const sel = rows.find((t) => t.upid === selected) || null;
   return (

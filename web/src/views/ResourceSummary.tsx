@@ -9,10 +9,13 @@ import { Icon, resourceStatus } from '../components/icons';
 import { Card, KvTable } from '../components/widgets';
 import { GUEST_GRAPHS, RrdGraphs, STORAGE_GRAPHS } from '../components/RrdGraphs';
 import type { ViewContext } from './context';
+import { useVmStatus } from './qemu/VmTools';
 
 export function ResourceSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
   const { loaded } = useResources();
-  const r = ctx.resource;
+  // A VM's own status (QEMU's figures) over its /cluster/resources entry.
+  const vm = useVmStatus(ctx, ctx.type === 'qemu' ? ctx.resource?.node || '' : '');
+  const r = ctx.resource && vm.status ? { ...ctx.resource, ...vm.status, status: vm.status.qmpstatus === 'paused' ? 'paused' : vm.status.status, maxcpu: vm.status.cpus ?? ctx.resource.maxcpu } : ctx.resource;
   const isGuest = ctx.type === 'qemu' || ctx.type === 'lxc';
   const status = r ? <span className="with-icon"><Icon name={r.type} status={resourceStatus(r)} />{r.status || 'unknown'}</span> : '';
   const rows: [string, string, React.ReactNode][] = isGuest

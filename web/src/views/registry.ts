@@ -12,6 +12,14 @@ import { AccessUsers } from './AccessUsers';
 import { AccessGroups } from './AccessGroups';
 import { AccessRoles } from './AccessRoles';
 import { AccessTokens } from './AccessTokens';
+import { VmHardware } from './qemu/VmHardware';
+import { VmOptions } from './qemu/VmOptions';
+import { VmTools } from './qemu/VmTools';
+import { StorageContent } from './storage/StorageContent';
+import { ConsoleTab } from '../console/ConsolePage';
+
+const VncTab = ({ ctx }: { ctx: ViewContext }) => ConsoleTab({ ctx, kind: 'vnc' });
+const SerialTab = ({ ctx }: { ctx: ViewContext }) => ConsoleTab({ ctx, kind: 'serial' });
 
 export interface Tab {
   id: string;
@@ -36,13 +44,24 @@ const TABS: Record<ObjectType, Tab[]> = {
   ],
   qemu: [
     { id: 'summary', title: 'Summary', view: ResourceSummary },
+    { id: 'console', title: 'Console', view: VncTab },
+    { id: 'serial', title: 'Serial Console', view: SerialTab },
+    { id: 'hardware', title: 'Hardware', view: VmHardware },
+    { id: 'options', title: 'Options', view: VmOptions },
+    { id: 'tasks', title: 'Task History', view: NodeTasks },
   ],
   lxc: [
     { id: 'summary', title: 'Summary', view: ResourceSummary },
   ],
   storage: [
     { id: 'summary', title: 'Summary', view: ResourceSummary },
+    { id: 'content', title: 'Content', view: StorageContent },
   ],
+};
+
+/** Controls in the header of an object's panel (on every tab). */
+export const HEADER_TOOLS: Partial<Record<ObjectType, ComponentType<{ ctx: ViewContext }>>> = {
+  qemu: VmTools,
 };
 
 export function tabsFor(type: ObjectType): Tab[] {
