@@ -86,6 +86,10 @@ test('the tree shows guests and storages when /cluster/resources lists them', as
     );
     await route.fulfill({ response: resp, json: body });
   });
+  // The fake VM's own status, as QEMU's engine would report it.
+  await page.route('**/api2/json/nodes/testnode/qemu/100/status/current', (route) => route.fulfill({
+    json: { data: { vmid: 100, status: 'running', qmpstatus: 'running', name: 'web', cpu: 0.1, cpus: 2, mem: 1 << 29, maxmem: 1 << 30, maxdisk: 1 << 33, uptime: 100 } },
+  }));
   await loginAsAdmin(page);
   const vm = treeItem(page, '100 (web)');
   await vm.waitFor();

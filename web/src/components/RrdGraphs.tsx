@@ -1,7 +1,7 @@
 // History graphs of a node, guest or storage from Proxmox's `.../rrddata` endpoints
 // (timeframe hour|day|week|month|year, cf AVERAGE|MAX), drawn with uPlot.
 
-import { useEffect, useRef, useState, type JSX } from 'react';
+import { useEffect, useRef, useState, type JSX, type ReactNode } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api } from '../lib/api';
@@ -132,8 +132,11 @@ function Graph({ spec, rows }: { spec: GraphSpec; rows: Row[] }): JSX.Element {
   );
 }
 
-/** A timeframe and CF picker with one graph per spec; refreshed every 30 s. */
-export function RrdGraphs({ path, graphs }: { path: string; graphs: GraphSpec[] }): JSX.Element {
+/**
+ * A timeframe and CF picker with one graph per spec (after `lead`, the summary's own cards, in
+ * the same grid); refreshed every 30 s.
+ */
+export function RrdGraphs({ path, graphs, lead }: { path: string; graphs: GraphSpec[]; lead?: ReactNode }): JSX.Element {
   const [timeframe, setTimeframe] = useState<Timeframe>(() => (localStorage.getItem(TF_KEY) as Timeframe) || 'hour');
   const [cf, setCf] = useState<'AVERAGE' | 'MAX'>('AVERAGE');
   const [rows, setRows] = useState<Row[] | null>(null);
@@ -150,14 +153,14 @@ export function RrdGraphs({ path, graphs }: { path: string; graphs: GraphSpec[] 
   }, 30000, [path, timeframe, cf]);
   return (
     <div className="rrd">
-      <div className="toolbar rrd-tools" role="toolbar" aria-label="History">
+      <div className="rrd-tools" role="toolbar" aria-label="History">
         <span className="muted">History:</span>
         <select aria-label="Timeframe" value={timeframe} onChange={(e) => {
           const tf = e.target.value as Timeframe;
           localStorage.setItem(TF_KEY, tf);
           setTimeframe(tf);
         }}>
-          {TIMEFRAMES.map((t) => <option key={t} value={t}>{t === 'hour' ? 'Hour' : `${t[0].toUpperCase()}${t.slice(1)}`} ({cf === 'MAX' ? 'maximum' : 'average'})</option>)}
+          {TIMEFRAMES.map((t) => <option key={t} value={t}>{`${t[0].toUpperCase()}${t.slice(1)}`}</option>)}
         </select>
         <select aria-label="Consolidation" value={cf} onChange={(e) => setCf(e.target.value as 'AVERAGE' | 'MAX')}>
           <option value="AVERAGE">Average</option>
@@ -166,6 +169,7 @@ export function RrdGraphs({ path, graphs }: { path: string; graphs: GraphSpec[] 
         {error ? <span className="view-error" role="alert">{error}</span> : null}
       </div>
       <div className="rrd-graphs" data-points={rows ? rows.length : ''}>
+        {lead}
         {graphs.map((g) => <Graph key={g.title} spec={g} rows={rows ?? []} />)}
       </div>
     </div>

@@ -49,7 +49,8 @@ export function NodeSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
   return (
     <div className="view node-summary">
       <ErrorLine error={error} />
-      <div className="cards">
+      <p className="muted">Refreshed every few seconds. <span className="muted updated">{updated}</span></p>
+      <RrdGraphs path={apiPath('nodes', String(ctx.node), 'rrddata')} graphs={NODE_GRAPHS} lead={<>
         <Card title="Usage">
           <KvTable rows={[
             ['cpu', 'CPU usage', <Meter fraction={s?.cpu ?? 0} text={s ? `${percent(s.cpu)} of ${ci.cpus ?? '?'} CPU(s)` : ''} />],
@@ -73,9 +74,7 @@ export function NodeSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
             ['uptime', 'Uptime', s ? duration(s.uptime) : ''],
           ]} />
         </Card>
-      </div>
-      <p className="muted">Refreshed every few seconds. <span className="muted updated">{updated}</span></p>
-      <RrdGraphs path={apiPath('nodes', String(ctx.node), 'rrddata')} graphs={NODE_GRAPHS} />
+      </>} />
     </div>
   );
 }

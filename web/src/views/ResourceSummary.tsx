@@ -17,10 +17,10 @@ export function ResourceSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
   const vm = useVmStatus(ctx, ctx.type === 'qemu' ? ctx.resource?.node || '' : '');
   const r = ctx.resource && vm.status ? { ...ctx.resource, ...vm.status, status: vm.status.qmpstatus === 'paused' ? 'paused' : vm.status.status, maxcpu: vm.status.cpus ?? ctx.resource.maxcpu } : ctx.resource;
   const isGuest = ctx.type === 'qemu' || ctx.type === 'lxc';
-  const status = r ? <span className="with-icon"><Icon name={r.type} status={resourceStatus(r)} />{r.status || 'unknown'}</span> : '';
+  const statusText = r ? <span className="with-icon"><Icon name={r.type} status={resourceStatus(r)} />{r.status || 'unknown'}</span> : '';
   const rows: [string, string, React.ReactNode][] = isGuest
     ? [
-        ['status', 'Status', status],
+        ['status', 'Status', statusText],
         ['node', 'Node', r?.node ?? ''],
         ['name', 'Name', r?.name || ''],
         ['cpu', 'CPU usage', r ? (r.status === 'running' ? `${percent(r.cpu)} of ${r.maxcpu ?? '?'} CPU(s)` : '-') : ''],
@@ -31,7 +31,7 @@ export function ResourceSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
         ['template', 'Template', r ? (r.template ? 'yes' : 'no') : ''],
       ]
     : [
-        ['status', 'Status', status],
+        ['status', 'Status', statusText],
         ['node', 'Node', r?.node ?? ''],
         ['plugintype', 'Type', r?.plugintype || ''],
         ['content', 'Content', String(r?.content || '').split(',').join(', ')],
@@ -42,11 +42,11 @@ export function ResourceSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
   const rrdPath = isGuest
     ? apiPath('nodes', node, ctx.type, String(ctx.vmid), 'rrddata')
     : apiPath('nodes', node, 'storage', String(ctx.storage), 'rrddata');
+  const status = <Card title="Status"><KvTable rows={rows} /></Card>;
   return (
     <div className="view resource-summary">
       {!r && loaded ? <p className="view-error" role="alert">This resource does not exist (any more).</p> : null}
-      <div className="cards"><Card title="Status"><KvTable rows={rows} /></Card></div>
-      {node ? <RrdGraphs path={rrdPath} graphs={isGuest ? GUEST_GRAPHS : STORAGE_GRAPHS} /> : null}
+      {node ? <RrdGraphs path={rrdPath} graphs={isGuest ? GUEST_GRAPHS : STORAGE_GRAPHS} lead={status} /> : <div className="cards">{status}</div>}
     </div>
   );
 }

@@ -92,7 +92,7 @@ export function VmHardware({ ctx }: { ctx: ViewContext }): JSX.Element {
         { text: 'Move disk', enabled: isDisk(sel), onClick: () => sel && moveDisk(vm, sel.key) },
         { text: 'Revert', enabled: Boolean(sel && (sel.pending !== undefined || sel.delete)), onClick: () => sel && revert(sel) },
       ]} />
-      <PendingGrid label="Hardware" rows={rows} title={hardwareTitle} format={format} selected={selected} onSelect={setSelected}
+      <PendingGrid label="Hardware" rows={rows} title={(k) => (/^(ide|sata|scsi)\d+$/.test(k) && isCdrom(vm.value(k) ?? '') ? `CD/DVD Drive (${k})` : hardwareTitle(k))} format={format} selected={selected} onSelect={setSelected}
         onActivate={(e) => editorFor(vm, e)?.()} error={error?.message} />
     </div>
   );

@@ -20,6 +20,25 @@ export interface VmRef {
   done: (upid?: string | null) => void;
 }
 
+/** The VM's config as it is now (GET .../pending and .../config), as an edit window loads it. */
+export async function freshVm(vm: VmRef): Promise<VmRef> {
+  const base = apiPath('nodes', vm.node, 'qemu', String(vm.vmid));
+  const [pending, config] = await Promise.all([
+    api.get<PendingEntry[]>(`${base}/pending`),
+    api.get<{ digest?: string }>(`${base}/config`),
+  ]);
+  return {
+    ...vm,
+    keys: pending.map((e) => e.key),
+    value: (k) => {
+      const e = pending.find((x) => x.key === k);
+      const v = e?.pending ?? e?.value;
+      return v === undefined ? undefined : String(v);
+    },
+    digest: config.digest,
+  };
+}
+
 const configPath = (vm: VmRef): string => apiPath('nodes', vm.node, 'qemu', String(vm.vmid), 'config');
 
 /** PUT .../config (synchronous). */
@@ -39,7 +58,8 @@ async function run(vm: VmRef, title: string, fields: FieldSpec[], submit: (v: Re
   if (result !== null) vm.done(typeof result === 'string' ? result : null);
 }
 
-export function editMemory(vm: VmRef): Promise<void> {
+export async function editMemory(current: VmRef): Promise<void> {
+  const vm = await freshVm(current);
   return run(vm, 'Edit: Memory', [
     { name: 'memory', label: 'Memory (MiB)', type: 'number', required: true, min: 16, value: vm.value('memory') ?? '2048' },
     { name: 'balloon', label: 'Minimum memory (MiB)', type: 'number', min: 0, value: vm.value('balloon') ?? '', help: 'Empty: same as memory (no ballooning target); 0 disables the balloon device.' },
@@ -48,7 +68,8 @@ export function editMemory(vm: VmRef): Promise<void> {
 
 export const CPU_TYPES = ['x86-64-v2-AES', 'x86-64-v2', 'x86-64-v3', 'kvm64', 'qemu64', 'host', 'max'];
 
-export function editProcessors(vm: VmRef): Promise<void> {
+export async function editProcessors(current: VmRef): Promise<void> {
+  const vm = await freshVm(current);
   const cpu = parsePropertyString(vm.value('cpu') ?? '', 'cputype');
   return run(vm, 'Edit: Processors', [
     { name: 'sockets', label: 'Sockets', type: 'number', min: 1, max: 4, required: true, value: vm.value('sockets') ?? '1' },
@@ -62,7 +83,8 @@ export function editProcessors(vm: VmRef): Promise<void> {
   }));
 }
 
-export function editSelect(vm: VmRef, key: 'bios' | 'machine' | 'scsihw'): Promise<void> {
+export async function editSelect(current: VmRef, key: 'bios' | 'machine' | 'scsihw'): Promise<void> {
+  const vm = await freshVm(current);
   const options: Record<string, { value: string; label: string }[]> = {
     bios: [{ value: 'seabios', label: 'Default (SeaBIOS)' }, { value: 'ovmf', label: 'OVMF (UEFI)' }],
     machine: [{ value: '', label: 'Default (i440fx)' }, { value: 'q35', label: 'q35' }],
@@ -79,7 +101,8 @@ export function editSelect(vm: VmRef, key: 'bios' | 'machine' | 'scsihw'): Promi
 
 const diskParams = ['ide0', 'ide1', 'ide2', 'ide3', 'sata0', 'scsi0', 'virtio0'];
 
-export function addDisk(vm: VmRef): Promise<void> {
+export async function addDisk(current: VmRef): Promise<void> {
+  const vm = await freshVm(current);
   const bus = 'scsi';
   return run(vm, 'Add: Hard Disk', [
     { name: 'bus', label: 'Bus/Device', type: 'select', options: Object.keys(BUS_MAX), value: bus,
@@ -111,7 +134,8 @@ export function addDisk(vm: VmRef): Promise<void> {
 }
 
 /** Options of an existing disk (the volume and size stay). */
-export function editDisk(vm: VmRef, key: string): Promise<void> {
+export async function editDisk(current: VmRef, key: string): Promise<void> {
+  const vm = await freshVm(current);
   const props = parsePropertyString(vm.value(key) ?? '', 'file');
   return run(vm, `Edit: Hard Disk (${key})`, [
     { name: 'file', label: 'Disk image', type: 'display', value: props.file },
@@ -127,7 +151,8 @@ export function editDisk(vm: VmRef, key: string): Promise<void> {
 }
 
 /** A CD/DVD drive: an ISO image, or none. `key` undefined: add one (ide2 if free). */
-export function editCdrom(vm: VmRef, key?: string): Promise<void> {
+export async function editCdrom(current: VmRef, key?: string): Promise<void> {
+  const vm = await freshVm(current);
   const props = key ? parsePropertyString(vm.value(key) ?? '', 'file') : {};
   const target = key ?? (vm.keys.includes('ide2') ? `ide${nextFree(vm.keys, 'ide')}` : 'ide2');
   return run(vm, key ? `Edit: CD/DVD Drive (${key})` : 'Add: CD/DVD Drive', [
@@ -143,7 +168,8 @@ export const NIC_MODELS = [
   { value: 'e1000e', label: 'Intel E1000E' }, { value: 'rtl8139', label: 'Realtek RTL8139' }, { value: 'vmxnet3', label: 'VMware vmxnet3' },
 ];
 
-export function editNetwork(vm: VmRef, key?: string): Promise<void> {
+export async function editNetwork(ref: VmRef, key?: string): Promise<void> {
+  const vm = await freshVm(ref);
   const current = key ? parsePropertyString(vm.value(key) ?? '') : {};
   const model = NIC_MODELS.find((m) => current[m.value] !== undefined)?.value ?? 'virtio';
   const target = key ?? `net${nextFree(vm.keys, 'net')}`;
@@ -161,14 +187,16 @@ export function editNetwork(vm: VmRef, key?: string): Promise<void> {
   }, { submitText: key ? 'OK' : 'Add' });
 }
 
-export function addSerial(vm: VmRef): Promise<void> {
+export async function addSerial(current: VmRef): Promise<void> {
+  const vm = await freshVm(current);
   const free = [0, 1, 2, 3].filter((i) => !vm.keys.includes(`serial${i}`)).map(String);
   return run(vm, 'Add: Serial Port', [
     { name: 'index', label: 'Serial Port', type: 'select', options: free, value: free[0] ?? '0' },
   ], (v) => put(vm, { [`serial${v.index}`]: 'socket' }), { submitText: 'Add' });
 }
 
-export function resizeDisk(vm: VmRef, key: string): Promise<void> {
+export async function resizeDisk(current: VmRef, key: string): Promise<void> {
+  const vm = await freshVm(current);
   return run(vm, `Resize disk ${key}`, [
     { name: 'disk', label: 'Disk', type: 'display', value: key },
     { name: 'size', label: 'Size Increment (GiB)', type: 'number', min: 0, required: true, value: '1' },
@@ -178,7 +206,8 @@ export function resizeDisk(vm: VmRef, key: string): Promise<void> {
   }, { submitText: 'Resize disk' });
 }
 
-export function moveDisk(vm: VmRef, key: string): Promise<void> {
+export async function moveDisk(current: VmRef, key: string): Promise<void> {
+  const vm = await freshVm(current);
   return run(vm, `Move disk ${key}`, [
     { name: 'disk', label: 'Disk', type: 'display', value: key },
     { name: 'storage', label: 'Target Storage', type: 'select', required: true, options: [] },
