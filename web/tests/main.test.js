@@ -2,7 +2,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NODE, loginAsAdmin, setup, treeItem } from './helpers.js';
+import path from 'node:path';
+import { NODE, REPO, loginAsAdmin, setup, treeItem } from './helpers.js';
 import { importTs } from './ts.js';
 
 const { bytes } = await importTs('lib/format.ts');
@@ -28,6 +29,13 @@ test('the node summary shows the real figures of /nodes/{node}/status', async (t
   assert.match(await cell('loadavg').innerText(), /^\d+\.\d+, \d+\.\d+, \d+\.\d+$/);
   assert.match(await cell('uptime').innerText(), /^(\d+ days? )?\d\d:\d\d:\d\d$/);
   assert.match(await cell('kvm').innerText(), status.kvm.usable ? /^usable/ : /^not usable/);
+
+  // History graphs of GET /nodes/{node}/rrddata: one point per minute of the last 70.
+  await page.locator('.rrd-graphs[data-points="70"]').waitFor();
+  await page.locator('.rrd-graph[data-graph="Memory usage"] canvas').waitFor();
+  await page.screenshot({ path: path.join(REPO, 'target/ui-node-summary.png') });
+  await page.getByLabel('Timeframe').selectOption('week');
+  await page.waitForResponse((r) => r.url().includes('/rrddata?timeframe=week'));
 
   // Refreshed every few seconds: the "last update" line changes.
   const before = await page.locator('.node-summary .updated').innerText();

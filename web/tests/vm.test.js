@@ -129,6 +129,8 @@ test('upload an ISO, create a VM with the wizard, start it, edit it, stop and re
   await page.locator('.resource-summary td[data-key=status]', { hasText: 'running' }).waitFor();
   await page.locator('.rrd-graph[data-graph="CPU usage"] canvas').waitFor();
   await shot(page, 'vm-summary');
+  await page.locator('.rrd-graph[data-graph="Network traffic"]').scrollIntoViewIfNeeded();
+  await shot(page, 'vm-graphs');
 
   // Consoles: the display (noVNC) and the serial console (xterm.js), when the server has them.
   const vnc = await fetchStatus(api, `/nodes/${NODE}/qemu/100/vncproxy`, { websocket: 1 });

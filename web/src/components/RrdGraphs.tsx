@@ -104,6 +104,8 @@ function Graph({ spec, rows }: { spec: GraphSpec; rows: Row[] }): JSX.Element {
           fill: `${s.color}22`,
           width: 1.5,
           spanGaps: false,
+          // Sparse data (a fresh guest) still shows its points.
+          points: { show: (u: uPlot, si: number) => (u.data[si] as (number | null)[]).filter((x) => x !== null).length < 20, size: 4 },
           value: (_u: uPlot, v: number | null) => fmt(spec.unit, v),
         })),
       ],
