@@ -138,7 +138,7 @@ function Graph({ spec, rows }: { spec: GraphSpec; rows: Row[] }): JSX.Element {
  * A timeframe and CF picker with one graph per spec (after `lead`, the summary's own cards, in
  * the same grid); refreshed every 30 s.
  */
-export function RrdGraphs({ path, graphs, lead }: { path: string; graphs: GraphSpec[]; lead?: ReactNode }): JSX.Element {
+export function RrdGraphs({ path, graphs, lead, note }: { path: string; graphs: GraphSpec[]; lead?: ReactNode; note?: ReactNode }): JSX.Element {
   const [timeframe, setTimeframe] = useState<Timeframe>(() => (localStorage.getItem(TF_KEY) as Timeframe) || 'hour');
   const [cf, setCf] = useState<'AVERAGE' | 'MAX'>('AVERAGE');
   const [rows, setRows] = useState<Row[] | null>(null);
@@ -156,6 +156,8 @@ export function RrdGraphs({ path, graphs, lead }: { path: string; graphs: GraphS
   return (
     <div className="rrd">
       <div className="rrd-tools" role="toolbar" aria-label="History">
+        {note ? <span className="rrd-note">{note}</span> : null}
+        <span className="spacer" />
         <span className="muted">History:</span>
         <select aria-label="Timeframe" value={timeframe} onChange={(e) => {
           const tf = e.target.value as Timeframe;

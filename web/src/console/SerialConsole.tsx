@@ -4,16 +4,10 @@
 
 import { useEffect, useRef, useState, type JSX } from 'react';
 import '@xterm/xterm/css/xterm.css';
+import { PING, authMessage, inputMessage, resizeMessage } from './protocol';
 import { openProxy, proxyError, websocketUrl } from './proxy';
 
 type State = { kind: 'connecting' } | { kind: 'connected' } | { kind: 'closed'; message: string; error?: boolean };
-
-const encoder = new TextEncoder();
-
-/** One input message of the termproxy protocol (the length counts UTF-8 bytes). */
-export function inputMessage(data: string): string {
-  return `0:${encoder.encode(data).length}:${data}`;
-}
 
 export function SerialConsole({ node, vmid, serial = 'serial0' }: { node: string; vmid: number; serial?: string }): JSX.Element {
   const box = useRef<HTMLDivElement>(null);
@@ -40,9 +34,9 @@ export function SerialConsole({ node, vmid, serial = 'serial0' }: { node: string
         let authed = false;
         const decoder = new TextDecoder();
         const sendSize = (): void => {
-          if (authed && ws.readyState === WebSocket.OPEN) ws.send(`1:${term.cols}:${term.rows}:`);
+          if (authed && ws.readyState === WebSocket.OPEN) ws.send(resizeMessage(term.cols, term.rows));
         };
-        ws.onopen = () => ws.send(`${ticket.user}:${ticket.ticket}\n`);
+        ws.onopen = () => ws.send(authMessage(ticket.user, ticket.ticket));
         ws.onmessage = (ev) => {
           const data = typeof ev.data === 'string' ? ev.data : decoder.decode(new Uint8Array(ev.data as ArrayBuffer), { stream: true });
           if (!authed) {
@@ -69,7 +63,7 @@ export function SerialConsole({ node, vmid, serial = 'serial0' }: { node: string
         });
         const resize = term.onResize(sendSize);
         const ping = setInterval(() => {
-          if (authed && ws.readyState === WebSocket.OPEN) ws.send('2');
+          if (authed && ws.readyState === WebSocket.OPEN) ws.send(PING);
         }, 30000);
         const ro = new ResizeObserver(() => fit.fit());
         ro.observe(box.current);

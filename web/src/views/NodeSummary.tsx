@@ -49,8 +49,8 @@ export function NodeSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
   return (
     <div className="view node-summary">
       <ErrorLine error={error} />
-      <p className="muted">Refreshed every few seconds. <span className="muted updated">{updated}</span></p>
-      <RrdGraphs path={apiPath('nodes', String(ctx.node), 'rrddata')} graphs={NODE_GRAPHS} lead={<>
+      <RrdGraphs path={apiPath('nodes', String(ctx.node), 'rrddata')} graphs={NODE_GRAPHS}
+        note={<span className="muted">Refreshed every few seconds. <span className="muted updated">{updated}</span></span>} lead={<>
         <Card title="Usage">
           <KvTable rows={[
             ['cpu', 'CPU usage', <Meter fraction={s?.cpu ?? 0} text={s ? `${percent(s.cpu)} of ${ci.cpus ?? '?'} CPU(s)` : ''} />],
