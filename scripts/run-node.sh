@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+scripts/build-web.sh # the daemon embeds web/dist
 cargo build --release --bin oxve
 data_dir=${OXVE_DATA_DIR:-/var/lib/oxve}
 listen=${OXVE_LISTEN:-0.0.0.0:8006}

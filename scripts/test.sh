@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
+echo "== web UI build (npm)"
+# Before cargo: the daemon embeds web/dist when it is compiled.
+scripts/build-web.sh
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the web UI: Debian's Chromium driven by Playwright (playwright-core, no
 # browser download) against real `oxve serve` daemons. Installs what it needs: the chromium
-# Debian package (and nodejs/npm if missing), then `npm ci` here. Builds target/debug/oxve
+# Debian package (and nodejs/npm if missing), then `npm ci` and the UI build (scripts/build-web.sh). Builds target/debug/oxve
 # unless OXVE_BIN points at a binary. Exits non-zero when a test fails.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -25,9 +25,8 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+# npm ci and the Vite build of dist/, which the daemon embeds.
+"$repo/scripts/build-web.sh"
 
 if [ -z "${OXVE_BIN:-}" ]; then
   (cd "$repo" && cargo build -q -p oxve)

@@ -2,7 +2,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bytes, duration, parseUpid, percent, taskDescription, taskState, epochFromDateInput, dateInput } from '../src/format.js';
+import { importTs } from './ts.js';
+
+const { bytes, duration, parseUpid, percent, taskDescription, taskState, epochFromDateInput, dateInput } = await importTs('lib/format.ts');
 
 test('bytes, percent and durations read as Proxmox shows them', () => {
   assert.equal(bytes(512), '512 B');
@@ -43,4 +45,20 @@ test('expire dates round-trip through the date input', () => {
   assert.equal(dateInput(0), '');
   const epoch = epochFromDateInput('2030-01-31');
   assert.equal(dateInput(epoch), '2030-01-31');
+});
+
+test('termproxy messages as Proxmox defines them', async () => {
+  const { authMessage, inputMessage, resizeMessage, PING } = await importTs('console/protocol.ts');
+  assert.equal(authMessage('root@pam', 'PVEVNC:ABC'), 'root@pam:PVEVNC:ABC\n');
+  assert.equal(inputMessage('ls\r'), '0:3:ls\r');
+  assert.equal(inputMessage('ü'), '0:2:ü', 'the length counts UTF-8 bytes');
+  assert.equal(resizeMessage(80, 24), '1:80:24:');
+  assert.equal(PING, '2');
+});
+
+test('property strings of VM config values', async () => {
+  const { parsePropertyString, formatPropertyString } = await importTs('lib/qemu.ts');
+  assert.deepEqual(parsePropertyString('virtio=AA:BB,bridge=vmbr0,firewall=1'), { virtio: 'AA:BB', bridge: 'vmbr0', firewall: '1' });
+  assert.deepEqual(parsePropertyString('local:32,format=qcow2', 'file'), { file: 'local:32', format: 'qcow2' });
+  assert.equal(formatPropertyString({ file: 'local:1', format: 'raw', cache: '' }, 'file'), 'local:1,format=raw');
 });

@@ -25,7 +25,8 @@ const CHROMIUM_ARGS = [
 export async function startDaemon({ testHooks = false } = {}) {
   assert.ok(existsSync(OXVE), `${OXVE} is missing: run cargo build -p oxve first`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'oxve-ui-'));
-  const args = ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--node', NODE];
+  // KVM cannot run guests on the build machine: VMs run under TCG in tests.
+  const args = ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--node', NODE, '--accel', 'tcg'];
   if (testHooks) args.push('--test-hooks');
   const child = spawn(OXVE, args, {
     env: { ...process.env, OXVE_ADMIN_PASSWORD: ADMIN_PASSWORD, RUST_LOG: process.env.RUST_LOG || 'warn' },

@@ -26,8 +26,9 @@ test('a wrong password shows the error and stays on the login screen', async (t)
 test('login shows the tree with the node; the session survives a reload; logout returns to login', async (t) => {
   const { page, api, assertNoErrors } = await setup(t);
   // The realm list comes from /access/domains.
-  const realms = await page.locator('.login-card select[name=realm] option').evaluateAll((os) => os.map((o) => o.value));
   const domains = (await api.get('/access/domains')).map((d) => d.realm).sort();
+  await page.locator(`.login-card select[name=realm] option[value="${domains[0]}"]`).waitFor({ state: 'attached' });
+  const realms = await page.locator('.login-card select[name=realm] option').evaluateAll((os) => os.map((o) => o.value));
   assert.deepEqual(realms.sort(), domains);
 
   await loginAsAdmin(page);
@@ -73,7 +74,7 @@ test('the ticket is renewed every 15 minutes and the new CSRF token is used', as
   // A write after the renewal works (it carries the new CSRF token).
   await treeItem(page, 'Datacenter').locator(':scope > .tree-row').click();
   await page.locator('.content-tabs').getByRole('tab', { name: 'Groups', exact: true }).click();
-  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('.content-view').getByRole('button', { name: 'Create', exact: true }).click();
   const dlg = dialog(page, 'Create: Group');
   await dlg.getByLabel('Name').fill('renewed');
   await dlg.getByRole('button', { name: 'Create' }).click();
@@ -100,5 +101,31 @@ test('a refused ticket brings a login window over the screen, keeping the view',
   assert.match(page.url(), /#node\/testnode/);
   await page.locator('.node-summary').waitFor();
   assert.ok((await page.context().cookies()).some((c) => c.name === 'PVEAuthCookie'));
+  assertNoErrors();
+});
+
+test('an expired ticket while a form is open: log in again over it and send it unchanged', async (t) => {
+  const { page, api, assertNoErrors } = await setup(t, { allowErrors: [/status of 401/] });
+  await loginAsAdmin(page);
+  await treeItem(page, 'Datacenter').locator(':scope > .tree-row').click();
+  await page.locator('.content-tabs').getByRole('tab', { name: 'Groups', exact: true }).click();
+  await page.locator('.content-view').getByRole('button', { name: 'Create', exact: true }).click();
+  const dlg = dialog(page, 'Create: Group');
+  await dlg.getByLabel('Name').fill('kept');
+  await dlg.getByLabel('Comment').fill('typed before the ticket expired');
+  await page.context().clearCookies();
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  // The login window comes over the form; the form keeps what was typed.
+  const relogin = page.locator('dialog.relogin[open]');
+  await relogin.waitFor();
+  await relogin.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await relogin.getByRole('button', { name: 'Login' }).click();
+  await relogin.waitFor({ state: 'detached' });
+  assert.equal(await dlg.getByLabel('Name').inputValue(), 'kept');
+  assert.match(await dlg.locator('.form-message').innerText(), /session has expired/);
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  const groups = await api.get('/access/groups');
+  assert.ok(groups.some((g) => g.groupid === 'kept' && g.comment === 'typed before the ticket expired'), JSON.stringify(groups));
   assertNoErrors();
 });

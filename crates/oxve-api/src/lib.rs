@@ -7,6 +7,7 @@ pub mod consoles;
 pub mod env;
 pub mod guests;
 pub mod http;
+pub mod rrd_sampler;
 pub mod state;
 pub mod storage_service;
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub caches: Caches,
     /// Console sessions prepared by vncproxy/termproxy.
     pub consoles: crate::consoles::ConsoleSessions,
+    /// Metrics history (`.../rrddata`), filled by [`crate::rrd_sampler`].
+    pub rrd: Arc<oxve_rrd::RrdStore>,
 }
 
 impl AppState {

@@ -149,11 +149,16 @@ pub struct StorageResolver(pub Arc<StorageManager>);
 impl oxve_qemu::VolumeResolver for StorageResolver {
     fn path(&self, volid: &str) -> Result<oxve_qemu::ResolvedVolume, oxve_qemu::BoxError> {
         let id = oxve_storage::VolumeId::parse(volid)?;
-        let info = self.0.info(&id)?;
         let path = self.0.path(&id)?;
+        // Files without image info (ISO images on a CD drive) are raw.
+        let format = match self.0.info(&id) {
+            Ok(info) => info.format.as_str().to_string(),
+            Err(_) if path.is_file() => "raw".to_string(),
+            Err(e) => return Err(e.into()),
+        };
         Ok(oxve_qemu::ResolvedVolume::new(
             path.to_string_lossy().into_owned(),
-            Some(info.format.as_str()),
+            Some(format.as_str()),
         ))
     }
 }

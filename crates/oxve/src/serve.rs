@@ -175,9 +175,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         started: Instant::now(),
         caches: Default::default(),
         consoles: Default::default(),
+        rrd: Arc::new(oxve_rrd::RrdStore::new(data_dir.join("rrd"))),
     });
     let _ = wiring_state.set(Arc::downgrade(&state));
     spawn_cpu_sampler(state.clone());
+    oxve_api::rrd_sampler::spawn(state.clone());
     // The local storage's directories exist from the first start.
     if let Err(err) = state
         .storage

@@ -9,6 +9,7 @@ pub mod firewall;
 pub mod network;
 mod nodes;
 pub mod qemu;
+mod rrd;
 pub(crate) mod storage;
 mod tasks;
 mod test_hooks;
@@ -31,6 +32,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(storage::methods())
         .extend(qemu::methods())
         .extend(lxc::methods())
+        .extend(rrd::methods())
         .extend(tasks::methods());
     router
 }

@@ -1,12 +1,10 @@
-//! The web UI: the files of `web/` embedded at compile time and served on the HTTPS port.
+//! The web UI: the files of `web/dist` (the Vite build of `web/`, made by
+//! `scripts/build-web.sh`) embedded at compile time by `build.rs` and served on the HTTPS port.
 //!
-//! `GET /` answers `web/index.html`, whose `{{ASSETS}}` placeholders become `/ui/<version>`,
-//! `<version>` being a hash of every asset. The ES modules import each other by relative paths,
-//! so the whole app loads under that versioned prefix and can be cached forever; a new build
-//! changes the prefix. The page itself is `no-cache` (revalidated by ETag).
-//!
-//! Every file is listed in [`ASSETS`] with `include_bytes!`, so cargo rebuilds when one changes;
-//! a unit test fails when a file under `web/src` is missing from the list.
+//! `GET /` answers `index.html` (`no-cache`, revalidated by ETag); the hashed files under
+//! `/assets/` are cached forever (a new build changes their names); other top-level files of
+//! `dist` (the favicon) are revalidated. Text files are served gzip-compressed when the browser
+//! accepts it. Without a build, `/` answers a page telling how to build the UI.
 
 use std::sync::OnceLock;
 
@@ -15,61 +13,24 @@ use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use axum::routing::get;
 
-/// One embedded file of `web/src`.
-struct Asset {
+/// One embedded file of `web/dist`.
+pub(crate) struct Asset {
     path: &'static str,
     body: &'static [u8],
 }
 
-macro_rules! assets {
-    ($($path:literal),* $(,)?) => {
-        &[$(Asset {
-            path: $path,
-            body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/src/", $path)),
-        }),*]
-    };
-}
+include!(concat!(env!("OUT_DIR"), "/web_dist.rs"));
 
-/// Every file under `web/src`, served as `/ui/<version>/<path>`.
-static ASSETS: &[Asset] = assets![
-    "app.css",
-    "main.js",
-    "api.js",
-    "session.js",
-    "router.js",
-    "resources.js",
-    "dom.js",
-    "format.js",
-    "icons.js",
-    "poll.js",
-    "components/dialog.js",
-    "components/form.js",
-    "components/grid.js",
-    "components/tree.js",
-    "components/taskbar.js",
-    "components/tasklog.js",
-    "components/layout.js",
-    "components/content.js",
-    "components/widgets.js",
-    "views/registry.js",
-    "views/login.js",
-    "views/dc-summary.js",
-    "views/node-summary.js",
-    "views/node-tasks.js",
-    "views/resource-summary.js",
-    "views/access-acl.js",
-    "views/access-users.js",
-    "views/access-groups.js",
-    "views/access-roles.js",
-    "views/access-tokens.js",
-    "img/logo.svg",
-];
-
-static INDEX_HTML: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/index.html"));
+/// The page served when the UI was not built.
+const NOT_BUILT: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>oxve - UI not built</title></head><body><h1>The web UI is not built</h1>\
+<p>The daemon was compiled without <code>web/dist</code>. Run <code>scripts/build-web.sh</code> \
+(it runs <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code>), then rebuild the \
+daemon (<code>cargo build -p oxve</code>). The API at <code>/api2/json</code> works without it.</p>\
+</body></html>";
 
 /// Security headers of the page: no inline script, nothing loaded from elsewhere.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
                    form-action 'self'";
 
@@ -82,7 +43,6 @@ struct Prepared {
 }
 
 struct Bundle {
-    version: String,
     index: Prepared,
     assets: Vec<(&'static str, Prepared)>,
 }
@@ -90,27 +50,23 @@ struct Bundle {
 fn bundle() -> &'static Bundle {
     static BUNDLE: OnceLock<Bundle> = OnceLock::new();
     BUNDLE.get_or_init(|| {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        for asset in ASSETS {
-            hasher.update(asset.path.as_bytes());
-            hasher.update([0]);
-            hasher.update(asset.body);
-        }
-        let digest = hasher.finalize();
-        let version: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-        let index = INDEX_HTML.replace("{{ASSETS}}", &format!("/ui/{version}"));
-        let index = prepare("index.html", Bytes::from(index.into_bytes()));
-        let assets = ASSETS
+        let index = DIST
             .iter()
+            .find(|a| a.path == "index.html")
+            .map(|a| prepare("index.html", Bytes::from_static(a.body)))
+            .unwrap_or_else(|| prepare("index.html", Bytes::from_static(NOT_BUILT.as_bytes())));
+        let assets = DIST
+            .iter()
+            .filter(|a| a.path != "index.html")
             .map(|a| (a.path, prepare(a.path, Bytes::from_static(a.body))))
             .collect();
-        Bundle {
-            version,
-            index,
-            assets,
-        }
+        Bundle { index, assets }
     })
+}
+
+/// Whether the daemon was built with the UI.
+pub fn built() -> bool {
+    DIST.iter().any(|a| a.path == "index.html")
 }
 
 fn prepare(path: &str, plain: Bytes) -> Prepared {
@@ -146,9 +102,12 @@ fn content_type(path: &str) -> &'static str {
         Some("css") => "text/css; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
-        Some("json") => "application/json",
+        Some("json" | "map") => "application/json",
         Some("woff2") => "font/woff2",
+        Some("woff") => "font/woff",
+        Some("ttf") => "font/ttf",
         Some("ico") => "image/x-icon",
+        Some("wasm") => "application/wasm",
         _ => "application/octet-stream",
     }
 }
@@ -161,30 +120,40 @@ fn compressible(content_type: &str) -> bool {
 
 /// The UI's routes, merged into the HTTPS app.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
-    axum::Router::new()
+    let mut router = axum::Router::new()
         .route("/", get(index))
-        .route("/ui/{version}/{*path}", get(asset))
+        .route("/assets/{*path}", get(hashed_asset));
+    // Top-level files of dist (the favicon): one route each, so nothing else is shadowed.
+    for asset in DIST {
+        if asset.path != "index.html" && !asset.path.contains('/') {
+            let path = asset.path;
+            router =
+                router.route(
+                    &format!("/{path}"),
+                    get(move |headers: HeaderMap| async move {
+                        serve(path, &headers, Caching::Revalidate)
+                    }),
+                );
+        }
+    }
+    router
 }
 
 async fn index(headers: HeaderMap) -> Response<Body> {
-    respond(&bundle().index, &headers, Caching::Revalidate, true)
+    let mut resp = respond(&bundle().index, &headers, Caching::Revalidate, true);
+    if !built() {
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    resp
 }
 
-async fn asset(
-    Path((version, path)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response<Body> {
-    let bundle = bundle();
-    match bundle.assets.iter().find(|(p, _)| *p == path) {
-        // A page of an older build asking for its files gets today's, not cached for long.
-        Some((_, file)) => {
-            let caching = if version == bundle.version {
-                Caching::Immutable
-            } else {
-                Caching::Revalidate
-            };
-            respond(file, &headers, caching, false)
-        }
+async fn hashed_asset(Path(path): Path<String>, headers: HeaderMap) -> Response<Body> {
+    serve(&format!("assets/{path}"), &headers, Caching::Immutable)
+}
+
+fn serve(path: &str, headers: &HeaderMap, caching: Caching) -> Response<Body> {
+    match bundle().assets.iter().find(|(p, _)| *p == path) {
+        Some((_, file)) => respond(file, headers, caching, false),
         None => {
             let mut resp = Response::new(Body::from("not found"));
             *resp.status_mut() = StatusCode::NOT_FOUND;
@@ -273,60 +242,33 @@ fn respond(file: &Prepared, req: &HeaderMap, caching: Caching, page: bool) -> Re
 mod tests {
     use super::*;
 
-    fn web_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web")
-    }
-
-    fn files_under(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = format!("{prefix}{name}");
-            if entry.file_type().unwrap().is_dir() {
-                files_under(&entry.path(), &format!("{rel}/"), out);
-            } else {
-                out.push(rel);
-            }
-        }
-    }
-
-    #[test]
-    fn every_web_file_is_embedded() {
-        let mut found = Vec::new();
-        files_under(&web_dir().join("src"), "", &mut found);
-        for file in &found {
-            assert!(
-                ASSETS.iter().any(|a| a.path == file),
-                "web/src/{file} is not listed in ASSETS (crates/oxve-api/src/http/ui.rs)"
-            );
-            assert_ne!(
-                content_type(file),
-                "application/octet-stream",
-                "no content type for web/src/{file}"
-            );
-        }
-    }
-
-    #[test]
-    fn index_points_at_versioned_assets() {
-        let b = bundle();
-        let page = String::from_utf8(b.index.plain.to_vec()).unwrap();
-        assert!(!page.contains("{{ASSETS}}"));
-        assert!(page.contains(&format!("/ui/{}/main.js", b.version)));
-        assert!(page.contains(&format!("/ui/{}/app.css", b.version)));
-    }
-
     fn header(resp: &Response<Body>, name: header::HeaderName) -> Option<&str> {
         resp.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
     #[test]
+    fn index_is_the_build_or_the_not_built_page() {
+        let page = String::from_utf8(bundle().index.plain.to_vec()).unwrap();
+        if built() {
+            assert!(page.contains("/assets/"), "index.html loads hashed assets");
+            for (path, _) in &bundle().assets {
+                assert_ne!(
+                    content_type(path),
+                    "application/octet-stream",
+                    "no content type for {path}"
+                );
+            }
+        } else {
+            assert!(page.contains("scripts/build-web.sh"));
+        }
+    }
+
+    #[test]
     fn headers_gzip_and_etag() {
-        let b = bundle();
-        let (_, js) = b.assets.iter().find(|(p, _)| *p == "main.js").unwrap();
+        let js = prepare("assets/x.js", Bytes::from("let a = 1;\n".repeat(100)));
         let mut req = HeaderMap::new();
         req.insert(header::ACCEPT_ENCODING, "gzip, br".parse().unwrap());
-        let resp = respond(js, &req, Caching::Immutable, false);
+        let resp = respond(&js, &req, Caching::Immutable, false);
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(
             header(&resp, header::CONTENT_TYPE),
@@ -337,16 +279,21 @@ mod tests {
             .unwrap()
             .contains("immutable"));
 
-        let resp = respond(js, &HeaderMap::new(), Caching::Immutable, false);
+        let resp = respond(&js, &HeaderMap::new(), Caching::Immutable, false);
         assert_eq!(header(&resp, header::CONTENT_ENCODING), None);
 
         let mut req = HeaderMap::new();
         req.insert(header::IF_NONE_MATCH, js.etag.clone());
-        let resp = respond(js, &req, Caching::Revalidate, false);
+        let resp = respond(&js, &req, Caching::Revalidate, false);
         assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(header(&resp, header::CACHE_CONTROL), Some("no-cache"));
 
-        let resp = respond(&b.index, &HeaderMap::new(), Caching::Revalidate, true);
+        let resp = respond(
+            &bundle().index,
+            &HeaderMap::new(),
+            Caching::Revalidate,
+            true,
+        );
         assert_eq!(
             header(&resp, header::CONTENT_TYPE),
             Some("text/html; charset=utf-8")

@@ -221,7 +221,10 @@ pub async fn check_volumes(env: &RpcEnv, set: &BTreeMap<String, String>) -> Resu
     let missing = tokio::task::spawn_blocking(move || {
         named
             .into_iter()
-            .find(|(_, volid)| manager.info(volid).is_err())
+            // ISO images and other files have no image info: their file must exist.
+            .find(|(_, volid)| {
+                manager.info(volid).is_err() && !manager.path(volid).is_ok_and(|p| p.exists())
+            })
             .map(|(key, volid)| (key, volid.to_string()))
     })
     .await

@@ -1,0 +1,14 @@
+// Consoles in their own browser window: the page itself with `?console=...` in its URL
+// (as Proxmox opens `/?console=kvm&novnc=1&vmid=...`), which shows only the console.
+
+export type ConsoleKind = 'vnc' | 'serial';
+
+export function consoleUrl(node: string, vmid: number, kind: ConsoleKind, serial = 'serial0'): string {
+  const q = new URLSearchParams({ console: kind === 'vnc' ? 'kvm' : 'serial', node, vmid: String(vmid) });
+  if (kind === 'serial') q.set('serial', serial);
+  return `/?${q.toString()}`;
+}
+
+export function openConsoleWindow(node: string, vmid: number, kind: ConsoleKind, serial = 'serial0'): void {
+  window.open(consoleUrl(node, vmid, kind, serial), `oxve-console-${vmid}-${kind}`, 'width=1024,height=800,noopener');
+}
