@@ -196,7 +196,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         oxve_api::api::router()
     };
     let autostart_state = state.clone();
-    start_onboot_guests_after_host_boot(state.clone());
     let fw_state = state.clone();
     let server = ApiServer::new(state, router);
     let listeners = Listeners {
@@ -206,7 +205,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let on_listening = move |addr: SocketAddr| {
         // once the run dir is final (binding the CLI socket resets its mode)
-        tokio::spawn(oxve_api::api::lxc_autostart(autostart_state));
+        start_onboot_guests_after_host_boot(autostart_state);
         // the host firewall keeps the API's real port open
         fw_state.network.set_api_port(addr.port());
         let fw_state = fw_state.clone();
@@ -254,7 +253,7 @@ fn start_onboot_guests_after_host_boot(state: Arc<AppState>) {
     let spawned = state
         .tasks
         .spawn("startall", None, "root@pam", move |ctx| async move {
-            oxve_api::api::qemu::bulk::start_all(&env, false, None, move |m| ctx.log(m)).await
+            oxve_api::api::qemu::bulk::start_all(&env, false, None, &ctx).await
         });
     if let Err(err) = spawned {
         tracing::warn!("cannot start the onboot guests: {err}");

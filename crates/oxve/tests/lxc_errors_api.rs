@@ -514,7 +514,7 @@ async fn onboot_containers_start_after_a_host_boot() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(state(s.clone()).await, "stopped");
     // the first daemon start after a host boot (another boot id) starts it
-    std::fs::remove_file(d.data_dir.join("lxc-boot-id")).unwrap();
+    std::fs::remove_file(d.data_dir.join("last-boot-id")).unwrap();
     d.restart(&common::DaemonOptions::default());
     let s = Session::admin(&d).await;
     let mut running = false;

@@ -3,9 +3,8 @@
 mod access;
 pub(crate) mod cluster;
 pub(crate) mod common;
-mod lxc;
-pub use lxc::autostart as lxc_autostart;
 pub mod firewall;
+mod lxc;
 pub mod network;
 mod nodes;
 pub mod qemu;

@@ -9,14 +9,12 @@ mod destroy;
 mod feature;
 mod list;
 mod move_volume;
-mod onboot;
 mod resize;
 mod snapshot;
-mod status;
-mod store_io;
+pub(crate) mod status;
+pub(crate) mod store_io;
 mod volumes;
 
-pub use onboot::autostart;
 use oxve_router::ApiMethod;
 use oxve_types::schema::{IntegerSchema, Schema};
 

@@ -1,12 +1,14 @@
-//! `POST /nodes/{node}/startall` and `/stopall`: the node's guests started in `startup` order
-//! (`onboot` ones, or all with `force`), waiting each one's `up` delay, and stopped in the
-//! reverse order with their `down` timeout, as Proxmox's pve-guests service does at boot and
-//! shutdown. The daemon runs `startall` itself on its first start after the host booted.
+//! `POST /nodes/{node}/startall` and `/stopall`: the node's guests, VMs and containers alike,
+//! started in `startup` order (`onboot` ones, or all with `force`), waiting each one's `up`
+//! delay, and stopped in the reverse order with their `down` timeout, as Proxmox's pve-guests
+//! service does at boot and shutdown. The daemon runs `startall` itself on its first start
+//! after the host booted.
 
 use std::time::Duration;
 
 use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
 use oxve_store::GuestKind;
+use oxve_tasks::TaskContext;
 use oxve_types::params::Params;
 use oxve_types::qemu::Startup;
 use oxve_types::schema::Schema;
@@ -20,8 +22,25 @@ use crate::env::RpcEnv;
 /// One guest with its startup settings.
 struct Planned {
     vmid: u32,
+    kind: GuestKind,
     startup: Startup,
     onboot: bool,
+}
+
+impl Planned {
+    fn label(&self) -> String {
+        match self.kind {
+            GuestKind::Lxc => format!("CT {}", self.vmid),
+            _ => format!("VM {}", self.vmid),
+        }
+    }
+
+    fn running(&self, env: &RpcEnv) -> bool {
+        match self.kind {
+            GuestKind::Lxc => env.state.lxc.is_running(self.vmid).is_some(),
+            _ => env.state.qemu.is_running(self.vmid).is_some(),
+        }
+    }
 }
 
 /// Start order: guests with an `order` first, ascending, then the rest; VMID breaks ties.
@@ -54,7 +73,7 @@ async fn check_power_permission(env: &RpcEnv, vms: Option<&[u32]>) -> Result<(),
     }
 }
 
-/// The VMs of this node (limited to `vms`), with their startup settings.
+/// The guests of this node (limited to `vms`), with their startup settings.
 async fn planned_guests(env: &RpcEnv, vms: Option<&[u32]>) -> Result<Vec<Planned>, ApiError> {
     let guests = env
         .state
@@ -64,76 +83,81 @@ async fn planned_guests(env: &RpcEnv, vms: Option<&[u32]>) -> Result<Vec<Planned
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut out = Vec::new();
     for guest in guests {
-        if guest.node != env.state.node || guest.kind != GuestKind::Qemu {
+        if guest.node != env.state.node || vms.is_some_and(|v| !v.contains(&guest.vmid)) {
             continue;
         }
-        if vms.is_some_and(|v| !v.contains(&guest.vmid)) {
-            continue;
-        }
-        let Ok(vm) = load(env, guest.vmid).await else {
-            continue;
+        let planned = match guest.kind {
+            GuestKind::Qemu => match load(env, guest.vmid).await {
+                Ok(vm) if !vm.config.template() => Planned {
+                    vmid: guest.vmid,
+                    kind: guest.kind,
+                    startup: vm.config.current.startup(),
+                    onboot: vm.config.current.onboot(),
+                },
+                _ => continue,
+            },
+            GuestKind::Lxc => match crate::api::lxc::store_io::load(env, guest.vmid).await {
+                Ok(ct) if !ct.config.template() => Planned {
+                    vmid: guest.vmid,
+                    kind: guest.kind,
+                    startup: ct.config.startup(),
+                    onboot: ct.config.onboot(),
+                },
+                _ => continue,
+            },
         };
-        if vm.config.template() {
-            continue;
-        }
-        out.push(Planned {
-            vmid: guest.vmid,
-            startup: vm.config.current.startup(),
-            onboot: vm.config.current.onboot(),
-        });
+        out.push(planned);
     }
     start_order(&mut out);
     Ok(out)
 }
 
-/// Starts the guests `startall` would start, logging into `log`. Used by the API task and by
-/// the daemon after a host boot.
+/// Starts one guest of `startall`.
+async fn start_guest(env: &RpcEnv, g: &Planned, ctx: &TaskContext) -> Result<(), String> {
+    match g.kind {
+        GuestKind::Lxc => crate::api::lxc::status::start_now(env, g.vmid, ctx).await,
+        _ => {
+            let vm = load(env, g.vmid).await.map_err(|e| e.message)?;
+            if let Some(lock) = vm.config.lock() {
+                return Err(format!("locked ({lock})"));
+            }
+            start_vm(env, g.vmid, &vm.config.current, |m| ctx.log(m)).await
+        }
+    }
+}
+
+/// Starts the guests `startall` would start, logging into the task. Used by the API task and
+/// by the daemon after a host boot.
 pub async fn start_all(
     env: &RpcEnv,
     force: bool,
     vms: Option<&[u32]>,
-    log: impl Fn(String) + Clone,
+    ctx: &TaskContext,
 ) -> Result<(), String> {
     let guests = planned_guests(env, vms).await.map_err(|e| e.message)?;
     let mut failed = Vec::new();
     for g in guests.iter().filter(|g| force || g.onboot) {
-        if env.state.qemu.is_running(g.vmid).is_some() {
+        if g.running(env) {
             continue;
         }
-        let vm = match load(env, g.vmid).await {
-            Ok(vm) => vm,
-            Err(e) => {
-                failed.push(g.vmid);
-                log(format!("VM {}: {}", g.vmid, e.message));
-                continue;
-            }
-        };
-        if let Some(lock) = vm.config.lock() {
-            failed.push(g.vmid);
-            log(format!(
-                "VM {} is locked ({lock}) - not starting it",
-                g.vmid
-            ));
-            continue;
-        }
-        log(format!("Starting VM {}", g.vmid));
-        match start_vm(env, g.vmid, &vm.config.current, log.clone()).await {
+        ctx.log(format!("Starting {}", g.label()));
+        match start_guest(env, g, ctx).await {
             Ok(()) => {
                 if let Some(up) = g.startup.up.filter(|u| *u > 0) {
-                    log(format!("Waiting for {up} seconds (startup delay)"));
+                    ctx.log(format!("Waiting for {up} seconds (startup delay)"));
                     tokio::time::sleep(Duration::from_secs(up)).await;
                 }
             }
             Err(e) => {
                 failed.push(g.vmid);
-                log(format!("Starting VM {} failed: {e}", g.vmid));
+                ctx.log(format!("Starting {} failed: {e}", g.label()));
             }
         }
     }
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("could not start VMs {failed:?}"))
+        Err(format!("could not start guests {failed:?}"))
     }
 }
 
@@ -148,25 +172,38 @@ async fn stop_all(
     guests.reverse();
     let mut failed = Vec::new();
     for g in guests {
-        if env.state.qemu.is_running(g.vmid).is_none() {
+        if !g.running(env) {
             continue;
         }
-        let wait = timeout.or(g.startup.down).unwrap_or(180);
-        log(format!("Stopping VM {} (timeout = {wait} seconds)", g.vmid));
-        let result = env
-            .state
-            .qemu
-            .shutdown(g.vmid, Duration::from_secs(wait), force_stop)
-            .await;
+        let wait = Duration::from_secs(timeout.or(g.startup.down).unwrap_or(180));
+        log(format!(
+            "Stopping {} (timeout = {} seconds)",
+            g.label(),
+            wait.as_secs()
+        ));
+        let result = match g.kind {
+            GuestKind::Lxc => env
+                .state
+                .lxc
+                .shutdown(g.vmid, wait, force_stop)
+                .await
+                .map_err(|e| e.to_string()),
+            _ => env
+                .state
+                .qemu
+                .shutdown(g.vmid, wait, force_stop)
+                .await
+                .map_err(|e| e.to_string()),
+        };
         if let Err(e) = result {
             failed.push(g.vmid);
-            log(format!("Stopping VM {} failed: {e}", g.vmid));
+            log(format!("Stopping {} failed: {e}", g.label()));
         }
     }
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("could not stop VMs {failed:?}"))
+        Err(format!("could not stop guests {failed:?}"))
     }
 }
 
@@ -209,7 +246,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     .state
                     .tasks
                     .spawn("startall", None, &env.caller_string(), move |ctx| async move {
-                        start_all(&task_env, force, vms.as_deref(), move |m| ctx.log(m)).await
+                        start_all(&task_env, force, vms.as_deref(), &ctx).await
                     })
                     .map_err(|e| ApiError::internal(e.to_string()))?;
                 Ok(json!(upid.to_string()))
@@ -276,6 +313,7 @@ mod tests {
     fn startup_order() {
         let p = |vmid, order| Planned {
             vmid,
+            kind: GuestKind::Qemu,
             startup: Startup {
                 order,
                 up: None,
