@@ -730,17 +730,18 @@ mod tests {
         let router = oxve_api::api::router();
         for alias in ALIASES {
             // Fill every `{placeholder}` with a value its schema accepts.
-            let path = alias
-                .path
-                .replace("{node}", "n1")
-                .replace("{vmid}", "100")
-                .replace("{storage}", "local")
-                .replace("{userid}", "a@pve")
-                .replace("{groupid}", "g")
-                .replace("{roleid}", "r")
-                .replace("{tokenid}", "t")
-                .replace("{upid}", "u")
-                .replace("{volume}", "v");
+            let mut path = alias.path.to_string();
+            while let Some(start) = path.find('{') {
+                let end = start + path[start..].find('}').unwrap();
+                let value = match &path[start + 1..end] {
+                    "vmid" => "100",
+                    "userid" => "a@pve",
+                    "storage" => "local",
+                    "node" => "n1",
+                    _ => "abc1",
+                };
+                path.replace_range(start..=end, value);
+            }
             assert!(!path.contains('{'), "unfilled placeholder in {path}");
             assert!(
                 matches!(
