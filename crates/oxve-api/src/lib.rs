@@ -5,6 +5,7 @@ pub mod api;
 pub mod cache;
 pub mod consoles;
 pub mod env;
+pub mod guest_config;
 pub mod guests;
 pub mod http;
 pub mod rrd_sampler;

@@ -250,14 +250,22 @@ fn start_onboot_guests_after_host_boot(state: Arc<AppState>) {
         client: None,
         upload: None,
     };
-    let spawned = state
-        .tasks
-        .spawn("startall", None, "root@pam", move |ctx| async move {
-            oxve_api::api::qemu::bulk::start_all(&env, false, None, &ctx).await
-        });
-    if let Err(err) = spawned {
-        tracing::warn!("cannot start the onboot guests: {err}");
-    }
+    tokio::spawn(async move {
+        // No task at all when no guest is to start.
+        if !oxve_api::api::qemu::bulk::has_onboot_guests(&env).await {
+            return;
+        }
+        let task_env = env.clone();
+        let spawned = env
+            .state
+            .tasks
+            .spawn("startall", None, "root@pam", move |ctx| async move {
+                oxve_api::api::qemu::bulk::start_all(&task_env, false, None, &ctx).await
+            });
+        if let Err(err) = spawned {
+            tracing::warn!("cannot start the onboot guests: {err}");
+        }
+    });
 }
 
 /// Keep the node CPU figure current for /nodes and /cluster/resources.

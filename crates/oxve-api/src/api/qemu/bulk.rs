@@ -126,6 +126,13 @@ async fn start_guest(env: &RpcEnv, g: &Planned, ctx: &TaskContext) -> Result<(),
     }
 }
 
+/// Whether any guest of this node has `onboot` set (a boot-time `startall` has work).
+pub async fn has_onboot_guests(env: &RpcEnv) -> bool {
+    planned_guests(env, None)
+        .await
+        .is_ok_and(|guests| guests.iter().any(|g| g.onboot))
+}
+
 /// Starts the guests `startall` would start, logging into the task. Used by the API task and
 /// by the daemon after a host boot.
 pub async fn start_all(
