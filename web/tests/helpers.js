@@ -2,7 +2,7 @@
 // small HTTPS client of its API, and Debian's Chromium driven by Playwright.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +61,18 @@ export async function startDaemon({ testHooks = false } = {}) {
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;
         clearTimeout(timer);
+      }
+      // QEMUs outlive the daemon (they are daemonized): kill what a failed test left running.
+      const qemuRun = path.join(dataDir, 'run', 'qemu');
+      if (existsSync(qemuRun)) {
+        for (const name of readdirSync(qemuRun).filter((n) => n.endsWith('.pid'))) {
+          const pid = Number(readFileSync(path.join(qemuRun, name), 'utf8').trim());
+          try {
+            if (pid > 0) process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
       }
       rmSync(dataDir, { recursive: true, force: true });
     },
