@@ -15,7 +15,7 @@ use crate::env::RpcEnv;
 use crate::storage_service::StorageResolver;
 
 /// Where the state volume goes.
-pub(super) fn state_storage(vm: &super::store_io::LoadedVm, requested: Option<&str>) -> String {
+fn state_storage(vm: &super::store_io::LoadedVm, requested: Option<&str>) -> String {
     if let Some(s) = requested.or(vm.config.current.get("vmstatestorage")) {
         return s.to_string();
     }
@@ -47,6 +47,36 @@ async fn set_lock(env: &RpcEnv, vmid: u32, lock: Option<&str>) -> Result<(), Str
         .map_err(|e| e.message)
 }
 
+/// A raw volume `name` for a VM's RAM and device state (suspend to disk, RAM snapshots), on
+/// `storage` or the default state storage, with room for twice its memory (thin: only what
+/// is written takes space).
+pub(super) async fn alloc_state_volume(
+    manager: &Arc<oxve_storage::StorageManager>,
+    vm: &super::store_io::LoadedVm,
+    storage: Option<&str>,
+    name: &str,
+) -> Result<(VolumeId, std::path::PathBuf), String> {
+    let storage = state_storage(vm, storage);
+    let vmid = vm.guest.vmid;
+    let opts = AllocOptions {
+        vmid,
+        name: Some(name.to_string()),
+        format: Some(VolumeFormat::Raw),
+        size: (vm.config.current.memory_mib() * 2 + 512) << 20,
+        preallocation: None,
+        content: ContentType::Images,
+    };
+    let m = Arc::clone(manager);
+    tokio::task::spawn_blocking(move || {
+        let volid = m.alloc(&storage, &opts)?;
+        let path = m.path(&volid)?;
+        Ok::<_, oxve_storage::StorageError>((volid, path))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
+}
+
 /// Saves the running VM's state to a new volume and stops it (the `qmsuspend` task).
 pub async fn suspend_to_disk(
     env: &RpcEnv,
@@ -55,8 +85,6 @@ pub async fn suspend_to_disk(
     log: impl Fn(String) + Send + Sync + Clone + 'static,
 ) -> Result<(), String> {
     let vm = load(env, vmid).await.map_err(|e| e.message)?;
-    let storage = state_storage(&vm, statestorage);
-    let memory = vm.config.current.memory_mib();
     set_lock(env, vmid, Some("suspending")).await?;
     let manager = env
         .state
@@ -68,24 +96,7 @@ pub async fn suspend_to_disk(
         "vm-{vmid}-state-suspend-{}.raw",
         time::OffsetDateTime::now_utc().date()
     );
-    let opts = AllocOptions {
-        vmid,
-        name: Some(name),
-        format: Some(VolumeFormat::Raw),
-        // Room for the RAM and device state (thin: only what is written takes space).
-        size: (memory * 2 + 512) << 20,
-        preallocation: None,
-        content: ContentType::Images,
-    };
-    let m = Arc::clone(&manager);
-    let allocated = tokio::task::spawn_blocking(move || {
-        let volid = m.alloc(&storage, &opts)?;
-        let path = m.path(&volid)?;
-        Ok::<_, oxve_storage::StorageError>((volid, path))
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string());
+    let allocated = alloc_state_volume(&manager, &vm, statestorage, &name).await;
     let (volid, path) = match allocated {
         Ok(v) => v,
         Err(e) => {

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
-use oxve_storage::{AllocOptions, ContentType, StorageManager, VolumeFormat, VolumeId};
+use oxve_storage::{StorageManager, VolumeFormat, VolumeId};
 use oxve_store::{clear_guest_lock, set_guest_lock, GuestLock};
 use oxve_types::params::Params;
 use oxve_types::qemu::{DriveVolume, VmSettings};
@@ -155,7 +155,13 @@ async fn take_snapshot(
                     .map_err(|e| e.to_string())?;
                 taken.extend(disks.iter().filter(|d| d.qcow2));
                 if vmstate {
-                    let (volid, path) = alloc_state_volume(&m, &vm, vmid, name).await?;
+                    let (volid, path) = super::hibernate::alloc_state_volume(
+                        &m,
+                        &vm,
+                        None,
+                        &format!("vm-{vmid}-state-{name}.raw"),
+                    )
+                    .await?;
                     state_volume = Some(volid.clone());
                     log(format!("saving VM state and RAM to {volid}"));
                     let started = std::time::Instant::now();
@@ -266,34 +272,6 @@ async fn undo_disk_snapshots(
         let (m, volid, snap) = (Arc::clone(m), d.volid.clone(), name.to_string());
         let _ = tokio::task::spawn_blocking(move || m.snapshot_delete(&volid, &snap)).await;
     }
-}
-
-/// A raw volume for the VM state of snapshot `name`, on `vmstatestorage` or the first disk's
-/// storage.
-async fn alloc_state_volume(
-    m: &Arc<StorageManager>,
-    vm: &LoadedVm,
-    vmid: u32,
-    name: &str,
-) -> Result<(VolumeId, std::path::PathBuf), String> {
-    let storage = super::hibernate::state_storage(vm, None);
-    let opts = AllocOptions {
-        vmid,
-        name: Some(format!("vm-{vmid}-state-{name}.raw")),
-        format: Some(VolumeFormat::Raw),
-        size: (vm.config.current.memory_mib() * 2 + 512) << 20,
-        preallocation: None,
-        content: ContentType::Images,
-    };
-    let m = Arc::clone(m);
-    tokio::task::spawn_blocking(move || {
-        let volid = m.alloc(&storage, &opts)?;
-        let path = m.path(&volid)?;
-        Ok::<_, oxve_storage::StorageError>((volid, path))
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())
 }
 
 /// Rolls back to snapshot `name` (the `qmrollback` task, under `lock: rollback`).

@@ -192,30 +192,24 @@ async fn run_action(
                     .await;
                 }
                 let engine = &env.state.qemu;
-                let resolver = || async {
-                    env.state
-                        .storage
-                        .manager(env.state.store.as_ref())
-                        .await
-                        .map(|m| StorageResolver(Arc::clone(&m)))
-                        .map_err(|e| e.message)
-                };
                 match action {
-                    Action::Start | Action::Reboot => {
-                        let resolver = resolver().await?;
-                        let report = if matches!(action, Action::Start) {
-                            return start_vm(&env, vmid, &settings, |m| ctx.log(m)).await;
-                        } else {
-                            engine
-                                .reboot(
-                                    vmid,
-                                    &settings,
-                                    &resolver,
-                                    timeout.unwrap_or(Duration::from_secs(600)),
-                                )
-                                .await
-                        }
-                        .map_err(qemu_error)?;
+                    Action::Start => return start_vm(&env, vmid, &settings, |m| ctx.log(m)).await,
+                    Action::Reboot => {
+                        let manager = env
+                            .state
+                            .storage
+                            .manager(env.state.store.as_ref())
+                            .await
+                            .map_err(|e| e.message)?;
+                        let report = engine
+                            .reboot(
+                                vmid,
+                                &settings,
+                                &StorageResolver(manager),
+                                timeout.unwrap_or(Duration::from_secs(600)),
+                            )
+                            .await
+                            .map_err(qemu_error)?;
                         ctx.log(format!(
                             "VM {vmid} started with pid {} ({:?})",
                             report.pid, report.accel
