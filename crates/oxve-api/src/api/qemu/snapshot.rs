@@ -69,6 +69,20 @@ fn snapshot_disks(
     Ok(out)
 }
 
+/// A storage snapshot operation on one disk, off the async runtime.
+async fn disk_snapshot_op(
+    m: &Arc<StorageManager>,
+    disk: &SnapDisk,
+    snap: &str,
+    op: fn(&StorageManager, &VolumeId, &str) -> Result<(), oxve_storage::StorageError>,
+) -> Result<(), String> {
+    let (m, volid, snap) = (Arc::clone(m), disk.volid.clone(), snap.to_string());
+    tokio::task::spawn_blocking(move || op(&m, &volid, &snap))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
 fn metas(vm: &LoadedVm) -> Vec<SnapshotMeta> {
     vm.config
         .snapshots
@@ -136,11 +150,7 @@ async fn take_snapshot(
                 .map_err(|e| e.to_string())?;
             let paused = async {
                 for d in disks.iter().filter(|d| !d.qcow2) {
-                    let (m, volid, snap) = (Arc::clone(&m), d.volid.clone(), name.to_string());
-                    tokio::task::spawn_blocking(move || m.snapshot_create(&volid, &snap))
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string())?;
+                    disk_snapshot_op(&m, d, name, StorageManager::snapshot_create).await?;
                     taken.push(d);
                 }
                 let live: Vec<String> = disks
@@ -191,11 +201,7 @@ async fn take_snapshot(
             resumed?;
         } else {
             for d in &disks {
-                let (m, volid, snap) = (Arc::clone(&m), d.volid.clone(), name.to_string());
-                tokio::task::spawn_blocking(move || m.snapshot_create(&volid, &snap))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
+                disk_snapshot_op(&m, d, name, StorageManager::snapshot_create).await?;
                 taken.push(d);
             }
         }
@@ -269,8 +275,7 @@ async fn undo_disk_snapshots(
             .await;
     }
     for d in taken.iter().filter(|d| !(d.qcow2 && running)) {
-        let (m, volid, snap) = (Arc::clone(m), d.volid.clone(), name.to_string());
-        let _ = tokio::task::spawn_blocking(move || m.snapshot_delete(&volid, &snap)).await;
+        let _ = disk_snapshot_op(m, d, name, StorageManager::snapshot_delete).await;
     }
 }
 
@@ -304,11 +309,7 @@ async fn rollback(
             .map_err(|e| e.to_string())?;
     }
     for d in &disks {
-        let (m, volid, snap_name) = (Arc::clone(&m), d.volid.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || m.snapshot_rollback(&volid, &snap_name))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        disk_snapshot_op(&m, d, name, StorageManager::snapshot_rollback).await?;
         log(format!("rolled back {} ({})", d.key, d.volid));
     }
     // The snapshot's settings become current (keeping the description and the tree).
@@ -414,12 +415,7 @@ async fn delete_snapshot(
         }
     }
     for d in disks.iter().filter(|d| !(d.qcow2 && running)) {
-        let (m, volid, snap_name) = (Arc::clone(&m), d.volid.clone(), name.to_string());
-        let result = tokio::task::spawn_blocking(move || m.snapshot_delete(&volid, &snap_name))
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = result {
-            let e = e.to_string();
+        if let Err(e) = disk_snapshot_op(&m, d, name, StorageManager::snapshot_delete).await {
             if !force {
                 return Err(format!("{}: {e}", d.key));
             }
