@@ -13,6 +13,7 @@ pub(crate) mod storage;
 mod tasks;
 mod test_hooks;
 mod version;
+pub(crate) mod vzdump;
 
 use oxve_router::Router;
 
