@@ -55,6 +55,10 @@ pub struct Extracted {
 /// Reads one archive from start to end.
 pub struct ArchiveReader<'a> {
     input: Hashing<Box<dyn Read + 'a>>,
+    /// Configs read ahead by [`ArchiveReader::configs`].
+    configs: BTreeMap<String, Vec<u8>>,
+    /// The record type read ahead after them.
+    pending: Option<u8>,
 }
 
 struct DiskState {
@@ -72,6 +76,8 @@ impl<'a> ArchiveReader<'a> {
                 inner: Compression::reader(input)?,
                 hash: Sha256::new(),
             },
+            configs: BTreeMap::new(),
+            pending: None,
         };
         if get_u8(&mut r.input)? != HEADER {
             return Err(ArchiveError::BadMagic);
@@ -100,19 +106,42 @@ impl<'a> ArchiveReader<'a> {
         self.run(target_for)
     }
 
+    /// The config files, which come first in an archive; reads only as far as the first
+    /// record after them (a restore looks at the config before it allocates disks).
+    pub fn configs(&mut self) -> Result<&BTreeMap<String, Vec<u8>>> {
+        while self.pending.is_none() {
+            let kind = get_u8(&mut self.input)?;
+            if kind != CONFIG {
+                self.pending = Some(kind);
+                break;
+            }
+            let (name, data) = self.read_config()?;
+            self.configs.insert(name, data);
+        }
+        Ok(&self.configs)
+    }
+
+    fn read_config(&mut self) -> Result<(String, Vec<u8>)> {
+        let name = get_name(&mut self.input)?;
+        let len = get_u32(&mut self.input)? as usize;
+        let mut data = vec![0u8; len];
+        read_exact(&mut self.input, &mut data)?;
+        Ok((name, data))
+    }
+
     fn run<'t>(mut self, target_for: &mut TargetFor<'_, 't>) -> Result<Extracted> {
-        let mut configs = BTreeMap::new();
+        let mut configs = std::mem::take(&mut self.configs);
         let mut disks: Vec<DiskState> = Vec::new();
         let mut targets: Vec<Option<Box<dyn DiskTarget + 't>>> = Vec::new();
         let mut buf = vec![0u8; BLOCK_SIZE];
         loop {
-            let kind = get_u8(&mut self.input)?;
+            let kind = match self.pending.take() {
+                Some(kind) => kind,
+                None => get_u8(&mut self.input)?,
+            };
             match kind {
                 CONFIG => {
-                    let name = get_name(&mut self.input)?;
-                    let len = get_u32(&mut self.input)? as usize;
-                    let mut data = vec![0u8; len];
-                    read_exact(&mut self.input, &mut data)?;
+                    let (name, data) = self.read_config()?;
                     configs.insert(name, data);
                 }
                 DISK => {

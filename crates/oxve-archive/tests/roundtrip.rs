@@ -155,3 +155,25 @@ fn an_empty_thin_disk_costs_nothing() {
         .verify()
         .unwrap();
 }
+
+#[test]
+fn configs_are_read_ahead_and_extraction_goes_on_after_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.raw");
+    make_disk(&disk);
+    let archive = dir.path().join("a.oxar.zst");
+    backup(&disk, &archive, Compression::Zstd { threads: 1 });
+    let mut r = ArchiveReader::new(File::open(&archive).unwrap()).unwrap();
+    let configs = r.configs().unwrap().clone();
+    assert_eq!(configs.keys().collect::<Vec<_>>(), ["qemu-server.conf"]);
+    let restored = dir.path().join("restored.raw");
+    let out = r
+        .extract(&mut |head| {
+            let f = File::create(&restored)?;
+            f.set_len(head.size)?;
+            Ok(Some(Box::new(f) as Box<dyn DiskTarget>))
+        })
+        .unwrap();
+    assert_eq!(out.configs, configs);
+    assert_eq!(std::fs::read(&disk).unwrap(), std::fs::read(&restored).unwrap());
+}

@@ -22,6 +22,7 @@
 //!   the pidfile and checks `/proc/<pid>/cmdline` names the VM's QMP socket.
 //! - [`RunPaths`]: the files of a VM under `<run_dir>/qemu/`.
 
+mod backup;
 mod cgroup;
 pub mod cmdline;
 mod console;
@@ -39,6 +40,7 @@ mod status;
 mod vmstate;
 mod wiring;
 
+pub use backup::{BackupExport, ExportedDrive};
 pub use cmdline::{
     build_command_line, device_args, Accel, DeviceArgs, EfiVarsCopy, QemuCommand, TapNic,
 };

@@ -33,7 +33,8 @@ pub fn router() -> Router<RpcEnv> {
         .extend(qemu::methods())
         .extend(lxc::methods())
         .extend(rrd::methods())
-        .extend(tasks::methods());
+        .extend(tasks::methods())
+        .extend(vzdump::methods());
     router
 }
 

@@ -13,8 +13,8 @@ mod hibernate;
 mod list;
 mod monitor;
 mod snapshot;
-mod status;
-mod store_io;
+pub(crate) mod status;
+pub(crate) mod store_io;
 
 use oxve_router::ApiMethod;
 use oxve_types::schema::{IntegerSchema, Schema};

@@ -1,0 +1,163 @@
+//! Writing one guest's archive: its configs and disks streamed into `<name>.tmp` in the dump
+//! directory, fsynced, then renamed into place, so a failed or interrupted backup never
+//! leaves a file that looks complete.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oxve_archive::{ArchiveWriter, Compression, DiskSource, FileSource, Manifest};
+use oxve_nbd::{NbdSource, QemuNbd};
+
+/// Where a disk's content is read from.
+#[derive(Debug, Clone)]
+pub enum DiskInput {
+    /// A raw file or block device, read directly (holes skipped).
+    Raw(PathBuf),
+    /// An image in another format (qcow2, vmdk), served by a `qemu-nbd` of our own.
+    Image { path: PathBuf, format: String },
+    /// An export of a running VM's QEMU.
+    Export { socket: PathBuf, name: String },
+}
+
+/// One disk of the archive: its archive name (`drive-scsi0`, `rootfs`) and where it is.
+#[derive(Debug, Clone)]
+pub struct ArchiveDisk {
+    pub name: String,
+    pub input: DiskInput,
+}
+
+/// What an archive is made of.
+pub struct ArchivePlan {
+    pub target: PathBuf,
+    pub compression: Compression,
+    pub guest_type: &'static str,
+    pub vmid: u32,
+    pub ctime: u64,
+    pub configs: Vec<(String, Vec<u8>)>,
+    pub disks: Vec<ArchiveDisk>,
+    /// Bytes per second, at most (`bwlimit`).
+    pub bwlimit: Option<u64>,
+    /// Directory for `qemu-nbd` sockets.
+    pub work_dir: PathBuf,
+}
+
+fn tmp_path(target: &Path) -> PathBuf {
+    let mut p = target.as_os_str().to_owned();
+    p.push(".tmp");
+    PathBuf::from(p)
+}
+
+/// Writes the archive (blocking). `log` gets progress lines.
+pub fn write_archive(plan: &ArchivePlan, log: &(dyn Fn(String) + Sync)) -> Result<Manifest, String> {
+    let tmp = tmp_path(&plan.target);
+    let result = write_to(plan, &tmp, log);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_to(plan: &ArchivePlan, tmp: &Path, log: &(dyn Fn(String) + Sync)) -> Result<Manifest, String> {
+    let file = File::create(tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
+    let out = BufWriter::with_capacity(4 << 20, &file);
+    let mut writer = ArchiveWriter::new(out, plan.compression, plan.guest_type, plan.vmid, plan.ctime)
+        .map_err(|e| e.to_string())?;
+    for (name, data) in &plan.configs {
+        writer.add_config(name, data).map_err(|e| e.to_string())?;
+    }
+    let started = Instant::now();
+    let mut total = 0u64;
+    for (index, disk) in plan.disks.iter().enumerate() {
+        // Kept alive while the disk is read.
+        let mut server: Option<QemuNbd> = None;
+        let mut source: Box<dyn DiskSource> = match &disk.input {
+            DiskInput::Raw(path) => Box::new(
+                FileSource::open(path).map_err(|e| format!("{}: open {}: {e}", disk.name, path.display()))?,
+            ),
+            DiskInput::Image { path, format } => {
+                let socket = plan.work_dir.join(format!("nbd-{index}.sock"));
+                let s = QemuNbd::serve(path, format, &socket, false).map_err(|e| format!("{}: {e}", disk.name))?;
+                let src = NbdSource::open(s.socket(), oxve_nbd::process_export())
+                    .map_err(|e| format!("{}: {e}", disk.name))?;
+                server = Some(s);
+                Box::new(src)
+            }
+            DiskInput::Export { socket, name } => {
+                Box::new(NbdSource::open(socket, name).map_err(|e| format!("{}: {e}", disk.name))?)
+            }
+        };
+        let size = source.size();
+        log(format!("{}: {} bytes", disk.name, size));
+        let disk_start = Instant::now();
+        let mut next_report = 10u64;
+        let mut progress = |done: u64, size: u64| {
+            if let Some(limit) = plan.bwlimit.filter(|l| *l > 0) {
+                let due = Duration::from_secs_f64((total + done) as f64 / limit as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            let percent = if size == 0 { 100 } else { done * 100 / size };
+            if percent >= next_report {
+                next_report = percent / 10 * 10 + 10;
+                log(format!(
+                    "{}: {percent}% ({} of {}) in {:.1}s",
+                    disk.name,
+                    human(done),
+                    human(size),
+                    disk_start.elapsed().as_secs_f64()
+                ));
+            }
+        };
+        let manifest = writer
+            .add_disk(&disk.name, source.as_mut(), &mut progress)
+            .map_err(|e| e.to_string())?;
+        total += size;
+        drop(source);
+        if let Some(s) = server {
+            s.stop().map_err(|e| format!("{}: {e}", disk.name))?;
+        }
+        log(format!(
+            "{}: {} of data, {} of zeros skipped, in {:.1}s",
+            disk.name,
+            human(manifest.data_bytes),
+            human(manifest.zero_bytes),
+            disk_start.elapsed().as_secs_f64()
+        ));
+    }
+    let manifest = writer.finish().map_err(|e| e.to_string())?;
+    file.sync_all().map_err(|e| format!("fsync {}: {e}", tmp.display()))?;
+    std::fs::rename(tmp, &plan.target).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
+    if let Some(dir) = plan.target.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(manifest)
+}
+
+/// Sizes as Proxmox's logs show them (`1.5 GiB`).
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// [`write_archive`] on a blocking thread, logging to the guest's log.
+pub async fn write(plan: ArchivePlan, log: &super::job::GuestLog) -> Result<(), String> {
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || write_archive(&plan, &|m| log.info(m)).map(|_| ()))
+        .await
+        .map_err(|e| e.to_string())?
+}

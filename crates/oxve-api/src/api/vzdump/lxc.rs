@@ -1,0 +1,208 @@
+//! Backing up one container: its config and the images of its rootfs and of the mount points
+//! marked `backup=1`, byte for byte (so file ownership, including the shifted ids of an
+//! unprivileged container, comes back exactly).
+//!
+//! - stopped, any mode: the images are read directly.
+//! - `stop`: a clean shutdown, the images are read, the container is started again.
+//! - `suspend`: the container is frozen and its file systems are frozen on the host
+//!   (`FIFREEZE`, which writes out everything cached first) while the images are read.
+//! - `snapshot`: image volumes on `dir` storage have no snapshots, so, as Proxmox does when a
+//!   volume cannot snapshot, the backup falls back to `suspend` and says so.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxve_storage::{VolumeFormat, VolumeId};
+use oxve_store::{clear_guest_lock, set_guest_lock, GuestLock};
+use oxve_types::lxc::{CtConfig, MountSource};
+
+use super::archive::{write, ArchiveDisk, ArchivePlan, DiskInput};
+use super::job::{archive_time, Done, GuestLog, JobSpec, Mode};
+use super::qemu::now;
+use crate::api::lxc::status::start_now;
+use crate::api::lxc::store_io::{guest_ref, load};
+use crate::env::RpcEnv;
+
+/// The config as archived: current settings only, without lock.
+pub fn archived_config(conf: &CtConfig) -> Result<String, String> {
+    let mut copy = CtConfig::parse("").map_err(|e| e.to_string())?;
+    copy.current = conf.current.clone();
+    copy.remove("lock");
+    copy.to_text().map_err(|e| e.to_string())
+}
+
+pub async fn backup(env: &RpcEnv, spec: &JobSpec, vmid: u32, log: &GuestLog) -> Result<Done, String> {
+    let ct = load(env, vmid).await.map_err(|e| e.message)?;
+    if let Some(lock) = ct.config.lock() {
+        return Err(format!("CT is locked ({lock})"));
+    }
+    let guest = guest_ref(env, vmid);
+    set_guest_lock(env.state.store.as_ref(), &guest, GuestLock::Backup)
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = backup_locked(env, spec, vmid, &ct.config, log).await;
+    let _ = clear_guest_lock(env.state.store.as_ref(), &guest, GuestLock::Backup).await;
+    result
+}
+
+async fn backup_locked(
+    env: &RpcEnv,
+    spec: &JobSpec,
+    vmid: u32,
+    conf: &CtConfig,
+    log: &GuestLog,
+) -> Result<Done, String> {
+    let running = env.state.lxc.is_running(vmid).is_some();
+    log.info(format!("Backup started at {}", archive_time(now())));
+    log.info(format!("status = {}", if running { "running" } else { "stopped" }));
+    let mut mode = spec.mode;
+    if running && mode == Mode::Snapshot {
+        log.info("mode failure - some volumes do not support snapshots");
+        log.info("trying 'suspend' mode instead");
+        mode = Mode::Suspend;
+    }
+    log.info(format!("backup mode: {}", mode.as_str()));
+    let name = conf.get("hostname").map(str::to_string);
+    if let Some(n) = &name {
+        log.info(format!("CT Name: {n}"));
+    }
+    let manager = env
+        .state
+        .storage
+        .manager(env.state.store.as_ref())
+        .await
+        .map_err(|e| e.message)?;
+    let mut disks = Vec::new();
+    let mut frozen_mounts = Vec::new();
+    for (key, mp) in conf.mount_points() {
+        if !mp.backup() {
+            log.info(format!("excluding volume mount point {key} ('{}') from backup", mp.mp()));
+            continue;
+        }
+        let MountSource::Volume(volid) = mp.source() else {
+            log.info(format!("excluding {key} ('{}'): not a storage volume", mp.mp()));
+            continue;
+        };
+        let volid = VolumeId::parse(&volid).map_err(|e| format!("{key}: {e}"))?;
+        let m = Arc::clone(&manager);
+        let info = tokio::task::spawn_blocking(move || m.info(&volid))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{key}: {e}"))?;
+        let input = match info.format {
+            VolumeFormat::Raw => DiskInput::Raw(info.path),
+            VolumeFormat::Subvol => {
+                return Err(format!(
+                    "{key}: backups of subvolume volumes (btrfs directories) are not supported yet; \
+                     use an image volume"
+                ))
+            }
+            other => DiskInput::Image {
+                path: info.path,
+                format: other.to_string(),
+            },
+        };
+        log.info(format!("including mount point {key} ('{}') in backup", mp.mp()));
+        frozen_mounts.push(env.state.lxc.paths().mount_point(vmid, &key));
+        disks.push(ArchiveDisk { name: key, input });
+    }
+    let ctime = now();
+    let target = spec.dumpdir.join(format!(
+        "vzdump-lxc-{vmid}-{}.oxar{}",
+        archive_time(ctime),
+        spec.compression.extension()
+    ));
+    let work_dir = env.state.data_dir.join("tmp").join(format!("vzdump-{vmid}-{ctime}"));
+    std::fs::create_dir_all(&work_dir).map_err(|e| format!("create {}: {e}", work_dir.display()))?;
+    let plan = ArchivePlan {
+        target: target.clone(),
+        compression: spec.compression,
+        guest_type: "lxc",
+        vmid,
+        ctime,
+        configs: vec![("pct.conf".into(), archived_config(conf)?.into_bytes())],
+        disks,
+        bwlimit: spec.bwlimit,
+        work_dir: work_dir.clone(),
+    };
+    log.info(format!("creating vzdump archive '{}'", target.display()));
+    let result = match (running, mode) {
+        (false, _) => write(plan, log).await,
+        (true, Mode::Stop) => {
+            log.info("stopping virtual guest");
+            env.state
+                .lxc
+                .shutdown(vmid, Duration::from_secs(spec.stopwait * 60), false)
+                .await
+                .map_err(|e| format!("unable to stop the container: {e}"))?;
+            let written = write(plan, log).await;
+            log.info("restarting virtual guest");
+            let restarted = start_now(env, vmid, log.ctx()).await;
+            match (written, restarted) {
+                (Ok(()), Ok(())) => Ok(()),
+                (Err(e), _) => Err(e),
+                (Ok(()), Err(e)) => Err(format!("backup written, but the container did not start again: {e}")),
+            }
+        }
+        (true, _) => {
+            log.info("freezing guest");
+            env.state.lxc.suspend(vmid).await.map_err(|e| format!("unable to freeze the container: {e}"))?;
+            let mut thaw = Vec::new();
+            for dir in &frozen_mounts {
+                match FsFreeze::freeze(dir) {
+                    Ok(f) => thaw.push(f),
+                    Err(e) => log.info(format!("cannot freeze the file system at {}: {e}; synced it instead", dir.display())),
+                }
+            }
+            let written = write(plan, log).await;
+            drop(thaw);
+            log.info("resuming guest");
+            if let Err(e) = env.state.lxc.resume(vmid).await {
+                log.error(format!("unable to thaw the container: {e}"));
+            }
+            written
+        }
+    };
+    let _ = std::fs::remove_dir_all(&work_dir);
+    result.map(|_| Done { archive: target, name })
+}
+
+/// A host file system frozen with `FIFREEZE` (everything cached is written first, new writes
+/// wait), thawed on drop.
+struct FsFreeze {
+    dir: std::fs::File,
+    path: PathBuf,
+}
+
+const FIFREEZE: libc::c_ulong = 0xC004_5877;
+const FITHAW: libc::c_ulong = 0xC004_5878;
+
+impl FsFreeze {
+    fn freeze(path: &Path) -> std::io::Result<FsFreeze> {
+        let dir = std::fs::File::open(path)?;
+        // SAFETY: ioctl on an open directory; FIFREEZE takes no argument.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::ioctl(dir.as_raw_fd(), FIFREEZE as _, 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(FsFreeze {
+            dir,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for FsFreeze {
+    fn drop(&mut self) {
+        // SAFETY: ioctl on an open directory; FITHAW takes no argument.
+        if unsafe { libc::ioctl(self.dir.as_raw_fd(), FITHAW as _, 0) } != 0 {
+            tracing::warn!(path = %self.path.display(), "thawing the file system failed");
+        }
+    }
+}
+

@@ -1,0 +1,219 @@
+//! Backing up one VM in the job's mode.
+//!
+//! - stopped VM, any mode: the disks are read directly (qemu-nbd for qcow2/vmdk).
+//! - `stop`: a clean shutdown (a VM that does not shut down in `stopwait` fails, untouched),
+//!   the disks are read, and the VM is started again.
+//! - `suspend`: the VM is paused while its disks are read through its own NBD server.
+//! - `snapshot`: no downtime; a fleecing export gives the disks as they were at the start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxve_storage::{VolumeFormat, VolumeId};
+use oxve_store::{clear_guest_lock, set_guest_lock, GuestLock};
+use oxve_types::qemu::{DriveVolume, VmSettings};
+
+use super::archive::{write, ArchiveDisk, ArchivePlan, DiskInput};
+use super::job::{archive_time, Done, GuestLog, JobSpec, Mode};
+use crate::api::qemu::status::start_vm;
+use crate::api::qemu::store_io::{guest_ref, load};
+use crate::env::RpcEnv;
+
+/// The config as it goes into the archive: the current settings only (no snapshots, pending
+/// changes or lock).
+pub fn archived_config(settings: &VmSettings) -> Result<String, String> {
+    let mut conf = oxve_types::qemu::VmConfig::parse("").map_err(|e| e.to_string())?;
+    conf.current = settings.clone();
+    conf.current.remove("lock");
+    conf.to_text().map_err(|e| e.to_string())
+}
+
+/// The disks a backup includes: every volume-backed drive but CD-ROMs and `backup=0`.
+fn included_disks(settings: &VmSettings, log: &GuestLog) -> Vec<(String, VolumeId)> {
+    let mut out = Vec::new();
+    for drive in settings.drives() {
+        if drive.is_cdrom() {
+            continue;
+        }
+        let key = drive.key();
+        if !matches!(drive.volume(), DriveVolume::Volume { .. }) {
+            log.info(format!("exclude disk '{key}' '{}' (not a storage volume)", drive.file));
+            continue;
+        }
+        if drive.backup == Some(false) {
+            log.info(format!("exclude disk '{key}' '{}' (backup=no)", drive.file));
+            continue;
+        }
+        if let Ok(volid) = VolumeId::parse(&drive.file) {
+            log.info(format!("include disk '{key}' '{volid}'"));
+            out.push((key, volid));
+        }
+    }
+    out
+}
+
+pub async fn backup(env: &RpcEnv, spec: &JobSpec, vmid: u32, log: &GuestLog) -> Result<Done, String> {
+    let vm = load(env, vmid).await.map_err(|e| e.message)?;
+    if let Some(lock) = vm.config.current.lock() {
+        return Err(format!("VM is locked ({lock})"));
+    }
+    let guest = guest_ref(env, vmid);
+    set_guest_lock(env.state.store.as_ref(), &guest, GuestLock::Backup)
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = backup_locked(env, spec, vmid, &vm.config.current, log).await;
+    let _ = clear_guest_lock(env.state.store.as_ref(), &guest, GuestLock::Backup).await;
+    result
+}
+
+async fn backup_locked(
+    env: &RpcEnv,
+    spec: &JobSpec,
+    vmid: u32,
+    settings: &VmSettings,
+    log: &GuestLog,
+) -> Result<Done, String> {
+    let running = env.state.qemu.is_running(vmid).is_some();
+    log.info(format!("Backup started at {}", archive_time(now())));
+    log.info(format!("status = {}", if running { "running" } else { "stopped" }));
+    log.info(format!("backup mode: {}", spec.mode.as_str()));
+    let name = settings.name().map(str::to_string);
+    if let Some(n) = &name {
+        log.info(format!("VM Name: {n}"));
+    }
+    let disks = included_disks(settings, log);
+    let ctime = now();
+    let target = spec.dumpdir.join(format!(
+        "vzdump-qemu-{vmid}-{}.oxar{}",
+        archive_time(ctime),
+        spec.compression.extension()
+    ));
+    let work_dir = env.state.data_dir.join("tmp").join(format!("vzdump-{vmid}-{ctime}"));
+    std::fs::create_dir_all(&work_dir).map_err(|e| format!("create {}: {e}", work_dir.display()))?;
+    let plan = ArchivePlan {
+        target: target.clone(),
+        compression: spec.compression,
+        guest_type: "qemu",
+        vmid,
+        ctime,
+        configs: vec![("qemu-server.conf".into(), archived_config(settings)?.into_bytes())],
+        disks: Vec::new(),
+        bwlimit: spec.bwlimit,
+        work_dir: work_dir.clone(),
+    };
+    log.info(format!("creating vzdump archive '{}'", target.display()));
+    let result = match (running, spec.mode) {
+        (false, _) => offline(env, plan, &disks, log).await,
+        (true, Mode::Stop) => {
+            log.info("stopping virtual guest");
+            env.state
+                .qemu
+                .shutdown(vmid, Duration::from_secs(spec.stopwait * 60), false)
+                .await
+                .map_err(|e| format!("unable to stop the VM: {e}"))?;
+            let written = offline(env, plan, &disks, log).await;
+            log.info("restarting virtual guest");
+            let restarted = start_vm(env, vmid, settings, |m| log.info(m)).await;
+            match (written, restarted) {
+                (Ok(m), Ok(())) => Ok(m),
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(format!("backup written, but the VM did not start again: {e}")),
+            }
+        }
+        (true, Mode::Suspend) => {
+            log.info("suspending guest");
+            let was_running = env
+                .state
+                .qemu
+                .pause_for_snapshot(vmid)
+                .await
+                .map_err(|e| e.to_string())?;
+            let written = live(env, plan, vmid, &disks, false, log).await;
+            if was_running {
+                log.info("resuming guest");
+                if let Err(e) = env.state.qemu.resume(vmid).await {
+                    log.error(format!("resume failed: {e}"));
+                }
+            }
+            written
+        }
+        (true, Mode::Snapshot) => live(env, plan, vmid, &disks, true, log).await,
+    };
+    let _ = std::fs::remove_dir_all(&work_dir);
+    result.map(|_| Done { archive: target, name })
+}
+
+async fn offline(
+    env: &RpcEnv,
+    mut plan: ArchivePlan,
+    disks: &[(String, VolumeId)],
+    log: &GuestLog,
+) -> Result<(), String> {
+    let manager = env
+        .state
+        .storage
+        .manager(env.state.store.as_ref())
+        .await
+        .map_err(|e| e.message)?;
+    for (key, volid) in disks {
+        let m = Arc::clone(&manager);
+        let v = volid.clone();
+        let info = tokio::task::spawn_blocking(move || m.info(&v))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{key}: {e}"))?;
+        let input = match info.format {
+            VolumeFormat::Raw => DiskInput::Raw(info.path),
+            other => DiskInput::Image {
+                path: info.path,
+                format: other.to_string(),
+            },
+        };
+        plan.disks.push(ArchiveDisk {
+            name: format!("drive-{key}"),
+            input,
+        });
+    }
+    write(plan, log).await
+}
+
+async fn live(
+    env: &RpcEnv,
+    mut plan: ArchivePlan,
+    vmid: u32,
+    disks: &[(String, VolumeId)],
+    fleecing: bool,
+    log: &GuestLog,
+) -> Result<(), String> {
+    let keys: Vec<String> = disks.iter().map(|(k, _)| k.clone()).collect();
+    if fleecing {
+        log.info("creating point-in-time view of the disks (backup fleecing)");
+    }
+    let fleece_dir = plan.work_dir.clone();
+    let export = env
+        .state
+        .qemu
+        .start_backup_export(vmid, &keys, fleecing.then_some(fleece_dir.as_path()))
+        .await
+        .map_err(|e| e.to_string())?;
+    for drive in &export.drives {
+        plan.disks.push(ArchiveDisk {
+            name: format!("drive-{}", drive.key),
+            input: DiskInput::Export {
+                socket: export.socket.clone(),
+                name: drive.export.clone(),
+            },
+        });
+    }
+    let written = write(plan, log).await;
+    let ended = env.state.qemu.end_backup_export(vmid, export).await;
+    written?;
+    ended.map_err(|e| format!("cleaning up the backup export: {e}"))
+}
+
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
