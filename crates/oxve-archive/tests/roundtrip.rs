@@ -175,5 +175,8 @@ fn configs_are_read_ahead_and_extraction_goes_on_after_them() {
         })
         .unwrap();
     assert_eq!(out.configs, configs);
-    assert_eq!(std::fs::read(&disk).unwrap(), std::fs::read(&restored).unwrap());
+    assert_eq!(
+        std::fs::read(&disk).unwrap(),
+        std::fs::read(&restored).unwrap()
+    );
 }

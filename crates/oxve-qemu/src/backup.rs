@@ -1,11 +1,11 @@
-//! Exporting a running VM's disks for a backup over QEMU's own NBD server.
+//! Reading a running VM's disks for a backup.
 //!
-//! - Point in time (vzdump `snapshot` mode): "image fleecing". Each disk gets a temporary
-//!   qcow2 overlay whose backing is the disk itself, and a `blockdev-backup sync=none` job
-//!   copies every old block into the overlay before the guest overwrites it. Reading the
-//!   overlay therefore shows the disk as it was when the jobs started, while the guest keeps
-//!   running. All disks start their jobs in one transaction, so they share that instant.
-//! - As it is (vzdump `suspend` mode, VM paused): the disks themselves, read-only.
+//! - Point in time (vzdump `snapshot` mode): QEMU's own backup job (`blockdev-backup
+//!   sync=full`) copies each disk into a temporary sparse qcow2 while the guest keeps running;
+//!   blocks the guest overwrites are copied first, so the copy is the disk as it was when the
+//!   jobs started. All disks start in one transaction, so they share that instant.
+//! - As it is (vzdump `suspend` mode, VM paused): the disks themselves, exported read-only
+//!   over QEMU's NBD server.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,26 +32,13 @@ pub struct ExportedDrive {
 pub struct BackupExport {
     pub socket: PathBuf,
     pub drives: Vec<ExportedDrive>,
-    /// Config key and overlay file of each fleecing job.
-    fleece_files: Vec<(String, PathBuf)>,
-    fleecing: bool,
     server_started: bool,
 }
 
-fn fleece_node(key: &str) -> String {
-    format!("oxve-fleece-{key}")
-}
-
 impl QemuEngine {
-    /// Exports drives `keys` of running VM `vmid` read-only over NBD on a socket in the run
-    /// dir. With `fleece_dir`, each export is the point-in-time view of its disk (the overlay
-    /// files go there); without it, the disks as they are (pause the VM first).
-    pub async fn start_backup_export(
-        &self,
-        vmid: u32,
-        keys: &[String],
-        fleece_dir: Option<&Path>,
-    ) -> Result<BackupExport> {
+    /// Exports drives `keys` of running VM `vmid`, as they are, read-only over NBD on a socket
+    /// in the run dir (pause the VM first for a consistent view).
+    pub async fn start_backup_export(&self, vmid: u32, keys: &[String]) -> Result<BackupExport> {
         let qmp = self.qmp(vmid).await?;
         let fail = |action: &'static str| move |e| QemuError::qmp(vmid, action, e);
         let blocks: Value = qmp
@@ -61,8 +48,6 @@ impl QemuEngine {
         let mut export = BackupExport {
             socket: self.paths().dir().join(format!("{vmid}.backup")),
             drives: Vec::new(),
-            fleece_files: Vec::new(),
-            fleecing: fleece_dir.is_some(),
             server_started: false,
         };
         let result = async {
@@ -79,47 +64,14 @@ impl QemuEngine {
                         key: key.clone(),
                         message: "the running VM has no such disk".into(),
                     })?;
-                let node = inserted["node-name"].as_str().unwrap_or_default().to_string();
+                let node = inserted["node-name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 let size = inserted["image"]["virtual-size"].as_u64().unwrap_or(0);
                 nodes.push((key.clone(), node, size));
             }
-            let mut exported_nodes = Vec::new();
-            if let Some(dir) = fleece_dir {
-                let mut actions = Vec::new();
-                for (key, node, size) in &nodes {
-                    let file = dir.join(format!("fleece-{vmid}-{key}.qcow2"));
-                    create_overlay(&file, *size).map_err(|message| QemuError::Config {
-                        vmid,
-                        key: key.clone(),
-                        message,
-                    })?;
-                    export.fleece_files.push((key.clone(), file.clone()));
-                    qmp.blockdev_add(&json!({
-                        "driver": "qcow2",
-                        "node-name": fleece_node(key),
-                        "file": { "driver": "file", "filename": file },
-                        "backing": node,
-                    }))
-                    .await
-                    .map_err(fail("blockdev-add"))?;
-                    actions.push(json!({
-                        "type": "blockdev-backup",
-                        "data": {
-                            "device": node,
-                            "target": fleece_node(key),
-                            "sync": "none",
-                            "job-id": fleece_node(key),
-                            "auto-dismiss": true,
-                        },
-                    }));
-                    exported_nodes.push((key.clone(), fleece_node(key), *size));
-                }
-                qmp.execute_unit("transaction", &json!({ "actions": actions }))
-                    .await
-                    .map_err(fail("blockdev-backup"))?;
-            } else {
-                exported_nodes = nodes;
-            }
+            let exported_nodes = nodes;
             let _ = std::fs::remove_file(&export.socket);
             qmp.execute_unit(
                 "nbd-server-start",
@@ -157,8 +109,7 @@ impl QemuEngine {
         Ok(export)
     }
 
-    /// Removes the exports, the NBD server, the fleecing jobs and overlays; the VM's disks
-    /// are as they were. Every step runs even if an earlier one fails.
+    /// Removes the exports and the NBD server. Every step runs even if an earlier one fails.
     pub async fn end_backup_export(&self, vmid: u32, export: BackupExport) -> Result<()> {
         let qmp = self.qmp(vmid).await?;
         let mut first_error = None;
@@ -181,15 +132,6 @@ impl QemuEngine {
                 "nbd-server-stop",
             );
         }
-        if export.fleecing {
-            for (key, file) in &export.fleece_files {
-                let node = fleece_node(key);
-                let _ = qmp.block_job_cancel(&node, true).await;
-                wait_job_gone(&qmp, &node).await;
-                note(qmp.blockdev_del(&node).await, "blockdev-del");
-                let _ = std::fs::remove_file(file);
-            }
-        }
         let _ = std::fs::remove_file(&export.socket);
         match first_error {
             Some(e) => Err(e),
@@ -198,21 +140,144 @@ impl QemuEngine {
     }
 }
 
-/// A job cancelled with `force` goes away on its own (auto-dismiss); the overlay can only be
-/// removed after that.
-async fn wait_job_gone(qmp: &oxve_qmp::QmpClient, id: &str) {
-    for _ in 0..100 {
-        let jobs: Value = qmp
-            .execute_value("query-block-jobs", &json!({}))
+/// One disk copied by [`QemuEngine::backup_to_images`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiedDrive {
+    pub key: String,
+    /// The point-in-time copy (qcow2).
+    pub image: PathBuf,
+    pub size: u64,
+}
+
+impl QemuEngine {
+    /// The block node and virtual size of each of `keys`.
+    async fn drive_nodes(&self, vmid: u32, keys: &[String]) -> Result<Vec<(String, String, u64)>> {
+        let qmp = self.qmp(vmid).await?;
+        let blocks: Value = qmp
+            .execute_value("query-block", &json!({}))
             .await
-            .unwrap_or(Value::Null);
-        let present = jobs
-            .as_array()
-            .is_some_and(|all| all.iter().any(|j| j["device"] == id));
-        if !present {
-            return;
+            .map_err(|e| QemuError::qmp(vmid, "query-block", e))?;
+        keys.iter()
+            .map(|key| {
+                let device = format!("drive-{key}");
+                let inserted = blocks
+                    .as_array()
+                    .and_then(|all| all.iter().find(|b| b["device"] == device.as_str()))
+                    .map(|b| &b["inserted"])
+                    .filter(|i| i.is_object())
+                    .ok_or_else(|| QemuError::Config {
+                        vmid,
+                        key: key.clone(),
+                        message: "the running VM has no such disk".into(),
+                    })?;
+                Ok((
+                    key.clone(),
+                    inserted["node-name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    inserted["image"]["virtual-size"].as_u64().unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    /// Copies drives `keys` of running VM `vmid` into sparse qcow2 images in `dir` with
+    /// QEMU's backup job, all from the same instant, while the guest runs. `progress` gets
+    /// (bytes done, total); `bytes_per_sec` limits the copy. On failure nothing is left in `dir` or in the VM.
+    pub async fn backup_to_images(
+        &self,
+        vmid: u32,
+        keys: &[String],
+        dir: &Path,
+        bytes_per_sec: Option<u64>,
+        mut progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<Vec<CopiedDrive>> {
+        let nodes = self.drive_nodes(vmid, keys).await?;
+        let qmp = self.qmp(vmid).await?;
+        let fail = |action: &'static str| move |e| QemuError::qmp(vmid, action, e);
+        let target = |key: &str| format!("oxve-backup-target-{key}");
+        let job = |key: &str| format!("oxve-backup-{key}");
+        let mut copied = Vec::new();
+        let mut added = Vec::new();
+        let result = async {
+            let mut actions = Vec::new();
+            for (key, node, size) in &nodes {
+                let image = dir.join(format!("backup-{vmid}-{key}.qcow2"));
+                create_overlay(&image, *size).map_err(|message| QemuError::Config {
+                    vmid,
+                    key: key.clone(),
+                    message,
+                })?;
+                copied.push(CopiedDrive {
+                    key: key.clone(),
+                    image: image.clone(),
+                    size: *size,
+                });
+                qmp.blockdev_add(&json!({
+                    "driver": "qcow2",
+                    "node-name": target(key),
+                    "file": { "driver": "file", "filename": image },
+                }))
+                .await
+                .map_err(fail("blockdev-add"))?;
+                added.push(target(key));
+                actions.push(json!({
+                    "type": "blockdev-backup",
+                    "data": {
+                        "device": node,
+                        "target": target(key),
+                        "sync": "full",
+                        "job-id": job(key),
+                        "auto-dismiss": false,
+                        "speed": bytes_per_sec.unwrap_or(0),
+                    },
+                }));
+            }
+            qmp.execute_unit("transaction", &json!({ "actions": actions }))
+                .await
+                .map_err(fail("blockdev-backup"))?;
+            loop {
+                let jobs = qmp.query_jobs().await.map_err(fail("query-jobs"))?;
+                let ours: Vec<_> = jobs
+                    .iter()
+                    .filter(|j| nodes.iter().any(|(k, _, _)| j.id == job(k)))
+                    .collect();
+                let done: u64 = ours.iter().map(|j| j.current_progress).sum();
+                let total: u64 = ours.iter().map(|j| j.total_progress).sum();
+                progress(done, total);
+                if let Some(error) = ours.iter().find_map(|j| j.error.clone()) {
+                    return Err(QemuError::Config {
+                        vmid,
+                        key: "backup".into(),
+                        message: error,
+                    });
+                }
+                if ours.len() == nodes.len()
+                    && ours
+                        .iter()
+                        .all(|j| j.status == oxve_qmp::types::JobStatus::Concluded)
+                {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        .await;
+        for (key, _, _) in &nodes {
+            let _ = qmp.job_cancel(&job(key)).await;
+            let _ = qmp.job_dismiss(&job(key)).await;
+        }
+        for node in &added {
+            let _ = qmp.blockdev_del(node).await;
+        }
+        if let Err(e) = result {
+            for c in &copied {
+                let _ = std::fs::remove_file(&c.image);
+            }
+            return Err(e);
+        }
+        Ok(copied)
     }
 }
 

@@ -40,7 +40,7 @@ mod status;
 mod vmstate;
 mod wiring;
 
-pub use backup::{BackupExport, ExportedDrive};
+pub use backup::{BackupExport, CopiedDrive, ExportedDrive};
 pub use cmdline::{
     build_command_line, device_args, Accel, DeviceArgs, EfiVarsCopy, QemuCommand, TapNic,
 };

@@ -73,7 +73,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             local_node(&env, params.req_str("node"))?;
             let vmid = params.int("vmid").unwrap_or_default() as u32;
             if params.bool_or("restore", false) {
-                return Err(ApiError::param("restore", "restoring from a backup is not available yet"));
+                return Ok(json!(crate::api::vzdump::restore_ct(&env, &params, vmid).await?));
             }
             check_params(&params.0).map_err(ApiError::params)?;
             let config_params: Map<String, Value> = params

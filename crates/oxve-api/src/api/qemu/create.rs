@@ -95,10 +95,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 local_node(&env, params.req_str("node"))?;
                 let vmid = params.int("vmid").unwrap_or_default() as u32;
                 if params.has("archive") {
-                    return Err(ApiError::param(
-                        "archive",
-                        "restoring from a backup archive is not available yet",
-                    ));
+                    let upid = crate::api::vzdump::restore_vm(&env, &params, vmid).await?;
+                    return Ok(json!(upid));
                 }
                 check_params(&params.0, true).map_err(ApiError::params)?;
                 let config_params: Map<String, Value> = params

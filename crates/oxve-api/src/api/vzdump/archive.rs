@@ -50,7 +50,10 @@ fn tmp_path(target: &Path) -> PathBuf {
 }
 
 /// Writes the archive (blocking). `log` gets progress lines.
-pub fn write_archive(plan: &ArchivePlan, log: &(dyn Fn(String) + Sync)) -> Result<Manifest, String> {
+pub fn write_archive(
+    plan: &ArchivePlan,
+    log: &(dyn Fn(String) + Sync),
+) -> Result<Manifest, String> {
     let tmp = tmp_path(&plan.target);
     let result = write_to(plan, &tmp, log);
     if result.is_err() {
@@ -59,11 +62,21 @@ pub fn write_archive(plan: &ArchivePlan, log: &(dyn Fn(String) + Sync)) -> Resul
     result
 }
 
-fn write_to(plan: &ArchivePlan, tmp: &Path, log: &(dyn Fn(String) + Sync)) -> Result<Manifest, String> {
+fn write_to(
+    plan: &ArchivePlan,
+    tmp: &Path,
+    log: &(dyn Fn(String) + Sync),
+) -> Result<Manifest, String> {
     let file = File::create(tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
     let out = BufWriter::with_capacity(4 << 20, &file);
-    let mut writer = ArchiveWriter::new(out, plan.compression, plan.guest_type, plan.vmid, plan.ctime)
-        .map_err(|e| e.to_string())?;
+    let mut writer = ArchiveWriter::new(
+        out,
+        plan.compression,
+        plan.guest_type,
+        plan.vmid,
+        plan.ctime,
+    )
+    .map_err(|e| e.to_string())?;
     for (name, data) in &plan.configs {
         writer.add_config(name, data).map_err(|e| e.to_string())?;
     }
@@ -74,11 +87,13 @@ fn write_to(plan: &ArchivePlan, tmp: &Path, log: &(dyn Fn(String) + Sync)) -> Re
         let mut server: Option<QemuNbd> = None;
         let mut source: Box<dyn DiskSource> = match &disk.input {
             DiskInput::Raw(path) => Box::new(
-                FileSource::open(path).map_err(|e| format!("{}: open {}: {e}", disk.name, path.display()))?,
+                FileSource::open(path)
+                    .map_err(|e| format!("{}: open {}: {e}", disk.name, path.display()))?,
             ),
             DiskInput::Image { path, format } => {
                 let socket = plan.work_dir.join(format!("nbd-{index}.sock"));
-                let s = QemuNbd::serve(path, format, &socket, false).map_err(|e| format!("{}: {e}", disk.name))?;
+                let s = QemuNbd::serve(path, format, &socket, false)
+                    .map_err(|e| format!("{}: {e}", disk.name))?;
                 let src = NbdSource::open(s.socket(), oxve_nbd::process_export())
                     .map_err(|e| format!("{}: {e}", disk.name))?;
                 server = Some(s);
@@ -93,12 +108,6 @@ fn write_to(plan: &ArchivePlan, tmp: &Path, log: &(dyn Fn(String) + Sync)) -> Re
         let disk_start = Instant::now();
         let mut next_report = 10u64;
         let mut progress = |done: u64, size: u64| {
-            if let Some(limit) = plan.bwlimit.filter(|l| *l > 0) {
-                let due = Duration::from_secs_f64((total + done) as f64 / limit as f64);
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-            }
             let percent = if size == 0 { 100 } else { done * 100 / size };
             if percent >= next_report {
                 next_report = percent / 10 * 10 + 10;
@@ -111,10 +120,15 @@ fn write_to(plan: &ArchivePlan, tmp: &Path, log: &(dyn Fn(String) + Sync)) -> Re
                 ));
             }
         };
+        let mut throttled = Throttled {
+            inner: source.as_mut(),
+            limit: plan.bwlimit.filter(|l| *l > 0),
+            started,
+            read: &mut total,
+        };
         let manifest = writer
-            .add_disk(&disk.name, source.as_mut(), &mut progress)
+            .add_disk(&disk.name, &mut throttled, &mut progress)
             .map_err(|e| e.to_string())?;
-        total += size;
         drop(source);
         if let Some(s) = server {
             s.stop().map_err(|e| format!("{}: {e}", disk.name))?;
@@ -128,7 +142,8 @@ fn write_to(plan: &ArchivePlan, tmp: &Path, log: &(dyn Fn(String) + Sync)) -> Re
         ));
     }
     let manifest = writer.finish().map_err(|e| e.to_string())?;
-    file.sync_all().map_err(|e| format!("fsync {}: {e}", tmp.display()))?;
+    file.sync_all()
+        .map_err(|e| format!("fsync {}: {e}", tmp.display()))?;
     std::fs::rename(tmp, &plan.target).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
     if let Some(dir) = plan.target.parent() {
         if let Ok(d) = File::open(dir) {
@@ -136,6 +151,35 @@ fn write_to(plan: &ArchivePlan, tmp: &Path, log: &(dyn Fn(String) + Sync)) -> Re
         }
     }
     Ok(manifest)
+}
+
+/// A source read at no more than `limit` bytes per second over the whole job (`bwlimit`);
+/// zero ranges are not read, so they do not count.
+struct Throttled<'s> {
+    inner: &'s mut dyn DiskSource,
+    limit: Option<u64>,
+    started: Instant,
+    read: &'s mut u64,
+}
+
+impl DiskSource for Throttled<'_> {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn extents(&mut self) -> std::io::Result<Vec<oxve_archive::Extent>> {
+        self.inner.extents()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read_at(offset, buf)?;
+        *self.read += buf.len() as u64;
+        if let Some(limit) = self.limit {
+            let due = Duration::from_secs_f64(*self.read as f64 / limit as f64);
+            if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Sizes as Proxmox's logs show them (`1.5 GiB`).

@@ -91,7 +91,16 @@ impl GuestLog {
 
 /// Runs the job; `Err("job errors")` when a guest failed, as Proxmox's task status says.
 pub async fn run(env: RpcEnv, spec: JobSpec, ctx: TaskContext) -> Result<(), String> {
-    ctx.log(format!("INFO: starting new backup job: {}", spec.command_line));
+    ctx.log(format!(
+        "INFO: starting new backup job: {}",
+        spec.command_line
+    ));
+    if let Some(storage) = &spec.storage {
+        ctx.log(format!(
+            "INFO: backup storage: {storage} ({})",
+            spec.dumpdir.display()
+        ));
+    }
     let mut failed = 0;
     for (vmid, kind) in &spec.guests {
         let log = GuestLog {
@@ -226,7 +235,12 @@ mod tests {
     #[test]
     fn notes_templates_render_as_proxmox() {
         assert_eq!(
-            render_notes("{{guestname}} on {{node}}\\nid {{vmid}} \\\\x", "n1", 100, Some("web")),
+            render_notes(
+                "{{guestname}} on {{node}}\\nid {{vmid}} \\\\x",
+                "n1",
+                100,
+                Some("web")
+            ),
             "web on n1\nid 100 \\x"
         );
     }

@@ -33,7 +33,12 @@ pub fn archived_config(conf: &CtConfig) -> Result<String, String> {
     copy.to_text().map_err(|e| e.to_string())
 }
 
-pub async fn backup(env: &RpcEnv, spec: &JobSpec, vmid: u32, log: &GuestLog) -> Result<Done, String> {
+pub async fn backup(
+    env: &RpcEnv,
+    spec: &JobSpec,
+    vmid: u32,
+    log: &GuestLog,
+) -> Result<Done, String> {
     let ct = load(env, vmid).await.map_err(|e| e.message)?;
     if let Some(lock) = ct.config.lock() {
         return Err(format!("CT is locked ({lock})"));
@@ -56,7 +61,10 @@ async fn backup_locked(
 ) -> Result<Done, String> {
     let running = env.state.lxc.is_running(vmid).is_some();
     log.info(format!("Backup started at {}", archive_time(now())));
-    log.info(format!("status = {}", if running { "running" } else { "stopped" }));
+    log.info(format!(
+        "status = {}",
+        if running { "running" } else { "stopped" }
+    ));
     let mut mode = spec.mode;
     if running && mode == Mode::Snapshot {
         log.info("mode failure - some volumes do not support snapshots");
@@ -78,11 +86,17 @@ async fn backup_locked(
     let mut frozen_mounts = Vec::new();
     for (key, mp) in conf.mount_points() {
         if !mp.backup() {
-            log.info(format!("excluding volume mount point {key} ('{}') from backup", mp.mp()));
+            log.info(format!(
+                "excluding volume mount point {key} ('{}') from backup",
+                mp.mp()
+            ));
             continue;
         }
         let MountSource::Volume(volid) = mp.source() else {
-            log.info(format!("excluding {key} ('{}'): not a storage volume", mp.mp()));
+            log.info(format!(
+                "excluding {key} ('{}'): not a storage volume",
+                mp.mp()
+            ));
             continue;
         };
         let volid = VolumeId::parse(&volid).map_err(|e| format!("{key}: {e}"))?;
@@ -95,16 +109,19 @@ async fn backup_locked(
             VolumeFormat::Raw => DiskInput::Raw(info.path),
             VolumeFormat::Subvol => {
                 return Err(format!(
-                    "{key}: backups of subvolume volumes (btrfs directories) are not supported yet; \
+                "{key}: backups of subvolume volumes (btrfs directories) are not supported yet; \
                      use an image volume"
-                ))
+            ))
             }
             other => DiskInput::Image {
                 path: info.path,
                 format: other.to_string(),
             },
         };
-        log.info(format!("including mount point {key} ('{}') in backup", mp.mp()));
+        log.info(format!(
+            "including mount point {key} ('{}') in backup",
+            mp.mp()
+        ));
         frozen_mounts.push(env.state.lxc.paths().mount_point(vmid, &key));
         disks.push(ArchiveDisk { name: key, input });
     }
@@ -114,8 +131,13 @@ async fn backup_locked(
         archive_time(ctime),
         spec.compression.extension()
     ));
-    let work_dir = env.state.data_dir.join("tmp").join(format!("vzdump-{vmid}-{ctime}"));
-    std::fs::create_dir_all(&work_dir).map_err(|e| format!("create {}: {e}", work_dir.display()))?;
+    let work_dir = env
+        .state
+        .data_dir
+        .join("tmp")
+        .join(format!("vzdump-{vmid}-{ctime}"));
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| format!("create {}: {e}", work_dir.display()))?;
     let plan = ArchivePlan {
         target: target.clone(),
         compression: spec.compression,
@@ -143,17 +165,26 @@ async fn backup_locked(
             match (written, restarted) {
                 (Ok(()), Ok(())) => Ok(()),
                 (Err(e), _) => Err(e),
-                (Ok(()), Err(e)) => Err(format!("backup written, but the container did not start again: {e}")),
+                (Ok(()), Err(e)) => Err(format!(
+                    "backup written, but the container did not start again: {e}"
+                )),
             }
         }
         (true, _) => {
             log.info("freezing guest");
-            env.state.lxc.suspend(vmid).await.map_err(|e| format!("unable to freeze the container: {e}"))?;
+            env.state
+                .lxc
+                .suspend(vmid)
+                .await
+                .map_err(|e| format!("unable to freeze the container: {e}"))?;
             let mut thaw = Vec::new();
             for dir in &frozen_mounts {
                 match FsFreeze::freeze(dir) {
                     Ok(f) => thaw.push(f),
-                    Err(e) => log.info(format!("cannot freeze the file system at {}: {e}; synced it instead", dir.display())),
+                    Err(e) => log.info(format!(
+                        "cannot freeze the file system at {}: {e}; synced it instead",
+                        dir.display()
+                    )),
                 }
             }
             let written = write(plan, log).await;
@@ -166,7 +197,10 @@ async fn backup_locked(
         }
     };
     let _ = std::fs::remove_dir_all(&work_dir);
-    result.map(|_| Done { archive: target, name })
+    result.map(|_| Done {
+        archive: target,
+        name,
+    })
 }
 
 /// A host file system frozen with `FIFREEZE` (everything cached is written first, new writes
@@ -205,4 +239,3 @@ impl Drop for FsFreeze {
         }
     }
 }
-

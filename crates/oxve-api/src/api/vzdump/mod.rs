@@ -9,6 +9,8 @@ mod archive;
 mod job;
 mod lxc;
 mod qemu;
+mod restore;
+mod restore_kinds;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -92,7 +94,12 @@ async fn select_guests(env: &RpcEnv, params: &Params) -> Result<Vec<(u32, GuestK
         .filter(|g| g.node == env.state.node)
         .map(|g| (g.vmid, g.kind))
         .collect();
-    let exclude: BTreeSet<u32> = params.str("exclude").map(vmid_list).unwrap_or_default().into_iter().collect();
+    let exclude: BTreeSet<u32> = params
+        .str("exclude")
+        .map(vmid_list)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let all = params.bool_or("all", false) || params.has("exclude");
     let mut out = Vec::new();
     if all {
@@ -101,13 +108,21 @@ async fn select_guests(env: &RpcEnv, params: &Params) -> Result<Vec<(u32, GuestK
         for vmid in vmid_list(list) {
             match local.iter().find(|(v, _)| *v == vmid) {
                 Some(g) => out.push(*g),
-                None => return Err(ApiError::param("vmid", format!("guest {vmid} does not exist on this node"))),
+                None => {
+                    return Err(ApiError::param(
+                        "vmid",
+                        format!("guest {vmid} does not exist on this node"),
+                    ))
+                }
             }
         }
     } else if params.has("pool") {
         return Err(ApiError::param("pool", "pools are not available yet"));
     } else {
-        return Err(ApiError::param("vmid", "property is missing and it is not optional (or use 'all')"));
+        return Err(ApiError::param(
+            "vmid",
+            "property is missing and it is not optional (or use 'all')",
+        ));
     }
     out.sort_by_key(|(v, _)| *v);
     out.dedup_by_key(|(v, _)| *v);
@@ -117,18 +132,38 @@ async fn select_guests(env: &RpcEnv, params: &Params) -> Result<Vec<(u32, GuestK
 /// The dump directory of a storage with content `backup`.
 async fn storage_dumpdir(env: &RpcEnv, storage: &str) -> Result<PathBuf, ApiError> {
     let manager = env.state.storage.manager(env.state.store.as_ref()).await?;
-    let plugin = manager.open(storage).map_err(crate::storage_service::storage_error)?;
+    let plugin = manager
+        .open(storage)
+        .map_err(crate::storage_service::storage_error)?;
     if !plugin.entry().content().contains(&ContentType::Backup) {
-        return Err(ApiError::param("storage", format!("storage '{storage}' does not support backups (content 'backup')")));
+        return Err(ApiError::param(
+            "storage",
+            format!("storage '{storage}' does not support backups (content 'backup')"),
+        ));
     }
     if plugin.entry().props.disable == Some(true) {
-        return Err(ApiError::param("storage", format!("storage '{storage}' is disabled")));
+        return Err(ApiError::param(
+            "storage",
+            format!("storage '{storage}' is disabled"),
+        ));
     }
-    manager.activate(storage).map_err(crate::storage_service::storage_error)?;
-    let probe = VolumeId::new(storage, "backup/vzdump-probe").map_err(crate::storage_service::storage_error)?;
-    let path = manager.path(&probe).map_err(crate::storage_service::storage_error)?;
-    let dir = path.parent().map(PathBuf::from).ok_or_else(|| ApiError::internal("backup storage has no directory"))?;
-    std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
+    manager
+        .activate(storage)
+        .map_err(crate::storage_service::storage_error)?;
+    let probe = VolumeId::new(
+        storage,
+        "backup/vzdump-qemu-100-2000_01_01-00_00_00.vma.zst",
+    )
+    .map_err(crate::storage_service::storage_error)?;
+    let path = manager
+        .path(&probe)
+        .map_err(crate::storage_service::storage_error)?;
+    let dir = path
+        .parent()
+        .map(PathBuf::from)
+        .ok_or_else(|| ApiError::internal("backup storage has no directory"))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
     Ok(dir)
 }
 
@@ -137,7 +172,13 @@ fn command_line(params: &Params) -> String {
     let mut line = String::from("vzdump");
     if let Some(v) = params.str("vmid") {
         line.push(' ');
-        line.push_str(&vmid_list(v).iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
+        line.push_str(
+            &vmid_list(v)
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     for (k, v) in &params.0 {
         if k == "vmid" || k == "node" {
@@ -150,6 +191,39 @@ fn command_line(params: &Params) -> String {
         line.push_str(&format!(" --{k} {v}"));
     }
     line
+}
+
+/// `POST /nodes/{node}/qemu` with `archive`: restore a VM backup (`qmrestore`).
+pub async fn restore_vm(env: &RpcEnv, params: &Params, vmid: u32) -> Result<String, ApiError> {
+    let running = env.state.qemu.is_running(vmid).is_some();
+    restore::start_restore::<oxve_types::qemu::VmConfig>(
+        env,
+        vmid,
+        "archive",
+        params.req_str("archive"),
+        params.str("storage").map(str::to_string),
+        params.bool_or("force", false),
+        params.bool_or("unique", false),
+        running,
+    )
+    .await
+}
+
+/// `POST /nodes/{node}/lxc` with `restore=1`: restore a container backup named by
+/// `ostemplate` (`vzrestore`).
+pub async fn restore_ct(env: &RpcEnv, params: &Params, vmid: u32) -> Result<String, ApiError> {
+    let running = env.state.lxc.is_running(vmid).is_some();
+    restore::start_restore::<oxve_types::lxc::CtConfig>(
+        env,
+        vmid,
+        "ostemplate",
+        params.req_str("ostemplate"),
+        params.str("storage").map(str::to_string),
+        params.bool_or("force", false),
+        params.bool_or("unique", false),
+        running,
+    )
+    .await
 }
 
 /// Starts a backup job with vzdump's parameters (`vmid`/`all`, `mode`, `storage`, `compress`,
@@ -170,9 +244,13 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
         }
     }
     if params.bool_or("stdout", false) {
-        return Err(ApiError::param("stdout", "writing to stdout is only possible with the CLI on the node"));
+        return Err(ApiError::param(
+            "stdout",
+            "writing to stdout is only possible with the CLI on the node",
+        ));
     }
-    let mode = Mode::parse(params.str("mode").unwrap_or("snapshot")).ok_or_else(|| ApiError::param("mode", "unknown mode"))?;
+    let mode = Mode::parse(params.str("mode").unwrap_or("snapshot"))
+        .ok_or_else(|| ApiError::param("mode", "unknown mode"))?;
     let compression = compression(&params)?;
     let guests = select_guests(env, &params).await?;
     for (vmid, _) in &guests {
@@ -182,14 +260,25 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
         }
     }
     if params.has("exclude-path") && guests.iter().any(|(_, k)| *k == GuestKind::Lxc) {
-        return Err(ApiError::param("exclude-path", "oxve backs up container volumes as images; paths cannot be excluded"));
+        return Err(ApiError::param(
+            "exclude-path",
+            "oxve backs up container volumes as images; paths cannot be excluded",
+        ));
     }
     let (dumpdir, storage) = match (params.str("dumpdir"), params.str("storage")) {
-        (Some(_), Some(_)) => return Err(ApiError::param("dumpdir", "'dumpdir' and 'storage' are mutually exclusive")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::param(
+                "dumpdir",
+                "'dumpdir' and 'storage' are mutually exclusive",
+            ))
+        }
         (Some(dir), None) => {
             let dir = PathBuf::from(dir);
             if !dir.is_dir() {
-                return Err(ApiError::param("dumpdir", format!("'{}' is not a directory", dir.display())));
+                return Err(ApiError::param(
+                    "dumpdir",
+                    format!("'{}' is not a directory", dir.display()),
+                ));
             }
             (dir, None)
         }
@@ -197,10 +286,18 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
             let storage = storage.unwrap_or("local").to_string();
             let path = format!("/storage/{storage}");
             if !perms.has_privs(&path, &["Datastore.AllocateSpace"], false) {
-                return Err(ApiError::permission_check_failed(&path, "Datastore.AllocateSpace"));
+                return Err(ApiError::permission_check_failed(
+                    &path,
+                    "Datastore.AllocateSpace",
+                ));
             }
-            if params.has("prune-backups") && !perms.has_privs(&path, &["Datastore.Allocate"], false) {
-                return Err(ApiError::permission_check_failed(&path, "Datastore.Allocate"));
+            if params.has("prune-backups")
+                && !perms.has_privs(&path, &["Datastore.Allocate"], false)
+            {
+                return Err(ApiError::permission_check_failed(
+                    &path,
+                    "Datastore.Allocate",
+                ));
             }
             (storage_dumpdir(env, &storage).await?, Some(storage))
         }
@@ -211,7 +308,10 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
         compression,
         dumpdir,
         storage,
-        bwlimit: params.int("bwlimit").filter(|b| *b > 0).map(|kib| kib as u64 * 1024),
+        bwlimit: params
+            .int("bwlimit")
+            .filter(|b| *b > 0)
+            .map(|kib| kib as u64 * 1024),
         notes_template: params.str("notes-template").map(str::to_string),
         protected: params.bool_or("protected", false),
         stopwait: params.int_or("stopwait", 10).max(0) as u64,
@@ -223,7 +323,9 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
     let upid = env
         .state
         .tasks
-        .spawn("vzdump", id.as_deref(), &env.caller_string(), move |ctx| job::run(task_env, spec, ctx))
+        .spawn("vzdump", id.as_deref(), &env.caller_string(), move |ctx| {
+            job::run(task_env, spec, ctx)
+        })
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(upid.to_string())
 }

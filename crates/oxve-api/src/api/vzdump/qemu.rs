@@ -4,7 +4,8 @@
 //! - `stop`: a clean shutdown (a VM that does not shut down in `stopwait` fails, untouched),
 //!   the disks are read, and the VM is started again.
 //! - `suspend`: the VM is paused while its disks are read through its own NBD server.
-//! - `snapshot`: no downtime; a fleecing export gives the disks as they were at the start.
+//! - `snapshot`: no downtime; QEMU's backup job copies the disks as they were at its start
+//!   into temporary sparse images, which are then archived.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +38,10 @@ fn included_disks(settings: &VmSettings, log: &GuestLog) -> Vec<(String, VolumeI
         }
         let key = drive.key();
         if !matches!(drive.volume(), DriveVolume::Volume { .. }) {
-            log.info(format!("exclude disk '{key}' '{}' (not a storage volume)", drive.file));
+            log.info(format!(
+                "exclude disk '{key}' '{}' (not a storage volume)",
+                drive.file
+            ));
             continue;
         }
         if drive.backup == Some(false) {
@@ -52,7 +56,12 @@ fn included_disks(settings: &VmSettings, log: &GuestLog) -> Vec<(String, VolumeI
     out
 }
 
-pub async fn backup(env: &RpcEnv, spec: &JobSpec, vmid: u32, log: &GuestLog) -> Result<Done, String> {
+pub async fn backup(
+    env: &RpcEnv,
+    spec: &JobSpec,
+    vmid: u32,
+    log: &GuestLog,
+) -> Result<Done, String> {
     let vm = load(env, vmid).await.map_err(|e| e.message)?;
     if let Some(lock) = vm.config.current.lock() {
         return Err(format!("VM is locked ({lock})"));
@@ -75,7 +84,10 @@ async fn backup_locked(
 ) -> Result<Done, String> {
     let running = env.state.qemu.is_running(vmid).is_some();
     log.info(format!("Backup started at {}", archive_time(now())));
-    log.info(format!("status = {}", if running { "running" } else { "stopped" }));
+    log.info(format!(
+        "status = {}",
+        if running { "running" } else { "stopped" }
+    ));
     log.info(format!("backup mode: {}", spec.mode.as_str()));
     let name = settings.name().map(str::to_string);
     if let Some(n) = &name {
@@ -88,15 +100,23 @@ async fn backup_locked(
         archive_time(ctime),
         spec.compression.extension()
     ));
-    let work_dir = env.state.data_dir.join("tmp").join(format!("vzdump-{vmid}-{ctime}"));
-    std::fs::create_dir_all(&work_dir).map_err(|e| format!("create {}: {e}", work_dir.display()))?;
+    let work_dir = env
+        .state
+        .data_dir
+        .join("tmp")
+        .join(format!("vzdump-{vmid}-{ctime}"));
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| format!("create {}: {e}", work_dir.display()))?;
     let plan = ArchivePlan {
         target: target.clone(),
         compression: spec.compression,
         guest_type: "qemu",
         vmid,
         ctime,
-        configs: vec![("qemu-server.conf".into(), archived_config(settings)?.into_bytes())],
+        configs: vec![(
+            "qemu-server.conf".into(),
+            archived_config(settings)?.into_bytes(),
+        )],
         disks: Vec::new(),
         bwlimit: spec.bwlimit,
         work_dir: work_dir.clone(),
@@ -117,7 +137,9 @@ async fn backup_locked(
             match (written, restarted) {
                 (Ok(m), Ok(())) => Ok(m),
                 (Err(e), _) => Err(e),
-                (Ok(_), Err(e)) => Err(format!("backup written, but the VM did not start again: {e}")),
+                (Ok(_), Err(e)) => Err(format!(
+                    "backup written, but the VM did not start again: {e}"
+                )),
             }
         }
         (true, Mode::Suspend) => {
@@ -128,7 +150,7 @@ async fn backup_locked(
                 .pause_for_snapshot(vmid)
                 .await
                 .map_err(|e| e.to_string())?;
-            let written = live(env, plan, vmid, &disks, false, log).await;
+            let written = paused(env, plan, vmid, &disks, log).await;
             if was_running {
                 log.info("resuming guest");
                 if let Err(e) = env.state.qemu.resume(vmid).await {
@@ -137,10 +159,13 @@ async fn backup_locked(
             }
             written
         }
-        (true, Mode::Snapshot) => live(env, plan, vmid, &disks, true, log).await,
+        (true, Mode::Snapshot) => point_in_time(env, plan, vmid, &disks, log).await,
     };
     let _ = std::fs::remove_dir_all(&work_dir);
-    result.map(|_| Done { archive: target, name })
+    result.map(|_| Done {
+        archive: target,
+        name,
+    })
 }
 
 async fn offline(
@@ -177,23 +202,19 @@ async fn offline(
     write(plan, log).await
 }
 
-async fn live(
+/// Reads the disks of the paused VM through its own NBD server.
+async fn paused(
     env: &RpcEnv,
     mut plan: ArchivePlan,
     vmid: u32,
     disks: &[(String, VolumeId)],
-    fleecing: bool,
     log: &GuestLog,
 ) -> Result<(), String> {
     let keys: Vec<String> = disks.iter().map(|(k, _)| k.clone()).collect();
-    if fleecing {
-        log.info("creating point-in-time view of the disks (backup fleecing)");
-    }
-    let fleece_dir = plan.work_dir.clone();
     let export = env
         .state
         .qemu
-        .start_backup_export(vmid, &keys, fleecing.then_some(fleece_dir.as_path()))
+        .start_backup_export(vmid, &keys)
         .await
         .map_err(|e| e.to_string())?;
     for drive in &export.drives {
@@ -211,6 +232,41 @@ async fn live(
     ended.map_err(|e| format!("cleaning up the backup export: {e}"))
 }
 
+/// Copies the disks with QEMU's backup job while the guest runs, then archives the copies.
+async fn point_in_time(
+    env: &RpcEnv,
+    mut plan: ArchivePlan,
+    vmid: u32,
+    disks: &[(String, VolumeId)],
+    log: &GuestLog,
+) -> Result<(), String> {
+    let keys: Vec<String> = disks.iter().map(|(k, _)| k.clone()).collect();
+    log.info("starting the backup job (point in time of all disks)");
+    let mut next = 10;
+    let copies = env
+        .state
+        .qemu
+        .backup_to_images(vmid, &keys, &plan.work_dir, plan.bwlimit, |done, total| {
+            let percent = if total == 0 { 0 } else { done * 100 / total };
+            if percent >= next {
+                next = percent / 10 * 10 + 10;
+                log.info(format!("backup job: {percent}% copied"));
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    log.info("backup job finished; archiving the copies");
+    for copy in &copies {
+        plan.disks.push(ArchiveDisk {
+            name: format!("drive-{}", copy.key),
+            input: DiskInput::Image {
+                path: copy.image.clone(),
+                format: "qcow2".into(),
+            },
+        });
+    }
+    write(plan, log).await
+}
 
 pub fn now() -> u64 {
     std::time::SystemTime::now()
