@@ -214,9 +214,9 @@ export function treeItem(page, label) {
   return page.locator('.tree-panel').getByRole('treeitem', { name: label, exact: true });
 }
 
-/** The open <dialog> window with this title. */
+/** The open window (Radix dialog) with this title. */
 export function dialog(page, title) {
-  return page.locator('dialog.window[open]').filter({ has: page.locator('.window-title', { hasText: title }) });
+  return page.locator('.window[role=dialog][data-state=open]').filter({ has: page.locator('.window-title', { hasText: title }) });
 }
 
 /** A form field's control inside a dialog, by its label text. */

@@ -16,7 +16,7 @@ const shot = (page, name) => page.screenshot({ path: path.join(REPO, `target/ui-
 
 /** Wait for the open task window's task to end; fail with its log unless OK; close it. */
 async function finishTask(page, timeout = 60000) {
-  const win = page.locator('dialog.task-dialog[open]');
+  const win = page.locator('.task-dialog[data-state=open]');
   await win.locator('.task-state .task-ok, .task-state .task-error, .task-state .task-warning').waitFor({ timeout });
   const state = await win.locator('.task-state').innerText();
   if (!/OK/.test(state)) assert.fail(`task failed: ${state}\n${await win.locator('pre.task-log').innerText()}`);
