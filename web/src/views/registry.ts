@@ -37,7 +37,7 @@ const CtConsoleTab = ({ ctx }: { ctx: ViewContext }) => ConsoleTab({ ctx, kind: 
 
 const FIREWALL: Tab[] = [
   { id: 'firewall', title: 'Firewall', view: FirewallRules },
-  { id: 'firewall-options', title: 'Options', view: FirewallOptions, parent: 'firewall' },
+  { id: 'firewall-options', title: 'Firewall Options', view: FirewallOptions, parent: 'firewall' },
 ];
 
 const TABS: Record<ObjectType, Tab[]> = {
