@@ -128,7 +128,7 @@ test('snapshots with their task log, clone (full and linked), template, backup a
     await dlg.getByLabel('VM ID').fill('103');
     await dlg.getByRole('button', { name: 'Restore' }).click();
     await finishTask(page, 120000);
-    assert.equal((await api.get(`/nodes/${NODE}/qemu/103/config`)).memory, 128);
+    assert.equal(Number((await api.get(`/nodes/${NODE}/qemu/103/config`)).memory), 128);
   });
   assertNoErrors();
 });

@@ -51,18 +51,22 @@ test('firewall rules and options at datacenter, node and guest level', async (t)
   await waitTask(api, await api.post(`/nodes/${NODE}/qemu`, { vmid: 100, name: 'fw', memory: 128 }));
   await loginAsAdmin(page);
 
-  // Datacenter: two rules, the second moved up, then disabled and removed.
+  // Datacenter: two rules (a new rule goes on top, as in Proxmox), the lower one moved up, then
+  // disabled and removed.
   await openTab(page, 'Datacenter', 'Firewall');
   await addRule(page, { dport: '22', comment: 'ssh in' });
   await addRule(page, { dport: '8006', comment: 'api in' });
   let rules = await api.get('/cluster/firewall/rules');
-  assert.deepEqual(rules.map((r) => r.comment), ['ssh in', 'api in']);
-  await gridRow(view(page), 'api in').click();
+  assert.deepEqual(rules.map((r) => r.comment), ['api in', 'ssh in']);
+  await gridRow(view(page), 'ssh in').click();
   await view(page).getByRole('button', { name: 'Move up' }).click();
-  await eventually(async () => (await api.get('/cluster/firewall/rules')).map((r) => r.comment).join() === 'api in,ssh in');
+  await eventually(async () => (await api.get('/cluster/firewall/rules')).map((r) => r.comment).join() === 'ssh in,api in');
+  // The grid has reloaded (rules are addressed by position, with the file's digest).
+  await eventually(async () => /ssh in/.test(await view(page).locator('tbody tr').first().innerText()));
   await gridRow(view(page), 'ssh in').click();
   await view(page).getByRole('button', { name: 'Disable' }).click();
   await eventually(async () => (await api.get('/cluster/firewall/rules')).find((r) => r.comment === 'ssh in')?.enable === 0);
+  await eventually(async () => (await gridRow(view(page), 'ssh in').locator('td').nth(1).innerText()) === '');
   await screenshot(page, 'dc-firewall');
   await gridRow(view(page), 'ssh in').click();
   await view(page).getByRole('button', { name: 'Remove' }).click();

@@ -64,7 +64,7 @@ test('a user granted PVEVMUser on one VM sees only that VM and cannot change its
   const msg = await mem.locator('.form-message').innerText();
   assert.match(msg, /permission|403|not allowed/i, msg);
   await mem.getByRole('button', { name: 'Cancel' }).click();
-  assert.equal((await api.get(`/nodes/${NODE}/qemu/100/config`)).memory, 128);
+  assert.equal(Number((await api.get(`/nodes/${NODE}/qemu/100/config`)).memory), 128);
   const unexpected = browser.errors.filter((e) => !/status of 403/.test(e));
   assert.deepEqual(unexpected, [], 'carol\'s page logged errors');
   assertNoErrors();

@@ -45,9 +45,12 @@ export function Layout({ user, onLogout }: { user: string; onLogout: () => void 
     navigate(id, same ? cur.tab : '');
   }, []);
 
-  /** The node new guests go to: the selected object's, or the first online one. */
-  const targetNode = (): string | undefined => list.find((r) => r.id === route.id)?.node
-    ?? list.find((r) => r.type === 'node' && r.status === 'online')?.node;
+  /** The node new guests go to: the selected object's if it is online, or the first online one. */
+  const targetNode = (): string | undefined => {
+    const online = list.filter((r) => r.type === 'node' && r.status === 'online').map((r) => String(r.node));
+    const selected = list.find((r) => r.id === route.id)?.node;
+    return selected && online.includes(selected) ? selected : online[0];
+  };
 
   return (
     <div className="layout">

@@ -124,8 +124,9 @@ export function GuestSnapshots({ ctx }: { ctx: ViewContext }): JSX.Element {
             render: (r) => <span className="snap-name" style={{ paddingLeft: `${r.depth * 18}px` }} data-snapshot={r.name}>{r.depth ? '└ ' : ''}{r.name === 'current' ? 'NOW' : r.name}</span> },
           ...(isVm ? [{ key: 'vmstate', title: 'RAM', width: '60px', sortable: false, render: (r: Row) => (r.vmstate ? 'yes' : '') }] : []),
           { key: 'snaptime', title: 'Date/Status', width: '190px', sortable: false,
-            render: (r) => (r.name === 'current' ? 'You are here!' : r.snaptime ? time(r.snaptime) : '') },
-          { key: 'description', title: 'Description', sortable: false, className: 'wrap' },
+            render: (r) => (r.snaptime && r.name !== 'current' ? time(r.snaptime) : '') },
+          { key: 'description', title: 'Description', sortable: false, className: 'wrap',
+            render: (r) => (r.name === 'current' ? 'You are here!' : r.description ?? '') },
         ]} />
     </div>
   );

@@ -149,15 +149,15 @@ export function NodeNetwork({ ctx }: { ctx: ViewContext }): JSX.Element {
       <Grid label="Network interfaces" rows={rows} rowKey={(i) => i.iface} selected={selected} onSelect={setSelected}
         onActivate={(i) => void edit(i.type, i)} emptyText="No interfaces"
         columns={[
-          { key: 'iface', title: 'Name', width: '110px' },
-          { key: 'type', title: 'Type', width: '80px' },
-          { key: 'active', title: 'Active', width: '60px', render: (i) => yes(i.active) },
-          { key: 'autostart', title: 'Autostart', width: '75px', render: (i) => yes(i.autostart) },
-          { key: 'bridge_vlan_aware', title: 'VLAN aware', width: '80px', render: (i) => (i.type === 'bridge' ? yes(i.bridge_vlan_aware) : '') },
-          { key: 'ports', title: 'Ports/Slaves', width: '120px', render: (i) => i.bridge_ports ?? i.slaves ?? i['vlan-raw-device'] ?? '' },
-          { key: 'bond_mode', title: 'Bond Mode', width: '100px' },
-          { key: 'cidr', title: 'CIDR', width: '140px' },
-          { key: 'gateway', title: 'Gateway', width: '120px' },
+          { key: 'iface', title: 'Name', width: '85px' },
+          { key: 'type', title: 'Type', width: '70px' },
+          { key: 'active', title: 'Active', width: '65px', render: (i) => yes(i.active) },
+          { key: 'autostart', title: 'Autostart', width: '85px', render: (i) => yes(i.autostart) },
+          { key: 'bridge_vlan_aware', title: 'VLAN aware', width: '95px', render: (i) => (i.type === 'bridge' ? yes(i.bridge_vlan_aware) : '') },
+          { key: 'ports', title: 'Ports/Slaves', width: '115px',
+            render: (i) => [i.bridge_ports ?? i.slaves ?? i['vlan-raw-device'] ?? '', i.bond_mode ? `(${i.bond_mode})` : ''].filter(Boolean).join(' ') },
+          { key: 'cidr', title: 'CIDR', width: '125px' },
+          { key: 'gateway', title: 'Gateway', width: '110px' },
           { key: 'comments', title: 'Comment' },
         ]} />
       {changes ? (

@@ -85,6 +85,8 @@ export function VmTools({ ctx }: { ctx: ViewContext }): JSX.Element {
   const act = (a: PowerAction) => async () => {
     await powerAction(ctx, node, a);
     refresh();
+    // The task runs on: look again when it has likely changed the state.
+    for (const ms of [1500, 4000]) setTimeout(refresh, ms);
   };
   const btn = (text: string, onClick: () => void, enabled: boolean, cls = 'btn'): JSX.Element => (
     <button type="button" className={cls} disabled={!enabled} onClick={onClick}>{text}</button>
