@@ -130,18 +130,16 @@ export function FirewallRules({ ctx }: { ctx: ViewContext }): JSX.Element {
       <Grid label="Firewall rules" rows={rows} rowKey={(r) => String(r.pos)} selected={selected} onSelect={setSelected}
         onActivate={(r) => void edit(r)} emptyText="No rules"
         columns={[
-          { key: 'pos', title: '#', width: '40px', sortable: false },
-          { key: 'enable', title: 'On', width: '40px', sortable: false, render: (r) => (r.enable ? '✔' : '') },
-          { key: 'type', title: 'Direction', width: '75px', sortable: false },
-          { key: 'action', title: 'Action', width: '80px', sortable: false },
-          { key: 'macro', title: 'Macro', width: '80px', sortable: false },
+          { key: 'pos', title: '#', width: '32px', sortable: false },
+          { key: 'enable', title: 'On', width: '36px', sortable: false, render: (r) => (r.enable ? '✔' : '') },
+          { key: 'type', title: 'Direction', width: '80px', sortable: false },
+          { key: 'action', title: 'Action', width: '72px', sortable: false },
           { key: 'iface', title: 'Interface', width: '80px', sortable: false },
-          { key: 'source', title: 'Source', width: '120px', sortable: false },
-          { key: 'dest', title: 'Destination', width: '120px', sortable: false },
-          { key: 'proto', title: 'Protocol', width: '70px', sortable: false },
-          { key: 'dport', title: 'Dest. port', width: '80px', sortable: false },
-          { key: 'log', title: 'Log', width: '60px', sortable: false },
-          { key: 'comment', title: 'Comment', sortable: false },
+          { key: 'source', title: 'Source', width: '100px', sortable: false },
+          { key: 'dest', title: 'Destination', width: '100px', sortable: false },
+          { key: 'proto', title: 'Proto/Macro', width: '95px', sortable: false, render: (r) => r.macro ?? r.proto ?? '' },
+          { key: 'dport', title: 'Dest. port', width: '85px', sortable: false },
+          { key: 'comment', title: 'Comment', sortable: false, render: (r) => [r.comment, r.log && r.log !== 'nolog' ? `(log ${r.log})` : ''].filter(Boolean).join(' ') },
         ]} />
     </div>
   );

@@ -12,39 +12,7 @@ import { Grid, Toolbar, useSelection } from '../../components/Grid';
 import { ErrorLine } from '../../components/widgets';
 import type { ViewContext } from '../context';
 import { guestNode, guestPath, guestWord } from './guest';
-
-interface Snapshot {
-  name: string;
-  description?: string;
-  parent?: string;
-  snaptime?: number;
-  vmstate?: number;
-  running?: number;
-}
-
-interface Row extends Snapshot {
-  depth: number;
-}
-
-/** Depth-first order of the snapshot tree, each row with its depth. */
-export function snapshotTree(list: Snapshot[]): Row[] {
-  const names = new Set(list.map((s) => s.name));
-  const children = new Map<string, Snapshot[]>();
-  for (const s of list) {
-    const parent = s.parent && names.has(s.parent) ? s.parent : '';
-    children.set(parent, [...(children.get(parent) ?? []), s]);
-  }
-  const out: Row[] = [];
-  const walk = (parent: string, depth: number): void => {
-    const kids = (children.get(parent) ?? []).sort((a, b) => (a.name === 'current' ? 1 : b.name === 'current' ? -1 : (a.snaptime ?? 0) - (b.snaptime ?? 0)));
-    for (const s of kids) {
-      out.push({ ...s, depth });
-      if (s.name !== 'current') walk(s.name, depth + 1);
-    }
-  };
-  walk('', 0);
-  return out;
-}
+import { snapshotTree, type Snapshot, type SnapshotRow as Row } from './snapshot-tree';
 
 export function GuestSnapshots({ ctx }: { ctx: ViewContext }): JSX.Element {
   const node = guestNode(ctx);

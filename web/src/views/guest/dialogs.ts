@@ -9,6 +9,7 @@ import type { FieldSpec } from '../../components/form-model';
 import type { ViewContext } from '../context';
 import { storagesFor } from '../qemu/storages';
 import { guestNode, guestPath, guestType, guestWord } from './guest';
+import { BACKUP_MODES, COMPRESSIONS, backupGuestType, restoreRequest, vzdumpParams } from './backup-params';
 
 const SAME_STORAGE = { value: '', label: 'Same as source' };
 
@@ -73,31 +74,6 @@ export async function convertToTemplate(ctx: ViewContext): Promise<void> {
   ctx.refreshResources();
 }
 
-export const BACKUP_MODES = [
-  { value: 'snapshot', label: 'Snapshot' },
-  { value: 'suspend', label: 'Suspend' },
-  { value: 'stop', label: 'Stop' },
-];
-export const COMPRESSIONS = [
-  { value: 'zstd', label: 'ZSTD (fast and good)' },
-  { value: 'gzip', label: 'GZIP (good)' },
-  { value: 'lzo', label: 'LZO (fast)' },
-  { value: '0', label: 'none' },
-];
-
-/** The vzdump parameters of the Backup now dialog. */
-export function vzdumpParams(vmid: number | string, v: Record<string, unknown>): Params {
-  return {
-    vmid: String(vmid),
-    storage: String(v.storage),
-    mode: String(v.mode),
-    compress: String(v.compress),
-    'notes-template': v.notes ? String(v.notes) : undefined,
-    protected: v.protected ? 1 : undefined,
-    remove: 0,
-  };
-}
-
 /** Backup now: POST /nodes/{node}/vzdump for this guest. */
 export async function backupNow(ctx: ViewContext, after?: () => void): Promise<void> {
   const node = guestNode(ctx);
@@ -122,42 +98,22 @@ export async function backupNow(ctx: ViewContext, after?: () => void): Promise<v
   after?.();
 }
 
-/** The guest type a backup archive holds (vzdump-qemu-... or vzdump-lxc-...). */
-export function backupGuestType(volid: string): 'qemu' | 'lxc' {
-  return /vzdump-lxc-/.test(volid) ? 'lxc' : 'qemu';
-}
-
-/** The restore request: POST /nodes/{node}/qemu with archive=, or /nodes/{node}/lxc with restore=1. */
-export function restoreRequest(node: string, volid: string, v: Record<string, unknown>): { path: string; params: Params } {
-  const type = backupGuestType(volid);
-  const params: Params = {
-    vmid: String(v.vmid),
-    storage: v.storage ? String(v.storage) : undefined,
-    unique: v.unique ? 1 : undefined,
-    start: v.start ? 1 : undefined,
-    force: v.force ? 1 : undefined,
-  };
-  if (type === 'qemu') params.archive = volid;
-  else {
-    params.ostemplate = volid;
-    params.restore = 1;
-  }
-  return { path: apiPath('nodes', node, type), params };
-}
-
 /** Restore a backup archive, over its guest (`vmid`, force) or as a new one. */
 export async function restoreBackup(node: string, volid: string, { vmid, taskStarted }: { vmid?: number; taskStarted: (upid: string) => void }): Promise<void> {
   const type = backupGuestType(volid);
+  const word = type === 'qemu' ? 'VM' : 'CT';
+  // Restoring over a guest that exists needs force=1, and the user's say-so.
+  const existing = vmid !== undefined && resources.state().list.some((r) => Number(r.vmid) === Number(vmid)) ? vmid : undefined;
   const upid = await openFormDialog({
-    title: `Restore: ${type === 'qemu' ? 'VM' : 'CT'}`,
+    title: `Restore: ${word}`,
     submitText: 'Restore',
     intro: `Source: ${volid}`,
     fields: [
       { name: 'storage', label: 'Storage', type: 'select', options: [{ value: '', label: 'From backup configuration' }], value: '' },
-      { name: 'vmid', label: type === 'qemu' ? 'VM ID' : 'CT ID', type: 'number', required: true, min: 100, value: vmid ?? '',
-        onChange: (value, m) => m.show('force', Boolean(vmid) && String(value) === String(vmid)) },
-      { name: 'force', label: `Overwrite ${type === 'qemu' ? 'VM' : 'CT'} ${vmid ?? ''} (its current disks are lost)`, type: 'checkbox', hidden: !vmid,
-        validate: (v, all) => (vmid && String(all.vmid) === String(vmid) && !v ? 'The guest exists: tick to overwrite it, or choose another ID.' : null) },
+      { name: 'vmid', label: `${word} ID`, type: 'number', required: true, min: 100, value: vmid ?? '',
+        onChange: (value, m) => m.show('force', existing !== undefined && String(value) === String(existing)) },
+      { name: 'force', label: `Overwrite ${word} ${existing ?? ''} (its current disks are lost)`, type: 'checkbox', hidden: existing === undefined,
+        validate: (v, all) => (existing !== undefined && String(all.vmid) === String(existing) && !v ? 'The guest exists: tick to overwrite it, or choose another ID.' : null) },
       { name: 'unique', label: 'Unique (new MAC addresses)', type: 'checkbox' },
       { name: 'start', label: 'Start after restore', type: 'checkbox' },
     ],

@@ -1,12 +1,13 @@
 // The Create CT wizard (General, Template, Disks, CPU, Memory, Network, DNS, Confirm); Finish
 // sends POST /nodes/{node}/lxc with Proxmox's parameters.
 
-import { api, apiPath, type Params } from '../../lib/api';
+import { api, apiPath } from '../../lib/api';
 import { resources } from '../../lib/resources';
 import { navigate } from '../../lib/router';
-import { FormModel, type FieldValue } from '../../components/form-model';
+import { FormModel } from '../../components/form-model';
 import { openWizard, type WizardStep } from '../../components/Wizard';
 import { storagesFor, volumesOf } from '../qemu/storages';
+import { createCtParams } from './ct-params';
 
 const STEPS: WizardStep[] = [
   { id: 'general', title: 'General', fields: ['node', 'vmid', 'hostname', 'unprivileged', 'password', 'confirmpw', 'ssh-public-keys'] },
@@ -62,38 +63,6 @@ function showStatic(m: FormModel): void {
   const on = !m.get('nonet') && m.get('ipmode') === 'static';
   m.show('ip', on);
   m.show('gw', on);
-}
-
-/** The net0 property string of the wizard's values. */
-export function ctNet(v: Record<string, FieldValue>): string | undefined {
-  if (v.nonet) return undefined;
-  const parts = [`name=${v.netname}`, `bridge=${v.bridge}`];
-  if (v.ipmode === 'static') {
-    parts.push(`ip=${v.ip}`);
-    if (v.gw) parts.push(`gw=${v.gw}`);
-  } else if (v.ipmode === 'dhcp') parts.push('ip=dhcp');
-  if (v.firewall) parts.push('firewall=1');
-  return parts.join(',');
-}
-
-/** The POST parameters of the wizard's values. */
-export function createCtParams(v: Record<string, FieldValue>): Params {
-  return {
-    vmid: String(v.vmid),
-    hostname: v.hostname ? String(v.hostname) : undefined,
-    ostemplate: String(v.ostemplate),
-    unprivileged: v.unprivileged ? 1 : 0,
-    password: v.password ? String(v.password) : undefined,
-    'ssh-public-keys': v['ssh-public-keys'] ? String(v['ssh-public-keys']) : undefined,
-    rootfs: `${v.storage}:${v.disksize}`,
-    cores: String(v.cores),
-    memory: String(v.memory),
-    swap: String(v.swap),
-    net0: ctNet(v),
-    searchdomain: v.searchdomain ? String(v.searchdomain) : undefined,
-    nameserver: v.nameserver ? String(v.nameserver) : undefined,
-    start: v.start ? 1 : undefined,
-  };
 }
 
 /** Open the wizard for `node`; on success the new CT is selected and its task log shown. */

@@ -4,7 +4,7 @@
 
 import { useState, type JSX } from 'react';
 import { api, apiPath, type Params } from '../../lib/api';
-import { formatPropertyString, parsePropertyString, type PendingEntry } from '../../lib/qemu';
+import { parsePropertyString, type PendingEntry } from '../../lib/qemu';
 import { confirmDialog, openFormDialog, runAction } from '../../components/Dialog';
 import { Toolbar, type ToolItem } from '../../components/Grid';
 import type { FieldSpec, FieldValue } from '../../components/form-model';
@@ -13,6 +13,7 @@ import { PendingGrid } from '../qemu/PendingGrid';
 import { storagesFor } from '../qemu/storages';
 import { useVmConfig } from '../qemu/useConfig';
 import { guestNode } from '../guest/guest';
+import { nicValue } from './ct-params';
 
 const TITLES: Record<string, string> = {
   memory: 'Memory', swap: 'Swap', cores: 'Cores', cpulimit: 'CPU limit', cpuunits: 'CPU units', rootfs: 'Root Disk',
@@ -206,18 +207,6 @@ function nicFields(key: string, value: string | undefined, all: PendingEntry[]):
     { name: 'gw', label: 'Gateway (IPv4)', value: p.gw ?? '', hidden: ipmode !== 'static', params: [key] },
     { name: 'firewall', label: 'Firewall', type: 'checkbox', value: p.firewall === '1', params: [key] },
   ];
-}
-
-export function nicValue(v: Record<string, FieldValue>): string {
-  return formatPropertyString({
-    name: String(v.name),
-    bridge: String(v.bridge),
-    hwaddr: v.hwaddr ? String(v.hwaddr) : undefined,
-    tag: v.tag ? String(v.tag) : undefined,
-    ip: v.ipmode === 'dhcp' ? 'dhcp' : v.ipmode === 'static' ? String(v.ip) : undefined,
-    gw: v.ipmode === 'static' && v.gw ? String(v.gw) : undefined,
-    firewall: v.firewall ? '1' : undefined,
-  });
 }
 
 async function editNic(ctx: ViewContext, key: string, all: PendingEntry[], digest: string | undefined, adding: boolean): Promise<boolean> {
