@@ -34,7 +34,7 @@ test('snapshots with their task log, clone (full and linked), template, backup a
   await dlg.getByLabel('Name').fill('first');
   await dlg.getByLabel('Description').fill('clean install');
   await dlg.getByRole('button', { name: 'Take Snapshot' }).click();
-  const log = await finishTask(page);
+  const log = await finishTask(page, 60000, { shot: 'snapshot-task-log' });
   assert.match(log, /TASK OK/, log);
   await grid.locator('[data-snapshot=first]').waitFor();
   // Another one: the tree nests it under the first, NOW under the newest.

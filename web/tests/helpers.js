@@ -254,13 +254,17 @@ export async function eventually(fn, ms = 10000) {
   }
 }
 
-/** Wait for the open task window's task to end; fail with its log unless OK; close it. Returns the log. */
-export async function finishTask(page, timeout = 60000) {
+/**
+ * Wait for the open task window's task to end; fail with its log unless OK; close it (after
+ * saving a screenshot as target/ui-SHOT.png when `shot` is given). Returns the log.
+ */
+export async function finishTask(page, timeout = 60000, { shot } = {}) {
   const win = page.locator('.task-dialog[data-state=open]');
   await win.locator('.task-state .task-ok, .task-state .task-error, .task-state .task-warning').waitFor({ timeout });
   const state = await win.locator('.task-state').innerText();
   const log = await win.locator('pre.task-log').innerText();
   if (!/OK/.test(state)) assert.fail(`task failed: ${state}\n${log}`);
+  if (shot) await screenshot(page, shot);
   await win.getByRole('button', { name: 'Close', exact: true }).click();
   await win.waitFor({ state: 'detached' });
   return log;

@@ -2,6 +2,7 @@
 // be sent. Finish calls `submit(values)`; the API's per-parameter errors show at their fields
 // and take the user back to the first step that has one.
 
+import * as Tabs from '@radix-ui/react-tabs';
 import { useEffect, useRef, useState, useSyncExternalStore, type JSX } from 'react';
 import type { ApiError, Params } from '../lib/api';
 import { openWindow } from './Dialog';
@@ -84,14 +85,18 @@ function WizardBody({ opts, close }: { opts: WizardOptions; close: (upid: string
   return (
     <>
       <div className="window-body wizard">
-        <div className="wizard-steps" role="tablist" aria-label="Steps">
-          {steps.map((s, i) => (
-            <button key={s.id} type="button" role="tab" className="tab" aria-selected={i === step} data-step={s.id}
-              onClick={() => (i < step ? setStep(i) : goto(i))}>
-              {s.title}{s.fields.some((f) => form.errors[f]) ? ' ⚠' : ''}
-            </button>
-          ))}
-        </div>
+        <Tabs.Root value={steps[step].id} onValueChange={(id) => {
+          const i = steps.findIndex((st) => st.id === id);
+          if (i >= 0) (i < step ? setStep(i) : goto(i));
+        }} activationMode="manual">
+          <Tabs.List className="wizard-steps" aria-label="Steps">
+            {steps.map((s) => (
+              <Tabs.Trigger key={s.id} value={s.id} className="tab" data-step={s.id}>
+                {s.title}{s.fields.some((f) => form.errors[f]) ? ' ⚠' : ''}
+              </Tabs.Trigger>
+            ))}
+          </Tabs.List>
+        </Tabs.Root>
         {form.message ? <div className="form-message" role="alert">{form.message}</div> : null}
         <form className="dialog-form" noValidate onSubmit={(e) => { e.preventDefault(); if (step < last) goto(step + 1); else void finish(); }}>
           <FormView model={form} only={steps[step].fields} message={false} />

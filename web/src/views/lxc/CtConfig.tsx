@@ -23,6 +23,8 @@ const TITLES: Record<string, string> = {
   description: 'Notes', tags: 'Tags',
 };
 const BOOLEANS: Record<string, boolean> = { onboot: false, console: true, protection: false };
+/** Set when the container is created (or restored), not edited afterwards. */
+const READ_ONLY = new Set(['unprivileged', 'arch']);
 
 export function ctKeyTitle(key: string): string {
   const m = /^(mp|net|unused)(\d+)$/.exec(key);
@@ -83,9 +85,9 @@ function CtKeys({ ctx, keys, label, extra, editorFor }: {
   const configPath = apiPath('nodes', node, 'lxc', String(vmid), 'config');
 
   const edit = async (e: PendingEntry): Promise<void> => {
+    if (READ_ONLY.has(e.key)) return;
     const custom = editorFor?.(e, { all, digest, reload });
     if (custom) return custom();
-    if (e.key === 'unprivileged' || e.key === 'arch') return;
     const changed = await openFormDialog({
       title: `Edit: ${ctKeyTitle(e.key)}`,
       width: e.key === 'description' ? 620 : 460,
@@ -109,7 +111,7 @@ function CtKeys({ ctx, keys, label, extra, editorFor }: {
     <div className="view grid-view ct-config">
       <Toolbar items={[
         ...(extra?.({ sel, all, digest, reload }) ?? []),
-        { text: 'Edit', enabled: Boolean(sel), onClick: () => sel && void edit(sel) },
+        { text: 'Edit', enabled: Boolean(sel && !READ_ONLY.has(sel.key)), onClick: () => sel && void edit(sel) },
         { text: 'Revert', enabled: Boolean(sel && (sel.pending !== undefined || sel.delete)), onClick: () => sel && void revert(sel) },
       ]} />
       <PendingGrid label={label} rows={rows} title={ctKeyTitle} format={formatValue} selected={selected} onSelect={setSelected}
