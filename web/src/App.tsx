@@ -2,7 +2,8 @@
 // to the login when the user logs out, and put a login window over the screen (keeping what the
 // user was doing, open forms included) when the ticket is refused.
 
-import { useEffect, useRef, useState, type JSX } from 'react';
+import * as RDialog from '@radix-ui/react-dialog';
+import { useEffect, useState, type JSX } from 'react';
 import { onUnauthorized } from './lib/api';
 import * as session from './lib/session';
 import { Layout } from './components/Layout';
@@ -15,15 +16,18 @@ const CONSOLE = consoleTarget(location.search);
 type Phase = { kind: 'boot' } | { kind: 'login' } | { kind: 'main'; user: string };
 
 function Relogin({ previous, onDone }: { previous: string; onDone: (s: session.Session) => void }): JSX.Element {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const el = ref.current;
-    if (el && !el.open) el.showModal();
-  }, []);
+  // Stays until the user logs in: Escape and clicks outside do not close it.
   return (
-    <dialog className="window relogin" aria-label="Login" ref={ref} onCancel={(e) => e.preventDefault()}>
-      <Login username={previous} message="Your session has expired. Please log in again." onLogin={onDone} />
-    </dialog>
+    <RDialog.Root open>
+      <RDialog.Portal>
+        <RDialog.Overlay className="window-overlay relogin-overlay" />
+        <RDialog.Content className="window relogin" aria-describedby={undefined}
+          onEscapeKeyDown={(e) => e.preventDefault()} onPointerDownOutside={(e) => e.preventDefault()}>
+          <RDialog.Title className="visually-hidden">Login</RDialog.Title>
+          <Login username={previous} message="Your session has expired. Please log in again." onLogin={onDone} />
+        </RDialog.Content>
+      </RDialog.Portal>
+    </RDialog.Root>
   );
 }
 

@@ -1,7 +1,7 @@
 // Test fixtures: a real oxve daemon on a random loopback port with a temporary data dir, a
 // small HTTPS client of its API, and Debian's Chromium driven by Playwright.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -74,6 +74,8 @@ export async function startDaemon({ testHooks = false } = {}) {
           }
         }
       }
+      // Base images of templates are immutable (chattr +i): let the temp dir go.
+      spawnSync('find', [dataDir, '-type', 'f', '-exec', 'chattr', '-i', '{}', '+'], { stdio: 'ignore' });
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -214,9 +216,9 @@ export function treeItem(page, label) {
   return page.locator('.tree-panel').getByRole('treeitem', { name: label, exact: true });
 }
 
-/** The open <dialog> window with this title. */
+/** The open window (Radix dialog) with this title. */
 export function dialog(page, title) {
-  return page.locator('dialog.window[open]').filter({ has: page.locator('.window-title', { hasText: title }) });
+  return page.locator('.window[role=dialog][data-state=open]').filter({ has: page.locator('.window-title', { hasText: title }) });
 }
 
 /** A form field's control inside a dialog, by its label text. */
@@ -250,4 +252,36 @@ export async function eventually(fn, ms = 10000) {
     if (Date.now() > end) throw last || new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Wait for the open task window's task to end; fail with its log unless OK; close it (after
+ * saving a screenshot as target/ui-SHOT.png when `shot` is given). Returns the log.
+ */
+export async function finishTask(page, timeout = 60000, { shot } = {}) {
+  const win = page.locator('.task-dialog[data-state=open]');
+  await win.locator('.task-state .task-ok, .task-state .task-error, .task-state .task-warning').waitFor({ timeout });
+  const state = await win.locator('.task-state').innerText();
+  const log = await win.locator('pre.task-log').innerText();
+  if (!/OK/.test(state)) assert.fail(`task failed: ${state}\n${log}`);
+  if (shot) await screenshot(page, shot);
+  await win.getByRole('button', { name: 'Close', exact: true }).click();
+  await win.waitFor({ state: 'detached' });
+  return log;
+}
+
+/** Wait for an API task to end OK. */
+export async function waitTask(api, upid, ms = 60000) {
+  const node = upid.split(':')[1];
+  const status = await eventually(async () => {
+    const s = await api.get(`/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`);
+    return s.status === 'stopped' ? s : null;
+  }, ms);
+  assert.equal(status.exitstatus, 'OK', `task ${upid}: ${status.exitstatus}`);
+  return status;
+}
+
+/** Save a screenshot of the page as target/ui-NAME.png. */
+export function screenshot(page, name) {
+  return page.screenshot({ path: path.join(REPO, `target/ui-${name}.png`) });
 }

@@ -91,7 +91,7 @@ test('a refused ticket brings a login window over the screen, keeping the view',
   await page.locator('.node-summary td[data-key=kversion]').filter({ hasText: /\S/ }).waitFor();
   // The ticket disappears (as when it expires): the next poll gets 401.
   await page.context().clearCookies();
-  const relogin = page.locator('dialog.relogin[open]');
+  const relogin = page.locator('.window.relogin[data-state=open]');
   await relogin.waitFor();
   assert.match(await relogin.innerText(), /session has expired/);
   await relogin.getByLabel('Password').fill(ADMIN_PASSWORD);
@@ -116,7 +116,7 @@ test('an expired ticket while a form is open: log in again over it and send it u
   await page.context().clearCookies();
   await dlg.getByRole('button', { name: 'Create' }).click();
   // The login window comes over the form; the form keeps what was typed.
-  const relogin = page.locator('dialog.relogin[open]');
+  const relogin = page.locator('.window.relogin[data-state=open]');
   await relogin.waitFor();
   await relogin.getByLabel('Password').fill(ADMIN_PASSWORD);
   await relogin.getByRole('button', { name: 'Login' }).click();

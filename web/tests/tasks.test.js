@@ -21,7 +21,7 @@ test('the task bar shows a task with live status; its log grows until the task e
   assert.match(await row.innerText(), /admin@pve/);
 
   await row.click();
-  const win = page.locator(`dialog.task-dialog[open][data-upid="${upid}"]`);
+  const win = page.locator(`.task-dialog[data-state=open][data-upid="${upid}"]`);
   await win.waitFor();
   const log = win.locator('pre.task-log');
   await log.filter({ hasText: 'starting test sleep' }).waitFor();
@@ -52,7 +52,7 @@ test('Stop aborts a running task', async (t) => {
   const row = page.locator(`.taskbar tbody tr[data-key="${upid}"]`);
   await row.locator('.task-running').waitFor();
   await row.click();
-  const win = page.locator(`dialog.task-dialog[open][data-upid="${upid}"]`);
+  const win = page.locator(`.task-dialog[data-state=open][data-upid="${upid}"]`);
   await win.locator('pre.task-log', { hasText: 'tick 0' }).waitFor();
   const stop = win.getByRole('button', { name: 'Stop' });
   await eventually(async () => !(await stop.isDisabled()));
@@ -95,7 +95,7 @@ test('the node\'s task history filters by errors, type and user', async (t) => {
   // Enter on a row opens its log.
   await view.locator(`tr[data-key="${failed}"]`).click();
   await page.keyboard.press('Enter');
-  const win = page.locator(`dialog.task-dialog[open][data-upid="${failed}"]`);
+  const win = page.locator(`.task-dialog[data-state=open][data-upid="${failed}"]`);
   await win.locator('pre.task-log', { hasText: 'TASK ERROR: it broke' }).waitFor();
   assert.ok(await gridRow(view, 'Test sleep').count() >= 1);
   assertNoErrors();

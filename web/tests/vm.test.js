@@ -7,22 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { NODE, REPO, dialog, eventually, field, gridRow, loginAsAdmin, openTab, setup, treeItem } from './helpers.js';
-import { bridgeConsoles } from './console-bridge.js';
+import { NODE, REPO, dialog, eventually, field, finishTask, gridRow, loginAsAdmin, openTab, setup, treeItem } from './helpers.js';
 
 const GUEST_ISO = path.join(process.env.OXVE_GUEST_DIR || path.join(REPO, 'target/guest'), 'oxve-guest.iso');
 const view = (page) => page.locator('.content-view');
 const shot = (page, name) => page.screenshot({ path: path.join(REPO, `target/ui-${name}.png`) });
-
-/** Wait for the open task window's task to end; fail with its log unless OK; close it. */
-async function finishTask(page, timeout = 60000) {
-  const win = page.locator('dialog.task-dialog[open]');
-  await win.locator('.task-state .task-ok, .task-state .task-error, .task-state .task-warning').waitFor({ timeout });
-  const state = await win.locator('.task-state').innerText();
-  if (!/OK/.test(state)) assert.fail(`task failed: ${state}\n${await win.locator('pre.task-log').innerText()}`);
-  await win.getByRole('button', { name: 'Close', exact: true }).click();
-  await win.waitFor({ state: 'detached' });
-}
 
 async function wizardNext(dlg) {
   await dlg.getByRole('button', { name: 'Next' }).click();
@@ -31,8 +20,8 @@ async function wizardNext(dlg) {
 test('upload an ISO, create a VM with the wizard, start it, edit it, stop and remove it', { skip: !existsSync(GUEST_ISO) && `no guest ISO at ${GUEST_ISO} (scripts/build-guest-image.sh)` }, async (t) => {
   const { page, api, daemon, assertNoErrors } = await setup(t, {
     testHooks: true,
-    // The refused wizard submit (400), and the console proxies while they answer 501.
-    allowErrors: [/status of 400/, /status of 501/],
+    // The refused wizard submit (400).
+    allowErrors: [/status of 400/],
   });
   await loginAsAdmin(page);
 
@@ -142,14 +131,8 @@ test('upload an ISO, create a VM with the wizard, start it, edit it, stop and re
   await page.locator('.rrd-graph[data-graph="Network traffic"]').scrollIntoViewIfNeeded();
   await shot(page, 'vm-graphs');
 
-  // Consoles: the display (noVNC) and the serial console (xterm.js). While the daemon answers
-  // 501 for them, a stand-in of the documented endpoints bridges to the VM's QEMU sockets.
-  const vnc = await fetchStatus(api, `/nodes/${NODE}/qemu/100/vncproxy`, { websocket: 1 });
-  const term = await fetchStatus(api, `/nodes/${NODE}/qemu/100/termproxy`, { serial: 'serial0' });
-  if (vnc === 501 || term === 501) {
-    t.diagnostic(`console endpoints answer vncproxy ${vnc}, termproxy ${term}: using the stand-in bridge`);
-    await bridgeConsoles(page, daemon, NODE, 100);
-  }
+  // Consoles through the daemon's own endpoints: the display (noVNC, vncproxy + vncwebsocket)
+  // and the serial console (xterm.js, termproxy + vncwebsocket).
   await openTab(page, '100 (uitest)', 'Console');
   await page.locator('.vnc-console[data-state=connected] canvas').waitFor({ timeout: 30000 });
   // The guest's screen, not a blank canvas.
@@ -189,13 +172,3 @@ test('upload an ISO, create a VM with the wizard, start it, edit it, stop and re
   await treeItem(page, '100 (uitest)').waitFor({ state: 'detached' });
   assertNoErrors();
 });
-
-/** The HTTP status of a POST (to learn whether the console endpoints exist yet). */
-async function fetchStatus(api, p, params) {
-  try {
-    await api.post(p, params);
-    return 200;
-  } catch (err) {
-    return err.status;
-  }
-}

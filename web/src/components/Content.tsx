@@ -1,7 +1,8 @@
 // The content panel: the selected object's title, its tabs (vertical, as Proxmox shows them)
 // and the view of the selected tab (remounted when the object or tab changes).
 
-import { Component, useRef, type ErrorInfo, type JSX, type ReactNode } from 'react';
+import * as Tabs from '@radix-ui/react-tabs';
+import { Component, type ErrorInfo, type JSX, type ReactNode } from 'react';
 import { useResources } from '../lib/resources';
 import { navigate, type Route } from '../lib/router';
 import { objectTitle, parseObjectId, type ViewContext } from '../views/context';
@@ -33,7 +34,6 @@ export interface Services {
 
 export function Content({ route, services }: { route: Route; services: Services }): JSX.Element | null {
   const { byId } = useResources();
-  const tabList = useRef<HTMLDivElement>(null);
   const ref = parseObjectId(route.id);
   if (!ref) {
     navigate('datacenter', '', { replace: true });
@@ -46,20 +46,6 @@ export function Content({ route, services }: { route: Route; services: Services 
   const View = active.view;
   const Tools = HEADER_TOOLS[ref.type];
 
-  const onKeyDown = (ev: React.KeyboardEvent): void => {
-    const buttons = [...(tabList.current?.querySelectorAll<HTMLButtonElement>('[role=tab]') ?? [])];
-    const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
-    if (at < 0) return;
-    let next: HTMLButtonElement | null = null;
-    if (ev.key === 'ArrowDown') next = buttons[(at + 1) % buttons.length];
-    else if (ev.key === 'ArrowUp') next = buttons[(at - 1 + buttons.length) % buttons.length];
-    if (next) {
-      ev.preventDefault();
-      next.focus();
-      next.click();
-    }
-  };
-
   return (
     <main className="content">
       <header className="content-header">
@@ -67,20 +53,18 @@ export function Content({ route, services }: { route: Route; services: Services 
         <h1 className="content-title">{objectTitle(ref, byId.get(route.id))}</h1>
         {Tools ? <><span className="spacer" /><Tools key={route.id} ctx={ctx} /></> : null}
       </header>
-      <div className="content-body">
-        <div className="content-tabs" role="tablist" aria-orientation="vertical" aria-label="Views" ref={tabList} onKeyDown={onKeyDown}>
+      <Tabs.Root className="content-body" orientation="vertical" value={active.id} onValueChange={(tab) => navigate(route.id, tab)}>
+        <Tabs.List className="content-tabs" aria-label="Views">
           {tabs.map((t) => (
-            <button key={t.id} type="button" role="tab" className={t.parent ? 'content-tab sub' : 'content-tab'} data-tab={t.id}
-              aria-selected={t.id === active.id ? 'true' : 'false'} tabIndex={t.id === active.id ? 0 : -1}
-              onClick={() => navigate(route.id, t.id)}>{t.title}</button>
+            <Tabs.Trigger key={t.id} value={t.id} className={t.parent ? 'content-tab sub' : 'content-tab'} data-tab={t.id}>{t.title}</Tabs.Trigger>
           ))}
-        </div>
-        <div className="content-view" role="tabpanel" tabIndex={-1} data-view={`${ref.type}:${active.id}`}>
+        </Tabs.List>
+        <Tabs.Content value={active.id} className="content-view" tabIndex={-1} data-view={`${ref.type}:${active.id}`}>
           <ViewBoundary key={`${route.id}:${active.id}`}>
             <View ctx={ctx} />
           </ViewBoundary>
-        </div>
-      </div>
+        </Tabs.Content>
+      </Tabs.Root>
     </main>
   );
 }

@@ -1,6 +1,8 @@
-// Modal windows on the native <dialog> element (focus kept inside, Escape closes), each its own
-// React root, opened from event handlers: openWindow, openFormDialog, confirmDialog, alertDialog.
+// Modal windows on Radix UI's Dialog (focus kept inside, Escape closes, stacked windows), each
+// its own React root, opened from event handlers: openWindow, openFormDialog, confirmDialog,
+// alertDialog.
 
+import * as RDialog from '@radix-ui/react-dialog';
 import { useEffect, useRef, useState, type JSX, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { ApiError } from '../lib/api';
@@ -8,7 +10,6 @@ import { FormView } from './Form';
 import { FormModel, type FieldSpec, type FieldValue } from './form-model';
 
 export interface WindowHandle {
-  el: HTMLDialogElement;
   close(): void;
 }
 
@@ -19,47 +20,60 @@ export interface WindowOptions {
   onClose?: () => void;
   /** Header with title and × (default true). */
   header?: boolean;
+  /** Extra attributes of the window element (data-*). */
+  attrs?: Record<string, string>;
+}
+
+function Window({ opts, handle, register, children }: {
+  opts: WindowOptions;
+  handle: WindowHandle;
+  register: (setOpen: (open: boolean) => void) => void;
+  children: ReactNode;
+}): JSX.Element {
+  const [open, setOpen] = useState(true);
+  useEffect(() => register(setOpen), [register]);
+  const header = opts.header ?? true;
+  return (
+    <RDialog.Root open={open} onOpenChange={(o) => { if (!o) handle.close(); }}>
+      <RDialog.Portal>
+        <RDialog.Overlay className="window-overlay" />
+        <RDialog.Content className={['window', opts.className].filter(Boolean).join(' ')} aria-describedby={undefined}
+          style={opts.width ? { width: `${opts.width}px` } : undefined} {...opts.attrs}
+          onPointerDownOutside={(e) => e.preventDefault()}>
+          {header ? (
+            <div className="window-header">
+              <RDialog.Title className="window-title">{opts.title}</RDialog.Title>
+              <RDialog.Close className="window-close" aria-label="Close window">×</RDialog.Close>
+            </div>
+          ) : <RDialog.Title className="visually-hidden">{opts.title}</RDialog.Title>}
+          {children}
+        </RDialog.Content>
+      </RDialog.Portal>
+    </RDialog.Root>
+  );
 }
 
 /** Open a modal window whose body is `render(handle)`. */
-export function openWindow({ title, width, className, onClose, header = true }: WindowOptions, render: (w: WindowHandle) => ReactNode): WindowHandle {
-  const el = document.createElement('dialog');
-  el.className = ['window', className].filter(Boolean).join(' ');
-  el.setAttribute('aria-label', title);
-  if (width) el.style.width = `${width}px`;
-  document.body.append(el);
-  const root = createRoot(el);
+export function openWindow(opts: WindowOptions, render: (w: WindowHandle) => ReactNode): WindowHandle {
+  const host = document.createElement('div');
+  document.body.append(host);
+  const root = createRoot(host);
   let closed = false;
+  let setOpen: ((open: boolean) => void) | null = null;
   const handle: WindowHandle = {
-    el,
     close() {
       if (closed) return;
       closed = true;
-      el.close();
+      setOpen?.(false);
       // Unmount after this event's React work is done.
       setTimeout(() => {
         root.unmount();
-        el.remove();
+        host.remove();
       }, 0);
-      onClose?.();
+      opts.onClose?.();
     },
   };
-  el.addEventListener('cancel', (ev) => {
-    ev.preventDefault();
-    handle.close();
-  });
-  root.render(
-    <>
-      {header ? (
-        <div className="window-header">
-          <h2 className="window-title">{title}</h2>
-          <button type="button" className="window-close" aria-label="Close window" onClick={() => handle.close()}>×</button>
-        </div>
-      ) : null}
-      {render(handle)}
-    </>,
-  );
-  el.showModal();
+  root.render(<Window opts={opts} handle={handle} register={(fn) => { setOpen = fn; }}>{render(handle)}</Window>);
   return handle;
 }
 

@@ -10,6 +10,7 @@ import { TaskBar } from './TaskBar';
 import { openTaskLog } from './TaskLog';
 import { Tree } from './Tree';
 import { openCreateVm } from '../views/qemu/CreateVmWizard';
+import { openCreateCt } from '../views/lxc/CreateCtWizard';
 
 export function Layout({ user, onLogout }: { user: string; onLogout: () => void }): JSX.Element {
   const route = useRoute();
@@ -44,18 +45,23 @@ export function Layout({ user, onLogout }: { user: string; onLogout: () => void 
     navigate(id, same ? cur.tab : '');
   }, []);
 
+  /** The node new guests go to: the selected object's if it is online, or the first online one. */
+  const targetNode = (): string | undefined => {
+    const online = list.filter((r) => r.type === 'node' && r.status === 'online').map((r) => String(r.node));
+    const selected = list.find((r) => r.id === route.id)?.node;
+    return selected && online.includes(selected) ? selected : online[0];
+  };
+
   return (
     <div className="layout">
       <header className="topbar">
         <a className="brand" href="#datacenter"><span className="logo" aria-hidden="true" /><span className="brand-name">oxve</span></a>
         <span className="version">{version}</span>
         <span className="spacer" />
-        <button type="button" className="btn primary create-vm-button" disabled={!list.some((r) => r.type === 'node' && r.status === 'online')}
-          onClick={() => {
-            const selected = list.find((r) => r.id === route.id);
-            const node = selected?.node ?? list.find((r) => r.type === 'node' && r.status === 'online')?.node;
-            if (node) openCreateVm(node, (upid) => services.taskStarted(upid));
-          }}>Create VM</button>
+        <button type="button" className="btn primary create-vm-button" disabled={!targetNode()}
+          onClick={() => { const node = targetNode(); if (node) openCreateVm(node, (upid) => services.taskStarted(upid)); }}>Create VM</button>
+        <button type="button" className="btn primary create-ct-button" disabled={!targetNode()}
+          onClick={() => { const node = targetNode(); if (node) openCreateCt(node, (upid) => services.taskStarted(upid)); }}>Create CT</button>
         <span className="current-user" title="Logged in user">{user}</span>
         <button type="button" className="btn logout" onClick={onLogout}>Logout</button>
       </header>

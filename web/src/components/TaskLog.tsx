@@ -1,6 +1,7 @@
 // A task's window: its log as it grows (GET .../tasks/{upid}/log with start/limit paging), its
 // status, and a Stop button (DELETE .../tasks/{upid}) while it runs.
 
+import * as Tabs from '@radix-ui/react-tabs';
 import { useEffect, useRef, useState, type JSX } from 'react';
 import { api, apiPath } from '../lib/api';
 import { duration, parseUpid, taskDescription, taskState, time } from '../lib/format';
@@ -92,24 +93,28 @@ function TaskWindow({ upid, node, win }: { upid: string; node: string; win: Wind
     <>
       <div className="window-body">
         <div className="task-window">
-          <div className="tabs-row" role="tablist">
-            <button type="button" role="tab" className="tab" aria-selected={tab === 'output'} onClick={() => setTab('output')}>Output</button>
-            <button type="button" role="tab" className="tab" aria-selected={tab === 'status'} onClick={() => setTab('status')}>Status</button>
-            <span className="spacer" />
-            <div className="task-state">
-              {error ? <span className="task-error">{error}</span> : st ? (
-                <>{running ? <Spinner /> : null}<span className={`task-${st.state}`}>{running ? 'running' : st.text}</span></>
-              ) : null}
+          <Tabs.Root value={tab} onValueChange={(v) => setTab(v as 'output' | 'status')}>
+            <div className="tabs-row">
+              <Tabs.List className="tabs-list" aria-label="Task">
+                <Tabs.Trigger value="output" className="tab">Output</Tabs.Trigger>
+                <Tabs.Trigger value="status" className="tab">Status</Tabs.Trigger>
+              </Tabs.List>
+              <span className="spacer" />
+              <div className="task-state">
+                {error ? <span className="task-error">{error}</span> : st ? (
+                  <>{running ? <Spinner /> : null}<span className={`task-${st.state}`}>{running ? 'running' : st.text}</span></>
+                ) : null}
+              </div>
             </div>
-          </div>
-          <div className="tab-panel" role="tabpanel" hidden={tab !== 'output'}>
-            <pre className="task-log" tabIndex={0} aria-label="Task output" ref={pre}>{lines.map((l) => `${l}\n`).join('')}</pre>
-          </div>
-          <div className="tab-panel" role="tabpanel" hidden={tab !== 'status'}>
-            <table className="kv-table task-status">
-              <tbody>{rows.map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td>{String(v ?? '')}</td></tr>)}</tbody>
-            </table>
-          </div>
+            <Tabs.Content value="output" className="tab-panel" forceMount hidden={tab !== 'output'}>
+              <pre className="task-log" tabIndex={0} aria-label="Task output" ref={pre}>{lines.map((l) => `${l}\n`).join('')}</pre>
+            </Tabs.Content>
+            <Tabs.Content value="status" className="tab-panel">
+              <table className="kv-table task-status">
+                <tbody>{rows.map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td>{String(v ?? '')}</td></tr>)}</tbody>
+              </table>
+            </Tabs.Content>
+          </Tabs.Root>
         </div>
       </div>
       <div className="window-buttons">
@@ -124,11 +129,10 @@ function TaskWindow({ upid, node, win }: { upid: string; node: string; win: Wind
 export function openTaskLog(upid: string, node?: string): WindowHandle {
   const info = parseUpid(upid);
   const onNode = node || info?.node || '';
-  const win = openWindow({
+  return openWindow({
     title: `Task viewer: ${info ? taskDescription(info.type, info.id) : 'task'}`,
     width: 820,
     className: 'task-dialog',
+    attrs: { 'data-upid': upid },
   }, (w) => <TaskWindow upid={upid} node={onNode} win={w} />);
-  win.el.dataset.upid = upid;
-  return win;
 }

@@ -9,7 +9,8 @@ import { openProxy, proxyError, websocketUrl } from './proxy';
 
 type State = { kind: 'connecting' } | { kind: 'connected' } | { kind: 'closed'; message: string; error?: boolean };
 
-export function SerialConsole({ node, vmid, serial = 'serial0' }: { node: string; vmid: number; serial?: string }): JSX.Element {
+/** `kind` serial: a VM's serial port; lxc: a container's console. */
+export function SerialConsole({ node, vmid, serial = 'serial0', kind = 'serial' }: { node: string; vmid: number; serial?: string; kind?: 'serial' | 'lxc' }): JSX.Element {
   const box = useRef<HTMLDivElement>(null);
   const [state, setState] = useState<State>({ kind: 'connecting' });
   const [attempt, setAttempt] = useState(0);
@@ -21,7 +22,7 @@ export function SerialConsole({ node, vmid, serial = 'serial0' }: { node: string
     (async () => {
       try {
         const [{ Terminal }, { FitAddon }, ticket] = await Promise.all([
-          import('@xterm/xterm'), import('@xterm/addon-fit'), openProxy(node, vmid, 'serial', serial),
+          import('@xterm/xterm'), import('@xterm/addon-fit'), openProxy(node, vmid, kind, serial),
         ]);
         if (!live || !box.current) return;
         const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, fontFamily: 'monospace' });
@@ -29,7 +30,7 @@ export function SerialConsole({ node, vmid, serial = 'serial0' }: { node: string
         term.loadAddon(fit);
         term.open(box.current);
         fit.fit();
-        const ws = new WebSocket(websocketUrl(node, vmid, ticket), 'binary');
+        const ws = new WebSocket(websocketUrl(node, vmid, ticket, kind), 'binary');
         ws.binaryType = 'arraybuffer';
         let authed = false;
         const decoder = new TextDecoder();
@@ -83,13 +84,13 @@ export function SerialConsole({ node, vmid, serial = 'serial0' }: { node: string
       live = false;
       cleanup?.();
     };
-  }, [node, vmid, serial, attempt]);
+  }, [node, vmid, serial, kind, attempt]);
 
   return (
     <div className="console serial-console" data-state={state.kind}>
       <div className="toolbar console-tools" role="toolbar" aria-label="Serial console">
         <span className={state.kind === 'closed' && state.error ? 'view-error' : 'muted'} role="status">
-          {state.kind === 'connecting' ? 'Connecting…' : state.kind === 'connected' ? `VM ${vmid} ${serial}: connected` : state.message}
+          {state.kind === 'connecting' ? 'Connecting…' : state.kind === 'connected' ? (kind === 'lxc' ? `CT ${vmid}: connected` : `VM ${vmid} ${serial}: connected`) : state.message}
         </span>
         <span className="spacer" />
         <button type="button" className="btn" disabled={state.kind === 'connecting'} onClick={() => setAttempt((a) => a + 1)}>Reconnect</button>

@@ -67,6 +67,8 @@ export interface ApiResponse<T = any> {
   total?: number;
   errors?: Record<string, string>;
   message?: string;
+  /** GET /nodes/{node}/network: the diff of the pending interface changes. */
+  changes?: string;
 }
 
 /** The whole JSON answer ({data, total, ...}). */

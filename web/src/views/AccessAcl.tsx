@@ -1,5 +1,6 @@
 // Datacenter -> Permissions: the ACL (GET/PUT /access/acl): add and remove user, group and API
-// token permissions with path, role and propagate.
+// token permissions with path, role and propagate. The Permissions tab of a node, guest or
+// storage is the same list limited to that object's path.
 
 import { useState, type JSX } from 'react';
 import { api } from '../lib/api';
@@ -8,6 +9,7 @@ import { resources } from '../lib/resources';
 import { confirmDialog, openFormDialog, runAction } from '../components/Dialog';
 import { Grid, Toolbar, useSelection } from '../components/Grid';
 import { ErrorLine } from '../components/widgets';
+import type { ViewContext } from './context';
 
 const TYPES = [
   { value: 'user', label: 'User', param: 'users' },
@@ -43,9 +45,23 @@ async function loadSubjects(type: string): Promise<string[]> {
   return users.flatMap((u) => (u.tokens || []).map((t) => `${u.userid}!${t.tokenid}`)).sort();
 }
 
-export function AccessAcl(): JSX.Element {
+/** The ACL path of an object of the tree (/vms/100, /storage/local, /nodes/pve). */
+export function aclPathOf(ctx: ViewContext): string {
+  if (ctx.type === 'qemu' || ctx.type === 'lxc') return `/vms/${ctx.vmid}`;
+  if (ctx.type === 'storage') return `/storage/${ctx.storage}`;
+  if (ctx.type === 'node') return `/nodes/${ctx.node}`;
+  return '/';
+}
+
+/** A node's, guest's or storage's Permissions tab. */
+export function ObjectPermissions({ ctx }: { ctx: ViewContext }): JSX.Element {
+  return <AccessAcl path={aclPathOf(ctx)} />;
+}
+
+/** The ACL; with `path`, only the entries of that path, and new ones are added there. */
+export function AccessAcl({ path }: { path?: string } = {}): JSX.Element {
   const { data, error, reload } = useLoad(() => api.get<Acl[]>('/access/acl'));
-  const rows = data ?? [];
+  const rows = (data ?? []).filter((a) => !path || a.path === path);
   const [selected, setSelected, sel] = useSelection(rows, aclKey);
   const [pending, setPending] = useState<string | null>(null);
   if (pending && rows.some((a) => aclKey(a) === pending)) {
@@ -59,7 +75,9 @@ export function AccessAcl(): JSX.Element {
       title: `Add: ${info.label} Permission`,
       submitText: 'Add',
       fields: [
-        { name: 'path', label: 'Path', required: true, list: pathSuggestions(), value: '/', params: ['path'] },
+        path
+          ? { name: 'path', label: 'Path', type: 'display', value: path, params: ['path'] }
+          : { name: 'path', label: 'Path', required: true, list: pathSuggestions(), value: '/', params: ['path'] },
         { name: 'ugid', label: info.label, type: 'select', required: true, options: [], params: TYPES.map((t) => t.param) },
         { name: 'role', label: 'Role', type: 'select', required: true, options: [], params: ['roles'] },
         { name: 'propagate', label: 'Propagate', type: 'checkbox', value: true, params: ['propagate'] },
@@ -73,6 +91,7 @@ export function AccessAcl(): JSX.Element {
         }).catch((e: Error) => form.setFieldError('role', e.message));
       },
       onSubmit: async (v) => {
+        v.path = path ?? v.path;
         await api.put('/access/acl', { path: String(v.path), roles: String(v.role), [info.param]: String(v.ugid), propagate: Boolean(v.propagate) });
         return aclKey({ path: String(v.path), type, ugid: String(v.ugid), roleid: String(v.role) });
       },
@@ -108,4 +127,9 @@ export function AccessAcl(): JSX.Element {
         ]} />
     </div>
   );
+}
+
+/** Datacenter -> Permissions: every ACL entry. */
+export function DatacenterPermissions(): JSX.Element {
+  return <AccessAcl />;
 }

@@ -14,9 +14,9 @@ import { useVmStatus } from './qemu/VmTools';
 export function ResourceSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
   const { loaded } = useResources();
   // A VM's own status (QEMU's figures) over its /cluster/resources entry.
-  const vm = useVmStatus(ctx, ctx.type === 'qemu' ? ctx.resource?.node || '' : '');
-  const r = ctx.resource && vm.status ? { ...ctx.resource, ...vm.status, status: vm.status.qmpstatus === 'paused' ? 'paused' : vm.status.status, maxcpu: vm.status.cpus ?? ctx.resource.maxcpu } : ctx.resource;
   const isGuest = ctx.type === 'qemu' || ctx.type === 'lxc';
+  const vm = useVmStatus(ctx, isGuest ? ctx.resource?.node || '' : '');
+  const r = ctx.resource && vm.status ? { ...ctx.resource, ...vm.status, status: vm.status.qmpstatus === 'paused' ? 'paused' : vm.status.status, maxcpu: vm.status.cpus ?? ctx.resource.maxcpu } : ctx.resource;
   const statusText = r ? <span className="with-icon"><Icon name={r.type} status={resourceStatus(r)} />{r.status || 'unknown'}</span> : '';
   const rows: [string, string, React.ReactNode][] = isGuest
     ? [
@@ -25,7 +25,7 @@ export function ResourceSummary({ ctx }: { ctx: ViewContext }): JSX.Element {
         ['name', 'Name', r?.name || ''],
         ['cpu', 'CPU usage', r ? (r.status === 'running' ? `${percent(r.cpu)} of ${r.maxcpu ?? '?'} CPU(s)` : '-') : ''],
         ['mem', 'Memory usage', r ? (r.maxmem ? usage(r.mem || 0, r.maxmem) : '-') : ''],
-        ['disk', 'Bootdisk size', r ? (r.maxdisk ? bytes(r.maxdisk) : '-') : ''],
+        ['disk', ctx.type === 'lxc' ? 'Root disk size' : 'Bootdisk size', r ? (r.maxdisk ? bytes(r.maxdisk) : '-') : ''],
         ['uptime', 'Uptime', r ? (r.uptime ? duration(r.uptime) : '-') : ''],
         ['tags', 'Tags', String(r?.tags || '').split(/[;,\s]+/).filter(Boolean).join(', ')],
         ['template', 'Template', r ? (r.template ? 'yes' : 'no') : ''],

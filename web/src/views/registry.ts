@@ -1,5 +1,4 @@
-// Which tabs each kind of object of the resource tree has. Later screens (VM hardware,
-// console, snapshots, storage content, ...) add entries here.
+// Which tabs each kind of object of the resource tree has.
 
 import type { ComponentType } from 'react';
 import type { ObjectType, ViewContext } from './context';
@@ -7,7 +6,7 @@ import { DcSummary } from './DcSummary';
 import { NodeSummary } from './NodeSummary';
 import { NodeTasks } from './NodeTasks';
 import { ResourceSummary } from './ResourceSummary';
-import { AccessAcl } from './AccessAcl';
+import { DatacenterPermissions, ObjectPermissions } from './AccessAcl';
 import { AccessUsers } from './AccessUsers';
 import { AccessGroups } from './AccessGroups';
 import { AccessRoles } from './AccessRoles';
@@ -16,6 +15,11 @@ import { VmHardware } from './qemu/VmHardware';
 import { VmOptions } from './qemu/VmOptions';
 import { VmTools } from './qemu/VmTools';
 import { StorageContent } from './storage/StorageContent';
+import { GuestBackups } from './guest/Backups';
+import { GuestSnapshots } from './guest/Snapshots';
+import { CtDns, CtNetwork, CtOptions, CtResources } from './lxc/CtConfig';
+import { NodeNetwork } from './node/NodeNetwork';
+import { FirewallOptions, FirewallRules } from './firewall/Firewall';
 import { ConsoleTab } from '../console/ConsolePage';
 
 const VncTab = ({ ctx }: { ctx: ViewContext }) => ConsoleTab({ ctx, kind: 'vnc' });
@@ -29,18 +33,29 @@ export interface Tab {
   parent?: string;
 }
 
+const CtConsoleTab = ({ ctx }: { ctx: ViewContext }) => ConsoleTab({ ctx, kind: 'lxc' });
+
+const FIREWALL: Tab[] = [
+  { id: 'firewall', title: 'Firewall', view: FirewallRules },
+  { id: 'firewall-options', title: 'Firewall Options', view: FirewallOptions, parent: 'firewall' },
+];
+
 const TABS: Record<ObjectType, Tab[]> = {
   datacenter: [
     { id: 'summary', title: 'Summary', view: DcSummary },
-    { id: 'acl', title: 'Permissions', view: AccessAcl },
+    { id: 'acl', title: 'Permissions', view: DatacenterPermissions },
     { id: 'users', title: 'Users', view: AccessUsers, parent: 'acl' },
     { id: 'tokens', title: 'API Tokens', view: AccessTokens, parent: 'acl' },
     { id: 'groups', title: 'Groups', view: AccessGroups, parent: 'acl' },
     { id: 'roles', title: 'Roles', view: AccessRoles, parent: 'acl' },
+    ...FIREWALL,
   ],
   node: [
     { id: 'summary', title: 'Summary', view: NodeSummary },
+    { id: 'network', title: 'Network', view: NodeNetwork },
     { id: 'tasks', title: 'Task History', view: NodeTasks },
+    ...FIREWALL,
+    { id: 'permissions', title: 'Permissions', view: ObjectPermissions },
   ],
   qemu: [
     { id: 'summary', title: 'Summary', view: ResourceSummary },
@@ -49,19 +64,35 @@ const TABS: Record<ObjectType, Tab[]> = {
     { id: 'hardware', title: 'Hardware', view: VmHardware },
     { id: 'options', title: 'Options', view: VmOptions },
     { id: 'tasks', title: 'Task History', view: NodeTasks },
+    { id: 'backup', title: 'Backup', view: GuestBackups },
+    { id: 'snapshots', title: 'Snapshots', view: GuestSnapshots },
+    ...FIREWALL,
+    { id: 'permissions', title: 'Permissions', view: ObjectPermissions },
   ],
   lxc: [
     { id: 'summary', title: 'Summary', view: ResourceSummary },
+    { id: 'console', title: 'Console', view: CtConsoleTab },
+    { id: 'resources', title: 'Resources', view: CtResources },
+    { id: 'network', title: 'Network', view: CtNetwork },
+    { id: 'dns', title: 'DNS', view: CtDns },
+    { id: 'options', title: 'Options', view: CtOptions },
+    { id: 'tasks', title: 'Task History', view: NodeTasks },
+    { id: 'backup', title: 'Backup', view: GuestBackups },
+    { id: 'snapshots', title: 'Snapshots', view: GuestSnapshots },
+    ...FIREWALL,
+    { id: 'permissions', title: 'Permissions', view: ObjectPermissions },
   ],
   storage: [
     { id: 'summary', title: 'Summary', view: ResourceSummary },
     { id: 'content', title: 'Content', view: StorageContent },
+    { id: 'permissions', title: 'Permissions', view: ObjectPermissions },
   ],
 };
 
 /** Controls in the header of an object's panel (on every tab). */
 export const HEADER_TOOLS: Partial<Record<ObjectType, ComponentType<{ ctx: ViewContext }>>> = {
   qemu: VmTools,
+  lxc: VmTools,
 };
 
 export function tabsFor(type: ObjectType): Tab[] {

@@ -2,20 +2,18 @@
 // window; Finish sends POST /nodes/{node}/qemu with Proxmox's parameters. The API's
 // per-parameter errors show next to their fields, on the step that has them.
 
-import { useEffect, useRef, useState, useSyncExternalStore, type JSX } from 'react';
-import { ApiError, api, apiPath, type Params } from '../../lib/api';
+import { api, apiPath, type Params } from '../../lib/api';
 import { OSTYPES } from '../../lib/qemu';
 import { resources } from '../../lib/resources';
 import { navigate } from '../../lib/router';
-import { openWindow } from '../../components/Dialog';
-import { FormView } from '../../components/Form';
 import { FormModel, type FieldValue } from '../../components/form-model';
+import { openWizard, type WizardStep } from '../../components/Wizard';
 import { CPU_TYPES, NIC_MODELS } from './hardwareDialogs';
 import { isoImages, storagesFor } from './storages';
 
 const DISK_PARAMS = ['scsi0', 'virtio0', 'sata0', 'ide0'];
 
-const STEPS: { id: string; title: string; fields: string[] }[] = [
+const STEPS: WizardStep[] = [
   { id: 'general', title: 'General', fields: ['node', 'vmid', 'name', 'onboot'] },
   { id: 'os', title: 'OS', fields: ['iso', 'ostype'] },
   { id: 'system', title: 'System', fields: ['bios', 'machine', 'scsihw', 'agent'] },
@@ -81,101 +79,25 @@ export function createParams(v: Record<string, FieldValue>): Params {
   return params;
 }
 
-function Wizard({ node, close }: { node: string; close: (upid: string | null, vmid?: string) => void }): JSX.Element {
-  const form = useRef(model(node)).current;
-  useSyncExternalStore(form.subscribe, form.snapshot);
-  const [step, setStep] = useState(0);
-  const [busy, setBusy] = useState(false);
-
-  useEffect(() => {
-    api.get<number | string>('/cluster/nextid').then((id) => { if (!form.get('vmid')) form.set('vmid', String(id)); }).catch(() => {});
-    storagesFor(node, 'images').then((s) => form.setOptions('storage', s, s[0]?.value ?? '')).catch((e: Error) => form.setFieldError('storage', e.message));
-    isoImages(node).then((isos) => form.setOptions('iso', [{ value: 'none', label: 'Do not use any media' }, ...isos])).catch(() => {});
-    setTimeout(() => form.focus('vmid'), 0);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
-
-  const goto = (i: number): void => {
-    // Forward only past valid steps.
-    for (let s = step; s < i; s += 1) {
-      if (!form.validate(STEPS[s].fields)) {
-        setStep(s);
-        return;
-      }
-    }
-    setStep(i);
-  };
-  const finish = async (): Promise<void> => {
-    for (let s = 0; s < STEPS.length; s += 1) {
-      if (!form.validate(STEPS[s].fields)) {
-        setStep(s);
-        return;
-      }
-    }
-    setBusy(true);
-    try {
-      const v = form.getValues();
-      const upid = await api.post<string>(apiPath('nodes', node, 'qemu'), createParams(v));
-      close(upid, String(v.vmid));
-    } catch (err) {
-      setBusy(false);
-      const e = err as ApiError;
-      if (e.status === 401) {
-        form.setMessage('Your session has expired: log in again, then press Finish again.');
-        return;
-      }
-      form.showError(e);
-      const bad = STEPS.findIndex((s) => s.fields.some((f) => form.errors[f]));
-      if (bad >= 0) setStep(bad);
-    }
-  };
-
-  const v = form.getValues();
-  const confirm = step === STEPS.length - 1 ? Object.entries(createParams(v)).filter(([k, x]) => x !== undefined && k !== 'start') : [];
-  return (
-    <>
-      <div className="window-body wizard">
-        <div className="wizard-steps" role="tablist" aria-label="Steps">
-          {STEPS.map((s, i) => (
-            <button key={s.id} type="button" role="tab" className="tab" aria-selected={i === step} data-step={s.id}
-              onClick={() => (i < step ? setStep(i) : goto(i))}>
-              {s.title}{STEPS[i].fields.some((f) => form.errors[f]) ? ' ⚠' : ''}
-            </button>
-          ))}
-        </div>
-        {form.message ? <div className="form-message" role="alert">{form.message}</div> : null}
-        <form className="dialog-form" noValidate onSubmit={(e) => { e.preventDefault(); if (step < STEPS.length - 1) goto(step + 1); else void finish(); }}>
-          <FormView model={form} only={STEPS[step].fields} message={false} />
-          {confirm.length ? (
-            <table className="kv-table wizard-summary" aria-label="Settings">
-              <tbody>{confirm.map(([k, x]) => <tr key={k}><th scope="row">{k}</th><td data-key={k}>{String(x)}</td></tr>)}</tbody>
-            </table>
-          ) : null}
-          <button type="submit" hidden />
-        </form>
-      </div>
-      <div className="window-buttons">
-        <button type="button" className="btn" onClick={() => close(null)} disabled={busy}>Cancel</button>
-        <span className="spacer" />
-        <button type="button" className="btn" disabled={step === 0 || busy} onClick={() => setStep(step - 1)}>Back</button>
-        {step < STEPS.length - 1
-          ? <button type="button" className="btn primary" onClick={() => goto(step + 1)}>Next</button>
-          : <button type="button" className="btn primary" disabled={busy} onClick={() => void finish()}>Finish</button>}
-      </div>
-    </>
-  );
-}
-
 /** Open the wizard for `node`; on success the new VM is selected and its task log shown. */
 export function openCreateVm(node: string, taskStarted: (upid: string) => void): void {
-  const win = openWindow({ title: 'Create: Virtual Machine', width: 760, className: 'create-vm' }, () => (
-    <Wizard node={node} close={(upid, vmid) => {
-      win.close();
-      if (upid) {
-        taskStarted(upid);
-        resources.refresh();
-        if (vmid) navigate(`qemu/${vmid}`);
-      }
-    }} />
-  ));
+  openWizard({
+    title: 'Create: Virtual Machine',
+    className: 'create-vm',
+    steps: STEPS,
+    model: () => model(node),
+    firstField: 'vmid',
+    setup: (form) => {
+      api.get<number | string>('/cluster/nextid').then((id) => { if (!form.get('vmid')) form.set('vmid', String(id)); }).catch(() => {});
+      storagesFor(node, 'images').then((s) => form.setOptions('storage', s, s[0]?.value ?? '')).catch((e: Error) => form.setFieldError('storage', e.message));
+      isoImages(node).then((isos) => form.setOptions('iso', [{ value: 'none', label: 'Do not use any media' }, ...isos])).catch(() => {});
+    },
+    params: createParams,
+    submit: (v) => api.post<string>(apiPath('nodes', node, 'qemu'), createParams(v)),
+    done: (upid, v) => {
+      taskStarted(upid);
+      resources.refresh();
+      navigate(`qemu/${v.vmid}`);
+    },
+  });
 }

@@ -7,6 +7,7 @@ import { api, apiPath } from '../../lib/api';
 import { bytes } from '../../lib/format';
 import { hardwareOrder, hardwareTitle, isCdrom, isHardwareKey, type PendingEntry } from '../../lib/qemu';
 import { confirmDialog, runAction } from '../../components/Dialog';
+import { MenuButton } from '../../components/Menu';
 import { Toolbar } from '../../components/Grid';
 import type { ViewContext } from '../context';
 import { addDisk, addSerial, editCdrom, editNetwork, editorFor, moveDisk, resizeDisk, type VmRef } from './hardwareDialogs';
@@ -32,7 +33,6 @@ export function VmHardware({ ctx }: { ctx: ViewContext }): JSX.Element {
   const vmid = Number(ctx.vmid);
   const { rows: all, digest, error, reload } = useVmConfig(node, vmid);
   const [selected, setSelected] = useState<string | null>(null);
-  const [addMenu, setAddMenu] = useState(false);
   const present = new Set(all.map((e) => e.key));
   const rows = [...all.filter((e) => isHardwareKey(e.key)), ...DEFAULTS.filter((d) => !present.has(d.key))]
     .sort((a, b) => hardwareOrder(a.key) - hardwareOrder(b.key));
@@ -68,24 +68,18 @@ export function VmHardware({ ctx }: { ctx: ViewContext }): JSX.Element {
     reload();
   };
   const add = (fn: (v: VmRef) => Promise<void>) => () => {
-    setAddMenu(false);
     void fn(vm);
   };
 
   return (
     <div className="view grid-view vm-hardware">
       <Toolbar items={[
-        <span className="menu-wrap">
-          <button type="button" className="btn" aria-haspopup="menu" aria-expanded={addMenu} onClick={() => setAddMenu((m) => !m)}>Add ▾</button>
-          {addMenu ? (
-            <div className="menu" role="menu" onKeyDown={(e) => { if (e.key === 'Escape') setAddMenu(false); }}>
-              <button type="button" role="menuitem" className="menu-item" onClick={add(addDisk)}>Hard Disk</button>
-              <button type="button" role="menuitem" className="menu-item" onClick={add((v) => editCdrom(v))}>CD/DVD Drive</button>
-              <button type="button" role="menuitem" className="menu-item" onClick={add((v) => editNetwork(v))}>Network Device</button>
-              <button type="button" role="menuitem" className="menu-item" onClick={add(addSerial)}>Serial Port</button>
-            </div>
-          ) : null}
-        </span>,
+        <MenuButton text="Add" align="start" items={[
+          { text: 'Hard Disk', onClick: add(addDisk) },
+          { text: 'CD/DVD Drive', onClick: add((v) => editCdrom(v)) },
+          { text: 'Network Device', onClick: add((v) => editNetwork(v)) },
+          { text: 'Serial Port', onClick: add(addSerial) },
+        ]} />,
         { text: 'Remove', enabled: removable, onClick: () => sel && remove(sel) },
         { text: 'Edit', enabled: Boolean(editor), onClick: () => editor?.() },
         { text: 'Resize disk', enabled: isDisk(sel), onClick: () => sel && resizeDisk(vm, sel.key) },

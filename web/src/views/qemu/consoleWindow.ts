@@ -1,10 +1,10 @@
 // Consoles in their own browser window: the page itself with `?console=...` in its URL
 // (as Proxmox opens `/?console=kvm&novnc=1&vmid=...`), which shows only the console.
 
-export type ConsoleKind = 'vnc' | 'serial';
+import type { ConsoleKind } from '../../console/proxy';
 
 export function consoleUrl(node: string, vmid: number, kind: ConsoleKind, serial = 'serial0'): string {
-  const q = new URLSearchParams({ console: kind === 'vnc' ? 'kvm' : 'serial', node, vmid: String(vmid) });
+  const q = new URLSearchParams({ console: kind === 'vnc' ? 'kvm' : kind, node, vmid: String(vmid) });
   if (kind === 'serial') q.set('serial', serial);
   return `/?${q.toString()}`;
 }

@@ -19,12 +19,17 @@ export async function storagesFor(node: string, content: string): Promise<Option
     .map((s) => ({ value: s.storage, label: `${s.storage}${s.type ? ` (${s.type})` : ''}` }));
 }
 
-/** Every ISO image on the node's storages, as volume ids. */
-export async function isoImages(node: string): Promise<Option[]> {
-  const storages = await storagesFor(node, 'iso');
+/** Every volume of `content` (iso, vztmpl) on the node's storages, as volume ids. */
+export async function volumesOf(node: string, content: string): Promise<Option[]> {
+  const storages = await storagesFor(node, content);
   const lists = await Promise.all(storages.map((s) =>
-    api.get<{ volid: string }[]>(apiPath('nodes', node, 'storage', s.value, 'content'), { content: 'iso' }).catch(() => [])));
+    api.get<{ volid: string }[]>(apiPath('nodes', node, 'storage', s.value, 'content'), { content }).catch(() => [])));
   return lists.flat().map((v) => ({ value: v.volid, label: v.volid }));
+}
+
+/** Every ISO image on the node's storages, as volume ids. */
+export function isoImages(node: string): Promise<Option[]> {
+  return volumesOf(node, 'iso');
 }
 
 /** The first free index of a bus among the config's keys (scsi0, scsi1, ...). */

@@ -6,6 +6,7 @@ import { ApiError, api, apiPath } from '../../lib/api';
 import { bytes, time } from '../../lib/format';
 import { usePoll } from '../../lib/hooks';
 import { confirmDialog, openWindow, runAction, type WindowHandle } from '../../components/Dialog';
+import { restoreBackup } from '../guest/dialogs';
 import { Grid, Toolbar } from '../../components/Grid';
 import { ErrorLine } from '../../components/widgets';
 import type { ViewContext } from '../context';
@@ -148,6 +149,8 @@ export function StorageContent({ ctx }: { ctx: ViewContext }): JSX.Element {
     <div className="view grid-view storage-content">
       <Toolbar items={[
         { text: 'Upload', enabled: uploadable.length > 0, onClick: openUpload },
+        { text: 'Restore', enabled: sel?.content === 'backup', title: 'Restore this backup as a new guest (or over its own)',
+          onClick: () => sel && void restoreBackup(String(ctx.node), sel.volid, { vmid: sel.vmid, taskStarted: ctx.taskStarted }) },
         { text: 'Remove', enabled: Boolean(sel), danger: true, onClick: () => sel && remove(sel) },
         <label className="inline">Content: <select aria-label="Content type" value={filter} onChange={(e) => setFilter(e.target.value)}>
           <option value="">All</option>

@@ -1,0 +1,80 @@
+// VM/CT -> Backup: this guest's archives on every backup storage of its node
+// (GET .../storage/{storage}/content?content=backup&vmid=), with notes and protection; Backup
+// now, Restore (over this guest) and Remove.
+
+import { useState, type JSX } from 'react';
+import { api, apiPath } from '../../lib/api';
+import { bytes, time } from '../../lib/format';
+import { usePoll } from '../../lib/hooks';
+import { confirmDialog, runAction } from '../../components/Dialog';
+import { Grid, Toolbar, useSelection } from '../../components/Grid';
+import { ErrorLine } from '../../components/widgets';
+import type { ViewContext } from '../context';
+import { storagesFor } from '../qemu/storages';
+import { backupNow, restoreBackup } from './dialogs';
+import { guestNode } from './guest';
+
+export interface BackupEntry {
+  volid: string;
+  storage: string;
+  ctime?: number;
+  size?: number;
+  format?: string;
+  notes?: string;
+  protected?: number;
+  vmid?: number;
+}
+
+/** The backups of `vmid` on every backup storage of `node`. */
+export async function guestBackups(node: string, vmid: number): Promise<BackupEntry[]> {
+  const storages = await storagesFor(node, 'backup');
+  const lists = await Promise.all(storages.map(async (s) => {
+    const items = await api.get<BackupEntry[]>(apiPath('nodes', node, 'storage', s.value, 'content'), { content: 'backup', vmid });
+    return items.filter((b) => b.vmid === undefined || Number(b.vmid) === vmid).map((b) => ({ ...b, storage: s.value }));
+  }));
+  return lists.flat().sort((a, b) => (b.ctime ?? 0) - (a.ctime ?? 0));
+}
+
+export function GuestBackups({ ctx }: { ctx: ViewContext }): JSX.Element {
+  const node = guestNode(ctx);
+  const vmid = Number(ctx.vmid);
+  const [rows, setRows] = useState<BackupEntry[]>([]);
+  const [error, setError] = useState<Error | null>(null);
+  const reload = usePoll(async () => {
+    if (!node) return;
+    try {
+      setRows(await guestBackups(node, vmid));
+      setError(null);
+    } catch (e) {
+      setError(e as Error);
+    }
+  }, 10000, [node, vmid]);
+  const [selected, setSelected, sel] = useSelection(rows, (b) => b.volid);
+
+  const remove = async (b: BackupEntry): Promise<void> => {
+    if (!await confirmDialog({ title: 'Remove backup', message: `Remove ${b.volid}?`, confirmText: 'Remove', danger: true })) return;
+    const upid = await runAction(() => api.delete<string | null>(apiPath('nodes', node, 'storage', b.storage, 'content', b.volid)), 'Cannot remove backup');
+    if (typeof upid === 'string' && upid.startsWith('UPID:')) ctx.taskStarted(upid);
+    reload();
+  };
+  return (
+    <div className="view grid-view guest-backups">
+      <Toolbar items={[
+        { text: 'Backup now', primary: true, onClick: () => void backupNow(ctx, reload) },
+        { text: 'Restore', enabled: Boolean(sel), onClick: () => sel && void restoreBackup(node, sel.volid, { vmid, taskStarted: ctx.taskStarted }) },
+        { text: 'Remove', danger: true, enabled: Boolean(sel && !Number(sel.protected)), onClick: () => sel && void remove(sel) },
+      ]} />
+      <ErrorLine error={error} />
+      <Grid label="Backups" rows={rows} rowKey={(b) => b.volid} selected={selected} onSelect={setSelected} emptyText="No backups"
+        columns={[
+          { key: 'volid', title: 'Name', render: (b) => b.volid.replace(/^[^:]+:(backup\/)?/, '') },
+          { key: 'storage', title: 'Storage', width: '110px' },
+          { key: 'notes', title: 'Notes', width: '180px' },
+          { key: 'protected', title: 'Protected', width: '80px', render: (b) => (Number(b.protected) ? '🔒 yes' : '') },
+          { key: 'ctime', title: 'Date', width: '170px', render: (b) => (b.ctime ? time(b.ctime) : '') },
+          { key: 'format', title: 'Format', width: '90px' },
+          { key: 'size', title: 'Size', width: '90px', render: (b) => (b.size !== undefined ? bytes(b.size) : '') },
+        ]} />
+    </div>
+  );
+}
