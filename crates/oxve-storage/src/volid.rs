@@ -222,7 +222,7 @@ pub fn backup_format(name: &str) -> Option<String> {
     if name.len() > 4 && name.ends_with(".tgz") {
         return Some("tgz".into());
     }
-    for base in ["tar", "vma"] {
+    for base in ["tar", "vma", "oxar"] {
         if name.len() > base.len() + 1 && name.ends_with(&format!(".{base}")) {
             return Some(base.into());
         }
@@ -604,6 +604,8 @@ mod tests {
         assert_eq!(backup_format("a.tgz").as_deref(), Some("tgz"));
         assert_eq!(backup_format("a.tar").as_deref(), Some("tar"));
         assert_eq!(backup_format("a.zip"), None);
+        assert_eq!(backup_format("a.oxar.zst").as_deref(), Some("oxar.zst"));
+        assert_eq!(backup_format("a.oxar").as_deref(), Some("oxar"));
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! Backup volumes through the storage manager: their attributes (notes, protection, last
+//! verification) and pruning a storage's backups by retention options.
+
+use std::path::PathBuf;
+
+use oxve_types::calendar::Zone;
+
+use crate::backup::{self, archive_info, Verification};
+use crate::config::PruneBackups;
+use crate::content::ContentType;
+use crate::error::StorageError;
+use crate::manager::StorageManager;
+use crate::plugin::VolumeFilter;
+use crate::retention::{mark_backups, PruneEntry, PruneMark};
+use crate::volid::VolumeId;
+
+/// What `GET .../content/{volume}` adds for a backup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupAttributes {
+    pub path: PathBuf,
+    pub size: u64,
+    /// `oxar.zst`, `vma.zst`, ...
+    pub format: String,
+    /// `qemu`, `lxc`, `openvz` or `unknown`.
+    pub subtype: String,
+    /// All lines.
+    pub notes: Option<String>,
+    pub protected: bool,
+    pub verification: Option<Verification>,
+}
+
+fn file_name(volid: &VolumeId) -> &str {
+    volid.volname().rsplit('/').next().unwrap_or_default()
+}
+
+impl StorageManager {
+    /// The archive file of a backup volume; other volumes are refused.
+    pub fn backup_path(&self, volid: &VolumeId) -> Result<PathBuf, StorageError> {
+        let plugin = self.open(volid.storage())?;
+        let v = plugin.parse_volname(volid.volname())?;
+        if v.content != ContentType::Backup {
+            return Err(StorageError::InvalidVolumeId {
+                volid: volid.to_string(),
+                reason: format!("not a backup volume (content type '{}')", v.content),
+            });
+        }
+        plugin.path(volid.volname())
+    }
+
+    /// Size, format, notes, protection and last verification of a backup.
+    pub fn backup_attributes(&self, volid: &VolumeId) -> Result<BackupAttributes, StorageError> {
+        let path = self.backup_path(volid)?;
+        let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StorageError::VolumeNotFound {
+                volid: volid.to_string(),
+            },
+            _ => StorageError::io("stat", &path, e),
+        })?;
+        let info = archive_info(file_name(volid));
+        Ok(BackupAttributes {
+            size: meta.len(),
+            format: info.as_ref().map(|i| i.format.clone()).unwrap_or_else(|| {
+                crate::volid::backup_format(file_name(volid)).unwrap_or_default()
+            }),
+            subtype: info.map_or_else(|| "unknown".into(), |i| i.guest_type),
+            notes: backup::read_notes(&path),
+            protected: backup::is_protected(&path),
+            verification: backup::read_verification(&path),
+            path,
+        })
+    }
+
+    /// Set the notes (`Some`) and/or the protection (`Some`) of a backup.
+    pub fn update_backup_attributes(
+        &self,
+        volid: &VolumeId,
+        notes: Option<&str>,
+        protected: Option<bool>,
+    ) -> Result<(), StorageError> {
+        let path = self.backup_path(volid)?;
+        if !path.exists() {
+            return Err(StorageError::VolumeNotFound {
+                volid: volid.to_string(),
+            });
+        }
+        if let Some(notes) = notes {
+            backup::write_notes(&path, notes)?;
+        }
+        if let Some(protected) = protected {
+            backup::set_protected(&path, protected)?;
+        }
+        Ok(())
+    }
+
+    /// Mark (and unless `dry_run`, remove) the backups of `storage` by `keep` (the storage's
+    /// `prune-backups` when `None`), only those of guest `vmid` and/or type `guest_type` if
+    /// given. Returns every considered backup with its mark; removals are logged through
+    /// `log`. A failed removal does not stop the others; the call then fails at the end.
+    pub fn prune_backups(
+        &self,
+        storage: &str,
+        keep: Option<&PruneBackups>,
+        vmid: Option<u32>,
+        guest_type: Option<&str>,
+        dry_run: bool,
+        zone: &dyn Zone,
+        log: &mut dyn FnMut(String),
+    ) -> Result<Vec<PruneEntry>, StorageError> {
+        let entry = self.config().get(storage)?;
+        if !entry.content().contains(&ContentType::Backup) {
+            return Err(StorageError::ContentNotAllowed {
+                storage: storage.to_string(),
+                content: "backup".into(),
+            });
+        }
+        let keep = match keep {
+            Some(k) => k.clone(),
+            None => entry.props.effective_prune_backups().ok_or_else(|| {
+                StorageError::option(
+                    storage,
+                    "prune-backups",
+                    format!("no prune-backups options configured for storage '{storage}'"),
+                )
+            })?,
+        };
+        let filter = VolumeFilter {
+            vmid,
+            content: Some(ContentType::Backup),
+            ..Default::default()
+        };
+        let mut entries: Vec<PruneEntry> = Vec::new();
+        for item in self.list(storage, &filter)? {
+            let name = item.volid.rsplit('/').next().unwrap_or_default();
+            let info = archive_info(name);
+            let backup_type = info
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), |i| i.guest_type.clone());
+            if guest_type.is_some_and(|t| t != backup_type) {
+                continue;
+            }
+            let standard = info.as_ref().is_some_and(|i| i.standard_name);
+            let ctime = match info.as_ref().and_then(|i| i.time) {
+                Some(t) => zone.to_epoch(oxve_types::calendar::Fields {
+                    year: t[0] as i64,
+                    month: t[1] as i64,
+                    day: t[2] as i64,
+                    hour: t[3] as i64,
+                    minute: t[4] as i64,
+                    second: t[5] as i64,
+                }),
+                None => item.ctime.unwrap_or_default(),
+            };
+            entries.push(PruneEntry {
+                volid: item.volid.clone(),
+                ctime,
+                guest_type: backup_type,
+                vmid: info.and_then(|i| i.vmid).or(item.vmid),
+                standard_name: standard,
+                protected: item.protected,
+                mark: None,
+            });
+        }
+        mark_backups(&mut entries, &keep, zone);
+        if dry_run {
+            return Ok(entries);
+        }
+        let mut failed = false;
+        for e in entries.iter().filter(|e| e.mark == Some(PruneMark::Remove)) {
+            log(format!("removing backup '{}'", e.volid));
+            let removed = VolumeId::parse(&e.volid)
+                .and_then(|id| self.backup_path(&id))
+                .and_then(|path| backup::remove_archive(&path, &e.volid));
+            if let Err(err) = removed {
+                log(format!("error when removing backup '{}' - {err}", e.volid));
+                failed = true;
+            }
+        }
+        if failed {
+            return Err(StorageError::PruneFailed {
+                storage: storage.to_string(),
+            });
+        }
+        Ok(entries)
+    }
+}
