@@ -180,6 +180,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = wiring_state.set(Arc::downgrade(&state));
     spawn_cpu_sampler(state.clone());
     oxve_api::rrd_sampler::spawn(state.clone());
+    oxve_api::scheduler::spawn(state.clone());
     // The local storage's directories exist from the first start.
     if let Err(err) = state
         .storage
