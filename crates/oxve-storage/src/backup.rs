@@ -72,7 +72,14 @@ fn parse_time(text: &str) -> Option<[u32; 6]> {
         return None;
     }
     let n = |r: std::ops::Range<usize>| text[r].parse().ok();
-    Some([n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?])
+    Some([
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    ])
 }
 
 fn sidecar(archive: &Path, ext: &str) -> PathBuf {
@@ -202,7 +209,10 @@ pub fn remove_archive(archive: &Path, volid: &str) -> Result<(), StorageError> {
     let _ = remove_if_exists(&verify_path(archive));
     let _ = remove_if_exists(&protected_path(archive));
     let name = archive.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if let (Some(log), Some(dir)) = (archive_info(name).and_then(|i| i.log_name), archive.parent()) {
+    if let (Some(log), Some(dir)) = (
+        archive_info(name).and_then(|i| i.log_name),
+        archive.parent(),
+    ) {
         let _ = remove_if_exists(&dir.join(log));
     }
     Ok(())
@@ -229,7 +239,11 @@ mod tests {
         let i = archive_info("vzdump-lxc-100-renamed.oxar").unwrap();
         assert!(!i.standard_name);
         assert_eq!(i.vmid, None);
-        assert!(!archive_info("vzdump-qemu-99-2024_01_02-03_04_05.vma").unwrap().standard_name);
+        assert!(
+            !archive_info("vzdump-qemu-99-2024_01_02-03_04_05.vma")
+                .unwrap()
+                .standard_name
+        );
         assert!(archive_info("vzdump-kvm-100-2024_01_02-03_04_05.vma").is_none());
         assert!(archive_info("other.vma").is_none());
         assert!(archive_info("vzdump-qemu-100-2024_01_02-03_04_05.log").is_none());
@@ -238,7 +252,9 @@ mod tests {
     #[test]
     fn sidecars_follow_the_archive() {
         let dir = tempfile::tempdir().unwrap();
-        let archive = dir.path().join("vzdump-qemu-100-2024_01_02-03_04_05.oxar.zst");
+        let archive = dir
+            .path()
+            .join("vzdump-qemu-100-2024_01_02-03_04_05.oxar.zst");
         fs::write(&archive, b"data").unwrap();
         let log = dir.path().join("vzdump-qemu-100-2024_01_02-03_04_05.log");
         fs::write(&log, b"log").unwrap();

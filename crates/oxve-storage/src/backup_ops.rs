@@ -33,6 +33,20 @@ fn file_name(volid: &VolumeId) -> &str {
     volid.volname().rsplit('/').next().unwrap_or_default()
 }
 
+/// Which backups to prune, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneRequest {
+    pub storage: String,
+    /// The retention; the storage's `prune-backups` when `None`.
+    pub keep: Option<PruneBackups>,
+    /// Only this guest's backups.
+    pub vmid: Option<u32>,
+    /// Only backups of this guest type (`qemu`, `lxc`).
+    pub guest_type: Option<String>,
+    /// Only mark, remove nothing.
+    pub dry_run: bool,
+}
+
 impl StorageManager {
     /// The archive file of a backup volume; other volumes are refused.
     pub fn backup_path(&self, volid: &VolumeId) -> Result<PathBuf, StorageError> {
@@ -92,20 +106,18 @@ impl StorageManager {
         Ok(())
     }
 
-    /// Mark (and unless `dry_run`, remove) the backups of `storage` by `keep` (the storage's
-    /// `prune-backups` when `None`), only those of guest `vmid` and/or type `guest_type` if
-    /// given. Returns every considered backup with its mark; removals are logged through
-    /// `log`. A failed removal does not stop the others; the call then fails at the end.
+    /// Mark (and unless `dry_run`, remove) the backups of a storage by the retention options,
+    /// as Proxmox's `prune_backups`. Returns every considered backup with its mark; removals
+    /// are logged through `log`. A failed removal does not stop the others; the call then
+    /// fails at the end.
     pub fn prune_backups(
         &self,
-        storage: &str,
-        keep: Option<&PruneBackups>,
-        vmid: Option<u32>,
-        guest_type: Option<&str>,
-        dry_run: bool,
+        req: &PruneRequest,
         zone: &dyn Zone,
         log: &mut dyn FnMut(String),
     ) -> Result<Vec<PruneEntry>, StorageError> {
+        let storage = req.storage.as_str();
+        let (vmid, guest_type, dry_run) = (req.vmid, req.guest_type.as_deref(), req.dry_run);
         let entry = self.config().get(storage)?;
         if !entry.content().contains(&ContentType::Backup) {
             return Err(StorageError::ContentNotAllowed {
@@ -113,7 +125,7 @@ impl StorageManager {
                 content: "backup".into(),
             });
         }
-        let keep = match keep {
+        let keep = match &req.keep {
             Some(k) => k.clone(),
             None => entry.props.effective_prune_backups().ok_or_else(|| {
                 StorageError::option(

@@ -114,7 +114,7 @@ pub fn mark_group(group: &mut [&mut PruneEntry], keep: &PruneBackups, zone: &dyn
         return;
     }
     // Newest first; a stable sort keeps the listing order among equal times, as Perl's.
-    group.sort_by(|a, b| b.ctime.cmp(&a.ctime));
+    group.sort_by_key(|e| std::cmp::Reverse(e.ctime));
     let passes = [
         keep.keep_last,
         keep.keep_hourly,
@@ -191,8 +191,15 @@ mod tests {
 
     #[test]
     fn keep_last_keeps_the_newest() {
-        let times = [at(2024, 1, 1, 0, 0), at(2024, 1, 3, 0, 0), at(2024, 1, 2, 0, 0)];
-        assert_eq!(marks(&times, "keep-last=2", &[]), ["remove", "keep", "keep"]);
+        let times = [
+            at(2024, 1, 1, 0, 0),
+            at(2024, 1, 3, 0, 0),
+            at(2024, 1, 2, 0, 0),
+        ];
+        assert_eq!(
+            marks(&times, "keep-last=2", &[]),
+            ["remove", "keep", "keep"]
+        );
         assert_eq!(marks(&times, "keep-last=5", &[]), ["keep", "keep", "keep"]);
         // Protected backups are kept and do not count.
         assert_eq!(

@@ -59,7 +59,10 @@ async fn backup_jobs_crud_next_run_and_checks() {
     assert_eq!(list.len(), 1);
     let job = &list[0];
     let id = job["id"].as_str().unwrap().to_string();
-    assert!(id.starts_with("backup-") && id.len() == "backup-12345678-1234".len(), "{id}");
+    assert!(
+        id.starts_with("backup-") && id.len() == "backup-12345678-1234".len(),
+        "{id}"
+    );
     assert_eq!(job["type"], "vzdump");
     assert_eq!(job["schedule"], "sat 02:00");
     assert_eq!(job["enabled"], 1);
@@ -86,9 +89,16 @@ async fn backup_jobs_crud_next_run_and_checks() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let job = s.get(&format!("/cluster/backup/{id}"), &[]).await.data().clone();
+    let job = s
+        .get(&format!("/cluster/backup/{id}"), &[])
+        .await
+        .data()
+        .clone();
     assert_eq!(job["schedule"], "*/4:00");
-    assert!(job.get("comment").is_none() && job.get("vmid").is_none(), "{job:?}");
+    assert!(
+        job.get("comment").is_none() && job.get("vmid").is_none(),
+        "{job:?}"
+    );
     assert_eq!(job["all"], 1);
     let next = jobs(&s).await[0]["next-run"].as_i64().unwrap();
     assert!(next > now() && next <= now() + 4 * 3600);
@@ -117,50 +127,113 @@ async fn backup_jobs_crud_next_run_and_checks() {
 
     // Bad input: 400 naming the parameter, nothing stored.
     let bad: &[(&[(&str, &str)], &str)] = &[
-        (&[("id", "nightly"), ("schedule", "daily"), ("all", "1")], "id"),
-        (&[("schedule", "daily"), ("all", "1"), ("vmid", "100")], "all"),
+        (
+            &[("id", "nightly"), ("schedule", "daily"), ("all", "1")],
+            "id",
+        ),
+        (
+            &[("schedule", "daily"), ("all", "1"), ("vmid", "100")],
+            "all",
+        ),
         (&[("schedule", "daily")], "vmid"),
         (&[("vmid", "100")], "schedule"),
         (&[("schedule", "25:00"), ("vmid", "100")], "schedule"),
         (&[("schedule", "funday"), ("vmid", "100")], "schedule"),
-        (&[("schedule", "daily"), ("vmid", "100"), ("mode", "fast")], "mode"),
-        (&[("schedule", "daily"), ("vmid", "100"), ("prune-backups", "keep-all=1,keep-last=2")], "prune-backups"),
-        (&[("schedule", "daily"), ("vmid", "100"), ("storage", "local"), ("dumpdir", "/tmp")], "dumpdir"),
+        (
+            &[("schedule", "daily"), ("vmid", "100"), ("mode", "fast")],
+            "mode",
+        ),
+        (
+            &[
+                ("schedule", "daily"),
+                ("vmid", "100"),
+                ("prune-backups", "keep-all=1,keep-last=2"),
+            ],
+            "prune-backups",
+        ),
+        (
+            &[
+                ("schedule", "daily"),
+                ("vmid", "100"),
+                ("storage", "local"),
+                ("dumpdir", "/tmp"),
+            ],
+            "dumpdir",
+        ),
         (&[("schedule", "daily"), ("vmid", "1")], "vmid"),
-        (&[("schedule", "daily"), ("vmid", "100"), ("id", "a b")], "id"),
+        (
+            &[("schedule", "daily"), ("vmid", "100"), ("id", "a b")],
+            "id",
+        ),
     ];
     for (params, name) in bad {
         let r = s.post("/cluster/backup", params).await;
         assert_eq!(r.status, 400, "{params:?}: {:?}", r.body);
-        assert!(r.body["errors"][*name].is_string(), "{params:?}: {:?}", r.body);
+        assert!(
+            r.body["errors"][*name].is_string(),
+            "{params:?}: {:?}",
+            r.body
+        );
     }
     // Only root@pam may set host paths.
     let r = s
-        .post("/cluster/backup", &[("schedule", "daily"), ("vmid", "100"), ("dumpdir", "/srv/dump")])
+        .post(
+            "/cluster/backup",
+            &[
+                ("schedule", "daily"),
+                ("vmid", "100"),
+                ("dumpdir", "/srv/dump"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.body["errors"]["dumpdir"], "Only root may set this option.");
-    let r = s.put(&format!("/cluster/backup/{id}"), &[("delete", "nosuchoption")]).await;
+    assert_eq!(
+        r.body["errors"]["dumpdir"],
+        "Only root may set this option."
+    );
+    let r = s
+        .put(
+            &format!("/cluster/backup/{id}"),
+            &[("delete", "nosuchoption")],
+        )
+        .await;
     assert_eq!(r.status, 400, "{:?}", r.body);
-    let r = s.put(&format!("/cluster/backup/{id}"), &[("vmid", "100"), ("all", "1")]).await;
+    let r = s
+        .put(
+            &format!("/cluster/backup/{id}"),
+            &[("vmid", "100"), ("all", "1")],
+        )
+        .await;
     assert_eq!(r.status, 200, "the given vmid wins over all: {:?}", r.body);
     assert_eq!(jobs(&s).await.len(), 2);
 
     // Permissions: Sys.Audit to read, Sys.Modify to change.
     let userid = "auditor@pve";
     assert_eq!(
-        s.post("/access/users", &[("userid", userid), ("password", "user-pass-1")]).await.status,
+        s.post(
+            "/access/users",
+            &[("userid", userid), ("password", "user-pass-1")]
+        )
+        .await
+        .status,
         200
     );
     assert_eq!(
-        s.put("/access/acl", &[("path", "/"), ("roles", "PVEAuditor"), ("users", userid)]).await.status,
+        s.put(
+            "/access/acl",
+            &[("path", "/"), ("roles", "PVEAuditor"), ("users", userid)]
+        )
+        .await
+        .status,
         200
     );
     let auditor = Session::new(&d, userid, "user-pass-1").await;
     assert_eq!(jobs(&auditor).await.len(), 2);
     let r = auditor.delete("/cluster/backup/nightly", &[]).await;
     assert_eq!(r.status, 403, "{:?}", r.body);
-    let r = auditor.post("/cluster/backup", &[("schedule", "daily"), ("all", "1")]).await;
+    let r = auditor
+        .post("/cluster/backup", &[("schedule", "daily"), ("all", "1")])
+        .await;
     assert_eq!(r.status, 403, "{:?}", r.body);
 
     // Delete.
@@ -186,7 +259,12 @@ async fn scheduler_starts_a_due_job() {
     let r = s
         .post(
             "/cluster/backup",
-            &[("id", "everyminute"), ("schedule", "*:*"), ("vmid", "100"), ("storage", "local")],
+            &[
+                ("id", "everyminute"),
+                ("schedule", "*:*"),
+                ("vmid", "100"),
+                ("storage", "local"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -202,7 +280,9 @@ async fn scheduler_starts_a_due_job() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(
-        state["upid"].as_str().is_some_and(|u| u.contains(":vzdump:"))
+        state["upid"]
+            .as_str()
+            .is_some_and(|u| u.contains(":vzdump:"))
             || state["msg"].is_string(),
         "{state}"
     );
@@ -260,6 +340,10 @@ async fn scheduler_backs_up_a_vm_at_calendar_time() {
     let tasks = s
         .get("/nodes/testnode/tasks", &[("typefilter", "vzdump")])
         .await;
-    assert!(!tasks.data().as_array().unwrap().is_empty(), "{:?}", tasks.body);
+    assert!(
+        !tasks.data().as_array().unwrap().is_empty(),
+        "{:?}",
+        tasks.body
+    );
     s.delete("/cluster/backup/calendar", &[]).await;
 }

@@ -26,8 +26,11 @@ fn write_archive(path: &Path, vmid: u32, compression: Compression) {
         .unwrap();
     let out = std::fs::File::create(path).unwrap();
     let mut w = ArchiveWriter::new(out, compression, "qemu", vmid, 1_700_000_000).unwrap();
-    w.add_config("qemu-server.conf", b"memory: 128\nscsi0: local:100/vm-100-disk-0.raw\n")
-        .unwrap();
+    w.add_config(
+        "qemu-server.conf",
+        b"memory: 128\nscsi0: local:100/vm-100-disk-0.raw\n",
+    )
+    .unwrap();
     let mut src = FileSource::open(&disk).unwrap();
     w.add_disk("drive-scsi0", &mut src, &mut |_, _| {}).unwrap();
     w.finish().unwrap();
@@ -47,7 +50,10 @@ fn volume_path(volid: &str) -> String {
 
 async fn backups(s: &Session) -> Vec<Value> {
     let r = s
-        .get("/nodes/testnode/storage/local/content", &[("content", "backup")])
+        .get(
+            "/nodes/testnode/storage/local/content",
+            &[("content", "backup")],
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.data().as_array().unwrap().clone()
@@ -71,12 +77,18 @@ fn local_epoch(text: &str) -> i64 {
 async fn user(admin: &Session, d: &Daemon, name: &str, grants: &[(&str, &str)]) -> Session {
     let userid = format!("{name}@pve");
     let r = admin
-        .post("/access/users", &[("userid", &userid), ("password", "user-pass-1")])
+        .post(
+            "/access/users",
+            &[("userid", &userid), ("password", "user-pass-1")],
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     for (path, role) in grants {
         let r = admin
-            .put("/access/acl", &[("path", path), ("roles", role), ("users", &userid)])
+            .put(
+                "/access/acl",
+                &[("path", path), ("roles", role), ("users", &userid)],
+            )
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
@@ -108,17 +120,26 @@ async fn backup_listing_attributes_verify_and_delete() {
         e["size"].as_u64().unwrap(),
         std::fs::metadata(dump.join(good)).unwrap().len()
     );
-    assert_eq!(e["ctime"].as_i64().unwrap(), local_epoch("2024-01-02 03:04:05"));
+    assert_eq!(
+        e["ctime"].as_i64().unwrap(),
+        local_epoch("2024-01-02 03:04:05")
+    );
     assert!(e.get("notes").is_none() && e.get("protected").is_none());
     assert!(e.get("verification").is_none());
     let r = s
-        .get("/nodes/testnode/storage/local/content", &[("content", "backup"), ("vmid", "101")])
+        .get(
+            "/nodes/testnode/storage/local/content",
+            &[("content", "backup"), ("vmid", "101")],
+        )
         .await;
     assert_eq!(r.data().as_array().unwrap().len(), 1);
 
     // Notes and protection.
     let r = s
-        .put(&volume_path(&good_id), &[("notes", "nightly ✓\nsecond line"), ("protected", "1")])
+        .put(
+            &volume_path(&good_id),
+            &[("notes", "nightly ✓\nsecond line"), ("protected", "1")],
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let info = s.get(&volume_path(&good_id), &[]).await;
@@ -135,11 +156,17 @@ async fn backup_listing_attributes_verify_and_delete() {
     // A protected backup cannot be deleted; nothing changes.
     let r = s.delete(&volume_path(&good_id), &[]).await;
     assert_eq!(r.status, 400, "{:?}", r.body);
-    assert!(r.body["message"].as_str().unwrap().contains("protected"), "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("protected"),
+        "{:?}",
+        r.body
+    );
     assert!(dump.join(good).exists() && log.exists());
 
     // Verify: the intact archive passes, the one with a flipped data byte fails.
-    let r = s.post(&format!("{}/verify", volume_path(&good_id)), &[]).await;
+    let r = s
+        .post(&format!("{}/verify", volume_path(&good_id)), &[])
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let upid = r.data().as_str().unwrap().to_string();
     assert_eq!(wait_task(&s, &upid).await["exitstatus"], "OK");
@@ -148,7 +175,9 @@ async fn backup_listing_attributes_verify_and_delete() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
     std::fs::write(&bad_path, &bytes).unwrap();
-    let r = s.post(&format!("{}/verify", volume_path(&bad_id)), &[]).await;
+    let r = s
+        .post(&format!("{}/verify", volume_path(&bad_id)), &[])
+        .await;
     let bad_upid = r.data().as_str().unwrap().to_string();
     let status = wait_task(&s, &bad_upid).await;
     assert_ne!(status["exitstatus"], "OK");
@@ -156,14 +185,20 @@ async fn backup_listing_attributes_verify_and_delete() {
     assert_eq!(find(&list, &good_id)["verification"]["state"], "ok");
     assert_eq!(find(&list, &good_id)["verification"]["upid"], upid.as_str());
     assert_eq!(find(&list, &bad_id)["verification"]["state"], "failed");
-    assert_eq!(find(&list, &bad_id)["verification"]["upid"], bad_upid.as_str());
+    assert_eq!(
+        find(&list, &bad_id)["verification"]["upid"],
+        bad_upid.as_str()
+    );
 
     // Unprotected, it is deleted with its notes, log and verification record.
     let r = s.put(&volume_path(&good_id), &[("protected", "0")]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = s.delete(&volume_path(&good_id), &[]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"], "OK");
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
     let left: Vec<String> = std::fs::read_dir(&dump)
         .unwrap()
         .flatten()
@@ -173,7 +208,16 @@ async fn backup_listing_attributes_verify_and_delete() {
     assert!(left.is_empty(), "left behind: {left:?}");
 
     // Rights: a backup operator of guest 101 may change its backup, not another guest's.
-    let op = user(&s, &d, "op", &[("/storage/local", "PVEDatastoreUser"), ("/vms/101", "PVEVMUser")]).await;
+    let op = user(
+        &s,
+        &d,
+        "op",
+        &[
+            ("/storage/local", "PVEDatastoreUser"),
+            ("/vms/101", "PVEVMUser"),
+        ],
+    )
+    .await;
     let r = op.put(&volume_path(&bad_id), &[("notes", "checked")]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     write_archive(&dump.join(good), 100, Compression::Zstd { threads: 1 });
@@ -181,7 +225,9 @@ async fn backup_listing_attributes_verify_and_delete() {
     assert_eq!(r.status, 403, "{:?}", r.body);
     let seen: Vec<Value> = backups(&op).await;
     assert!(seen.iter().all(|e| e["vmid"] == 101), "{seen:?}");
-    let r = op.post(&format!("{}/verify", volume_path(&good_id)), &[]).await;
+    let r = op
+        .post(&format!("{}/verify", volume_path(&good_id)), &[])
+        .await;
     assert_eq!(r.status, 403, "{:?}", r.body);
 }
 
@@ -233,14 +279,33 @@ async fn prune_backups_dry_run_and_task() {
         ],
     );
     let ct100 = touch_backups(&dump, "lxc", 100, &["2024_03_01-10_00_00"]);
-    let q101 = touch_backups(&dump, "qemu", 101, &["2024_02_01-10_00_00", "2024_02_02-10_00_00"]);
-    std::fs::write(dump.join(format!("{}.protected", q101[0].trim_start_matches("local:backup/"))), b"").unwrap();
+    let q101 = touch_backups(
+        &dump,
+        "qemu",
+        101,
+        &["2024_02_01-10_00_00", "2024_02_02-10_00_00"],
+    );
+    std::fs::write(
+        dump.join(format!(
+            "{}.protected",
+            q101[0].trim_start_matches("local:backup/")
+        )),
+        b"",
+    )
+    .unwrap();
     std::fs::write(dump.join("vzdump-qemu-100-custom-name.oxar.zst"), b"x").unwrap();
     let prune = "/nodes/testnode/storage/local/prunebackups";
 
     // One guest: keep-daily=2 keeps the newest backup of each of the last two days.
     let r = s
-        .get(prune, &[("prune-backups", "keep-daily=2"), ("vmid", "100"), ("type", "qemu")])
+        .get(
+            prune,
+            &[
+                ("prune-backups", "keep-daily=2"),
+                ("vmid", "100"),
+                ("type", "qemu"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let mut want: Vec<(String, String)> = q100
@@ -255,7 +320,10 @@ async fn prune_backups_dry_run_and_task() {
     want.sort();
     assert_eq!(marks(r.data()), want);
     let e = &r.data().as_array().unwrap()[0];
-    assert!(e["ctime"].is_i64() && e["type"] == "qemu" && e["vmid"] == 100, "{e:?}");
+    assert!(
+        e["ctime"].is_i64() && e["type"] == "qemu" && e["vmid"] == 100,
+        "{e:?}"
+    );
 
     // The whole storage: groups per guest; protected backups are marked so and not counted.
     let r = s.get(prune, &[("prune-backups", "keep-last=1")]).await;
@@ -268,36 +336,66 @@ async fn prune_backups_dry_run_and_task() {
     assert_eq!(mark_of(&q100[0]), "remove");
     // Without options, the storage's (local: keep-all=1).
     let r = s.get(prune, &[("vmid", "100")]).await;
-    assert!(marks(r.data()).iter().all(|(_, m)| m == "keep" || m == "renamed"));
+    assert!(marks(r.data())
+        .iter()
+        .all(|(_, m)| m == "keep" || m == "renamed"));
 
     // Bad input names the parameter and changes nothing.
     let r = s.get(prune, &[("prune-backups", "keep-lots=1")]).await;
     assert_eq!(r.status, 400);
-    assert!(r.body["errors"]["prune-backups"].is_string(), "{:?}", r.body);
-    let r = s.delete(prune, &[("prune-backups", "keep-all=1,keep-last=1")]).await;
+    assert!(
+        r.body["errors"]["prune-backups"].is_string(),
+        "{:?}",
+        r.body
+    );
+    let r = s
+        .delete(prune, &[("prune-backups", "keep-all=1,keep-last=1")])
+        .await;
     assert_eq!(r.status, 400);
     let r = s.get(prune, &[("type", "openvz")]).await;
     assert_eq!(r.status, 400);
 
     // Permissions: auditing is not enough to prune.
     let auditor = user(&s, &d, "aud", &[("/storage/local", "PVEDatastoreUser")]).await;
-    assert_eq!(auditor.get(prune, &[("prune-backups", "keep-last=1")]).await.status, 200);
-    let r = auditor.delete(prune, &[("prune-backups", "keep-last=1")]).await;
+    assert_eq!(
+        auditor
+            .get(prune, &[("prune-backups", "keep-last=1")])
+            .await
+            .status,
+        200
+    );
+    let r = auditor
+        .delete(prune, &[("prune-backups", "keep-last=1")])
+        .await;
     assert_eq!(r.status, 403, "{:?}", r.body);
 
     // The prune task removes what the dry run marked, with the logs.
     let r = s
-        .delete(prune, &[("prune-backups", "keep-daily=2"), ("vmid", "100"), ("type", "qemu")])
+        .delete(
+            prune,
+            &[
+                ("prune-backups", "keep-daily=2"),
+                ("vmid", "100"),
+                ("type", "qemu"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let upid = r.data().as_str().unwrap().to_string();
     assert!(upid.contains(":prunebackups:100@local:"), "{upid}");
     assert_eq!(wait_task(&s, &upid).await["exitstatus"], "OK");
-    let exists = |volid: &str| dump.join(volid.trim_start_matches("local:backup/")).exists();
+    let exists = |volid: &str| {
+        dump.join(volid.trim_start_matches("local:backup/"))
+            .exists()
+    };
     assert!(!exists(&q100[0]) && !exists(&q100[1]) && !exists(&q100[2]));
     assert!(exists(&q100[3]) && exists(&q100[4]));
-    assert!(!dump.join("vzdump-qemu-100-2024_03_01-10_00_00.log").exists());
-    assert!(dump.join("vzdump-qemu-100-2024_03_02-21_00_00.log").exists());
+    assert!(!dump
+        .join("vzdump-qemu-100-2024_03_01-10_00_00.log")
+        .exists());
+    assert!(dump
+        .join("vzdump-qemu-100-2024_03_02-21_00_00.log")
+        .exists());
     assert!(exists(&ct100[0]) && exists(&q101[0]));
     assert!(dump.join("vzdump-qemu-100-custom-name.oxar.zst").exists());
 }

@@ -34,7 +34,12 @@ pub(crate) enum Decision {
 /// Decide for one job, updating its state as Proxmox does before deciding: a task that has
 /// ended is noted, a changed schedule or enabled flag counts from now, and on the first pass
 /// without `repeat-missed` the time missed while down is skipped.
-pub(crate) fn decide(job: &BackupJob, st: &mut JobState, tick: &Tick, task_running: bool) -> Decision {
+pub(crate) fn decide(
+    job: &BackupJob,
+    st: &mut JobState,
+    tick: &Tick,
+    task_running: bool,
+) -> Decision {
     use Decision::Skip;
     if job.get("node").is_some_and(|n| n != tick.node) {
         return Skip("runs on another node");
@@ -48,7 +53,9 @@ pub(crate) fn decide(job: &BackupJob, st: &mut JobState, tick: &Tick, task_runni
         st.config.enabled = seen.1.map(str::to_string);
         st.updated = Some(tick.now);
     }
-    let event = job.get("schedule").and_then(|s| CalendarEvent::parse(s).ok());
+    let event = job
+        .get("schedule")
+        .and_then(|s| CalendarEvent::parse(s).ok());
     let mut missed = None;
     if tick.first_run && job.flag("repeat-missed") != Some(true) {
         if let Some(at) = event
@@ -130,7 +137,13 @@ mod tests {
 
     /// Simulates the scheduler ticking every minute from `from` to `to` (the daemon started at
     /// `from`); each run's task ends within the minute. Returns the run times.
-    fn simulate(job: &BackupJob, st: &mut JobState, from: i64, to: i64, zone: &dyn Zone) -> Vec<i64> {
+    fn simulate(
+        job: &BackupJob,
+        st: &mut JobState,
+        from: i64,
+        to: i64,
+        zone: &dyn Zone,
+    ) -> Vec<i64> {
         let mut runs = Vec::new();
         let mut now = from;
         let mut first = true;
@@ -161,13 +174,32 @@ mod tests {
         // 2024-01-06 is a Saturday.
         let j = job(&[("schedule", "sat 02:00"), ("enabled", "1")]);
         let mut st = created(&j, at(2024, 1, 1, 12, 0));
-        let runs = simulate(&j, &mut st, at(2024, 1, 1, 12, 0), at(2024, 1, 20, 0, 0), &FixedOffset::UTC);
+        let runs = simulate(
+            &j,
+            &mut st,
+            at(2024, 1, 1, 12, 0),
+            at(2024, 1, 20, 0, 0),
+            &FixedOffset::UTC,
+        );
         assert_eq!(runs, [at(2024, 1, 6, 2, 0), at(2024, 1, 13, 2, 0)]);
 
         let j = job(&[("schedule", "*/4:00")]);
         let mut st = created(&j, at(2024, 1, 1, 1, 0));
-        let runs = simulate(&j, &mut st, at(2024, 1, 1, 1, 0), at(2024, 1, 1, 13, 0), &FixedOffset::UTC);
-        assert_eq!(runs, [at(2024, 1, 1, 4, 0), at(2024, 1, 1, 8, 0), at(2024, 1, 1, 12, 0)]);
+        let runs = simulate(
+            &j,
+            &mut st,
+            at(2024, 1, 1, 1, 0),
+            at(2024, 1, 1, 13, 0),
+            &FixedOffset::UTC,
+        );
+        assert_eq!(
+            runs,
+            [
+                at(2024, 1, 1, 4, 0),
+                at(2024, 1, 1, 8, 0),
+                at(2024, 1, 1, 12, 0)
+            ]
+        );
     }
 
     #[test]
@@ -175,7 +207,13 @@ mod tests {
         // 02:00 at UTC+2 is 00:00 UTC.
         let j = job(&[("schedule", "02:00")]);
         let mut st = created(&j, at(2024, 1, 1, 12, 0));
-        let runs = simulate(&j, &mut st, at(2024, 1, 1, 12, 0), at(2024, 1, 2, 12, 0), &FixedOffset::hours(2));
+        let runs = simulate(
+            &j,
+            &mut st,
+            at(2024, 1, 1, 12, 0),
+            at(2024, 1, 2, 12, 0),
+            &FixedOffset::hours(2),
+        );
         assert_eq!(runs, [at(2024, 1, 2, 0, 0)]);
     }
 
@@ -183,10 +221,22 @@ mod tests {
     fn restart_neither_repeats_nor_runs_twice() {
         let j = job(&[("schedule", "daily")]);
         let mut st = created(&j, at(2024, 1, 1, 12, 0));
-        let runs = simulate(&j, &mut st, at(2024, 1, 1, 12, 0), at(2024, 1, 2, 0, 5), &FixedOffset::UTC);
+        let runs = simulate(
+            &j,
+            &mut st,
+            at(2024, 1, 1, 12, 0),
+            at(2024, 1, 2, 0, 5),
+            &FixedOffset::UTC,
+        );
         assert_eq!(runs, [at(2024, 1, 2, 0, 0)]);
         // The daemon restarts a few minutes later: the run of today is not repeated.
-        let runs = simulate(&j, &mut st, at(2024, 1, 2, 0, 10), at(2024, 1, 2, 12, 0), &FixedOffset::UTC);
+        let runs = simulate(
+            &j,
+            &mut st,
+            at(2024, 1, 2, 0, 10),
+            at(2024, 1, 2, 12, 0),
+            &FixedOffset::UTC,
+        );
         assert!(runs.is_empty());
     }
 
@@ -203,10 +253,20 @@ mod tests {
             zone: &FixedOffset::UTC,
         };
         let mut st = created(&j, down);
-        assert_eq!(decide(&j, &mut st, &tick, false), Decision::MissedSkipped(at(2024, 1, 2, 0, 0)));
+        assert_eq!(
+            decide(&j, &mut st, &tick, false),
+            Decision::MissedSkipped(at(2024, 1, 2, 0, 0))
+        );
         // Not made up later that day either.
-        let later = Tick { now: back + 60, first_run: false, ..tick };
-        assert_eq!(decide(&j, &mut st, &later, false), Decision::Wait(Some(at(2024, 1, 3, 0, 0))));
+        let later = Tick {
+            now: back + 60,
+            first_run: false,
+            ..tick
+        };
+        assert_eq!(
+            decide(&j, &mut st, &later, false),
+            Decision::Wait(Some(at(2024, 1, 3, 0, 0)))
+        );
 
         // With repeat-missed the missed run starts at once, then once only.
         j.set("repeat-missed", "1");
@@ -214,8 +274,15 @@ mod tests {
         assert_eq!(decide(&j, &mut st, &tick, false), Decision::Run);
         st = starting(&st, back);
         started(&mut st, Ok("UPID:x".into()));
-        let later = Tick { now: back + 60, first_run: false, ..tick };
-        assert_eq!(decide(&j, &mut st, &later, false), Decision::Wait(Some(at(2024, 1, 3, 0, 0))));
+        let later = Tick {
+            now: back + 60,
+            first_run: false,
+            ..tick
+        };
+        assert_eq!(
+            decide(&j, &mut st, &later, false),
+            Decision::Wait(Some(at(2024, 1, 3, 0, 0)))
+        );
     }
 
     #[test]
@@ -228,19 +295,31 @@ mod tests {
         };
         let j = job(&[("schedule", "daily"), ("node", "n2")]);
         let mut st = created(&j, at(2024, 1, 1, 12, 0));
-        assert!(matches!(decide(&j, &mut st, &tick, false), Decision::Skip(_)));
+        assert!(matches!(
+            decide(&j, &mut st, &tick, false),
+            Decision::Skip(_)
+        ));
         let j = job(&[("schedule", "daily"), ("enabled", "0")]);
         let mut st = created(&j, at(2024, 1, 1, 12, 0));
-        assert_eq!(decide(&j, &mut st, &tick, false), Decision::Skip("disabled"));
+        assert_eq!(
+            decide(&j, &mut st, &tick, false),
+            Decision::Skip("disabled")
+        );
         // Re-enabled: counts from the change, so the past midnight is not run.
         let j = job(&[("schedule", "daily"), ("enabled", "1")]);
-        assert!(matches!(decide(&j, &mut st, &tick, false), Decision::Wait(_)));
+        assert!(matches!(
+            decide(&j, &mut st, &tick, false),
+            Decision::Wait(_)
+        ));
 
         let j = job(&[("schedule", "*:*")]);
         let mut st = created(&j, at(2024, 1, 1, 23, 58));
         st = starting(&st, at(2024, 1, 1, 23, 59));
         started(&mut st, Ok("UPID:x".into()));
-        assert_eq!(decide(&j, &mut st, &tick, true), Decision::Skip("previous run still active"));
+        assert_eq!(
+            decide(&j, &mut st, &tick, true),
+            Decision::Skip("previous run still active")
+        );
         assert_eq!(decide(&j, &mut st, &tick, false), Decision::Run);
 
         // A start that failed is noted, and the job is due again at its next time.

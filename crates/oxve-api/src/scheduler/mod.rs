@@ -50,7 +50,12 @@ async fn run(state: Arc<AppState>, clock: Arc<dyn Clock>, zone: Arc<dyn Zone>) {
 }
 
 /// One pass over every job: start those that are due; drop states of deleted jobs.
-pub(crate) async fn run_due_jobs(state: &Arc<AppState>, now: i64, first_run: bool, zone: &dyn Zone) {
+pub(crate) async fn run_due_jobs(
+    state: &Arc<AppState>,
+    now: i64,
+    first_run: bool,
+    zone: &dyn Zone,
+) {
     let jobs = match read_jobs(state.store.as_ref()).await {
         Ok(jobs) => jobs,
         Err(e) => {
@@ -109,7 +114,10 @@ fn persist(state: &AppState, id: &str, st: &JobState) {
 }
 
 /// Start one run of a job through vzdump as `root@pam`; the UPID of its task.
-async fn start_job(state: &Arc<AppState>, job: &crate::api::backup_jobs::store::BackupJob) -> Result<String, String> {
+async fn start_job(
+    state: &Arc<AppState>,
+    job: &crate::api::backup_jobs::store::BackupJob,
+) -> Result<String, String> {
     let env = RpcEnv {
         state: state.clone(),
         auth_id: Some(oxve_auth::Authid::root()),

@@ -28,11 +28,8 @@ impl Value {
                 if v < start {
                     return false;
                 }
-                let hit = if step > 0 {
-                    (v - start) % step == 0
-                } else {
-                    v == start
-                };
+                // step 0 (`5/0`) only matches the start itself
+                let hit = (v - start).checked_rem(step).map_or(v == start, |r| r == 0);
                 hit && end.is_none_or(|e| v <= e)
             }
         }
@@ -51,13 +48,10 @@ impl Value {
             }
             Value::Repeated(start, step, end) => {
                 if v < start {
-                    Some(start)
-                } else if step > 0 {
-                    let n = start + (v - start + step) / step * step;
-                    end.is_none_or(|e| n <= e).then_some(n)
-                } else {
-                    None
+                    return Some(start);
                 }
+                let n = start + (v - start + step).checked_div(step)? * step;
+                end.is_none_or(|e| n <= e).then_some(n)
             }
         }
     }
@@ -382,7 +376,9 @@ impl fmt::Display for Value {
 
 /// Check for the `pve-calendar-event` format.
 pub fn check_calendar_event(text: &str) -> Result<(), String> {
-    CalendarEvent::parse(text).map(|_| ()).map_err(|e| e.to_string())
+    CalendarEvent::parse(text)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -394,7 +390,10 @@ mod tests {
     fn parses_common_forms() {
         let ev = CalendarEvent::parse("sat 02:00").unwrap();
         assert_eq!(ev.weekdays, 1 << 5);
-        assert_eq!((ev.hour.clone(), ev.minute.clone()), (vec![Single(2)], vec![Single(0)]));
+        assert_eq!(
+            (ev.hour.clone(), ev.minute.clone()),
+            (vec![Single(2)], vec![Single(0)])
+        );
         assert_eq!(ev.second, vec![Single(0)]);
 
         let ev = CalendarEvent::parse("*/4:00").unwrap();
@@ -419,7 +418,10 @@ mod tests {
         assert_eq!(ev.hour, vec![Single(0)]);
 
         let ev = CalendarEvent::parse("2:30").unwrap();
-        assert_eq!((ev.hour.clone(), ev.minute.clone()), (vec![Single(2)], vec![Single(30)]));
+        assert_eq!(
+            (ev.hour.clone(), ev.minute.clone()),
+            (vec![Single(2)], vec![Single(30)])
+        );
         let ev = CalendarEvent::parse("*/5").unwrap();
         assert!(ev.hour.is_empty());
         assert_eq!(ev.minute, vec![Repeated(0, 5, None)]);
@@ -441,8 +443,17 @@ mod tests {
     #[test]
     fn rejects_bad_events() {
         for bad in [
-            "", "funday", "25:00", "12:60", "*-13-01", "*-*-32", "5..3", "sat 02:00 x", "mon..",
-            "12:", "hourly daily",
+            "",
+            "funday",
+            "25:00",
+            "12:60",
+            "*-13-01",
+            "*-*-32",
+            "5..3",
+            "sat 02:00 x",
+            "mon..",
+            "12:",
+            "hourly daily",
         ] {
             assert!(CalendarEvent::parse(bad).is_err(), "{bad:?} parsed");
         }

@@ -216,7 +216,10 @@ mod tests {
             second: 0,
         });
         let t = z.to_tm(e);
-        assert_eq!((t.year, t.month, t.day, t.hour, t.minute), (2025, 1, 2, 1, 0));
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute),
+            (2025, 1, 2, 1, 0)
+        );
         let plus2 = FixedOffset::hours(2);
         assert_eq!(plus2.to_tm(0).hour, 2);
         assert_eq!(plus2.to_epoch(plus2.to_tm(12345).into()), 12345);

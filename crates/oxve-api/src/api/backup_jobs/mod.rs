@@ -70,7 +70,10 @@ async fn check_param_permissions(
     if let Some(storage) = storage_target {
         let path = format!("/storage/{storage}");
         if !perms.has_privs(&path, &["Datastore.Allocate"], false) {
-            return Err(ApiError::permission_check_failed(&path, "Datastore.Allocate"));
+            return Err(ApiError::permission_check_failed(
+                &path,
+                "Datastore.Allocate",
+            ));
         }
     }
     Ok(())
@@ -102,7 +105,11 @@ const MODIFY: Permission = Permission::Privs {
 async fn create_job(env: RpcEnv, params: Params) -> Result<Value, ApiError> {
     let given = given_props(&params);
     let keys: Vec<&str> = given.iter().map(|(k, _)| k.as_str()).collect();
-    let storage_target = params.str("storage").or(if params.has("dumpdir") { None } else { Some("local") });
+    let storage_target = params.str("storage").or(if params.has("dumpdir") {
+        None
+    } else {
+        Some("local")
+    });
     check_param_permissions(&env, &keys, storage_target).await?;
     let mut job = BackupJob {
         id: params.str("id").map_or_else(generate_id, str::to_string),
@@ -120,7 +127,10 @@ async fn create_job(env: RpcEnv, params: Params) -> Result<Value, ApiError> {
     let created = job.clone();
     update_jobs(env.state.store.as_ref(), move |jobs| {
         if jobs.iter().any(|j| j.id == created.id) {
-            return Err(ApiError::param("id", format!("Job ID '{}' already exists", created.id)));
+            return Err(ApiError::param(
+                "id",
+                format!("Job ID '{}' already exists", created.id),
+            ));
         }
         jobs.push(created.clone());
         Ok(())
@@ -137,7 +147,11 @@ async fn update_job(env: RpcEnv, params: Params) -> Result<Value, ApiError> {
     let given = given_props(&params);
     let delete: Vec<String> = params
         .str("delete")
-        .map(|d| oxve_types::format::split_list(d).map(str::to_string).collect())
+        .map(|d| {
+            oxve_types::format::split_list(d)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     if given.is_empty() && delete.is_empty() {
         return Err(ApiError::bad_request("no options specified"));
@@ -157,7 +171,10 @@ async fn update_job(env: RpcEnv, params: Params) -> Result<Value, ApiError> {
     check_param_permissions(&env, &keys, storage_target).await?;
     let given_keys: Vec<String> = given.iter().map(|(k, _)| k.clone()).collect();
     let job = update_jobs(env.state.store.as_ref(), move |jobs| {
-        let job = jobs.iter_mut().find(|j| j.id == id).ok_or_else(|| no_such_job(&id))?;
+        let job = jobs
+            .iter_mut()
+            .find(|j| j.id == id)
+            .ok_or_else(|| no_such_job(&id))?;
         let mut changed = job.clone();
         for key in &delete {
             changed.props.remove(key);
@@ -190,7 +207,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     vec![
         ApiMethod::new(HttpMethod::Get, "/cluster/backup", "index")
             .description("List vzdump backup schedule.")
-            .returns(Schema::array("", Schema::object("").additional_properties(true)))
+            .returns(Schema::array(
+                "",
+                Schema::object("").additional_properties(true),
+            ))
             .permission(AUDIT)
             .handler(|env: RpcEnv, _| async move {
                 let now = now();
@@ -222,7 +242,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .handler(|env: RpcEnv, params| async move {
                 let id = params.req_str("id");
                 let jobs = read_jobs(env.state.store.as_ref()).await?;
-                let job = jobs.iter().find(|j| j.id == id).ok_or_else(|| no_such_job(id))?;
+                let job = jobs
+                    .iter()
+                    .find(|j| j.id == id)
+                    .ok_or_else(|| no_such_job(id))?;
                 Ok(job_json(job))
             }),
         ApiMethod::new(HttpMethod::Put, "/cluster/backup/{id}", "update_job")

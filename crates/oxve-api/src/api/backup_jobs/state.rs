@@ -68,7 +68,9 @@ pub(crate) fn state_dir(data_dir: &Path) -> PathBuf {
 pub(crate) fn state_path(data_dir: &Path, id: &str) -> Option<PathBuf> {
     let ok = !id.is_empty()
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     ok.then(|| state_dir(data_dir).join(format!("vzdump-{id}.json")))
 }
 
@@ -108,7 +110,11 @@ pub(crate) fn state_ids(data_dir: &Path) -> Vec<String> {
     dir.flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            Some(name.strip_prefix("vzdump-")?.strip_suffix(".json")?.to_string())
+            Some(
+                name.strip_prefix("vzdump-")?
+                    .strip_suffix(".json")?
+                    .to_string(),
+            )
         })
         .collect()
 }

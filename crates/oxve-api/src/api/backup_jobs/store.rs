@@ -20,7 +20,10 @@ pub(crate) struct BackupJob {
 
 impl BackupJob {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.props.get(key).and_then(|v| v.first()).map(String::as_str)
+        self.props
+            .get(key)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
 
     pub fn flag(&self, key: &str) -> Option<bool> {
@@ -34,7 +37,10 @@ impl BackupJob {
     fn from_section(s: &ConfigSection) -> Self {
         let mut props: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, v) in &s.properties {
-            props.entry(k.clone()).or_default().push(v.clone().unwrap_or_default());
+            props
+                .entry(k.clone())
+                .or_default()
+                .push(v.clone().unwrap_or_default());
         }
         BackupJob {
             id: s.id.clone(),
@@ -59,7 +65,12 @@ fn internal(e: impl ToString) -> ApiError {
 
 /// Every backup job, in file order.
 pub(crate) async fn read_jobs(store: &dyn ConfigStore) -> Result<Vec<BackupJob>, ApiError> {
-    let text = store.get(JOBS_CFG).await.map_err(internal)?.map(|e| e.text).unwrap_or_default();
+    let text = store
+        .get(JOBS_CFG)
+        .await
+        .map_err(internal)?
+        .map(|e| e.text)
+        .unwrap_or_default();
     let sections = parse_section_config(&text).map_err(internal)?;
     Ok(sections
         .iter()
@@ -87,15 +98,20 @@ where
             .collect();
         let result = change(&mut jobs)?;
         // Other job types first, as they were; then the backup jobs.
-        let mut out: Vec<ConfigSection> =
-            sections.into_iter().filter(|s| s.section_type != JOB_TYPE).collect();
+        let mut out: Vec<ConfigSection> = sections
+            .into_iter()
+            .filter(|s| s.section_type != JOB_TYPE)
+            .collect();
         out.extend(jobs.iter().map(BackupJob::to_section));
-        let new_text = write_section_config(&out).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let new_text =
+            write_section_config(&out).map_err(|e| ApiError::bad_request(e.to_string()))?;
         match store.put(JOBS_CFG, &new_text, expect).await {
             Ok(_) => return Ok(result),
             Err(StoreError::DigestMismatch | StoreError::AlreadyExists { .. }) => continue,
             Err(e) => return Err(internal(e)),
         }
     }
-    Err(ApiError::internal("jobs.cfg is changing too fast, try again"))
+    Err(ApiError::internal(
+        "jobs.cfg is changing too fast, try again",
+    ))
 }

@@ -38,25 +38,39 @@ pub(crate) fn verify_job(job: &BackupJob) -> Result<(), ApiError> {
         }
     }
     if job.get("prune-backups").is_some() && job.get("maxfiles").is_some() {
-        errors.insert("prune-backups".into(), "option conflicts with option 'maxfiles'".into());
+        errors.insert(
+            "prune-backups".into(),
+            "option conflicts with option 'maxfiles'".into(),
+        );
     } else if let Some(text) = job.get("prune-backups") {
         if let Err(e) = PruneBackups::parse(text) {
             errors.insert("prune-backups".into(), e);
         }
     }
     if has("storage") && has("dumpdir") {
-        errors.insert("dumpdir".into(), "option conflicts with option 'storage'".into());
+        errors.insert(
+            "dumpdir".into(),
+            "option conflicts with option 'storage'".into(),
+        );
     }
-    if !(has("all") || has("stop") || has("pool")) && !has("vmid") {
-        errors.entry("vmid".into()).or_insert_with(|| "property is missing".into());
+    if !["all", "stop", "pool", "vmid"].into_iter().any(has) {
+        errors
+            .entry("vmid".into())
+            .or_insert_with(|| "property is missing".into());
     }
     for key in ["notes-template", "protected"] {
         if job.get(key).is_some() && job.get("storage").is_none() {
-            errors.insert("storage".into(), format!("missing property - '{key}' requires this property"));
+            errors.insert(
+                "storage".into(),
+                format!("missing property - '{key}' requires this property"),
+            );
         }
     }
     if job.get("schedule").is_none() {
-        errors.insert("schedule".into(), "neither 'schedule' nor 'starttime' given".into());
+        errors.insert(
+            "schedule".into(),
+            "neither 'schedule' nor 'starttime' given".into(),
+        );
     }
     if errors.is_empty() {
         Ok(())
@@ -115,19 +129,36 @@ mod tests {
         assert_eq!(errors(&job(&[("schedule", "daily")])), ["vmid"]);
         assert_eq!(errors(&job(&[("vmid", "100")])), ["schedule"]);
         assert_eq!(
-            errors(&job(&[("vmid", "100"), ("all", "1"), ("schedule", "daily")])),
+            errors(&job(&[
+                ("vmid", "100"),
+                ("all", "1"),
+                ("schedule", "daily")
+            ])),
             ["all"]
         );
         assert_eq!(
-            errors(&job(&[("all", "1"), ("storage", "a"), ("dumpdir", "/x"), ("schedule", "daily")])),
+            errors(&job(&[
+                ("all", "1"),
+                ("storage", "a"),
+                ("dumpdir", "/x"),
+                ("schedule", "daily")
+            ])),
             ["dumpdir"]
         );
         assert_eq!(
-            errors(&job(&[("all", "1"), ("prune-backups", "keep-x=1"), ("schedule", "daily")])),
+            errors(&job(&[
+                ("all", "1"),
+                ("prune-backups", "keep-x=1"),
+                ("schedule", "daily")
+            ])),
             ["prune-backups"]
         );
         assert_eq!(
-            errors(&job(&[("all", "1"), ("protected", "1"), ("schedule", "daily")])),
+            errors(&job(&[
+                ("all", "1"),
+                ("protected", "1"),
+                ("schedule", "daily")
+            ])),
             ["storage"]
         );
     }
@@ -138,7 +169,10 @@ mod tests {
         convert_starttime(&mut j);
         assert_eq!(j.get("schedule"), Some("mon,tue 02:30"));
         assert!(j.get("starttime").is_none() && j.get("dow").is_none());
-        let mut j = job(&[("starttime", "2:30"), ("dow", "mon,tue,wed,thu,fri,sat,sun")]);
+        let mut j = job(&[
+            ("starttime", "2:30"),
+            ("dow", "mon,tue,wed,thu,fri,sat,sun"),
+        ]);
         convert_starttime(&mut j);
         assert_eq!(j.get("schedule"), Some("2:30"));
     }
@@ -148,7 +182,10 @@ mod tests {
         let mut j = job(&[("all", "1"), ("exclude", "101")]);
         j.set("vmid", "100");
         normalize_selection(&mut j, &["vmid"]);
-        assert_eq!((j.get("all"), j.get("exclude"), j.get("vmid")), (None, None, Some("100")));
+        assert_eq!(
+            (j.get("all"), j.get("exclude"), j.get("vmid")),
+            (None, None, Some("100"))
+        );
         let mut j = job(&[("vmid", "100")]);
         j.set("all", "1");
         normalize_selection(&mut j, &["all"]);

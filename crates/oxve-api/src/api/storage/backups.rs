@@ -17,7 +17,11 @@ use crate::env::RpcEnv;
 /// Whether the caller may read and change a backup of `owner` on `storage`: with
 /// Datastore.Allocate on the storage, or Datastore.AllocateSpace there and VM.Backup on the
 /// owning guest.
-pub(crate) fn may_access_backup(perms: &dyn PermissionChecker, storage: &str, owner: Option<u32>) -> bool {
+pub(crate) fn may_access_backup(
+    perms: &dyn PermissionChecker,
+    storage: &str,
+    owner: Option<u32>,
+) -> bool {
     let path = format!("/storage/{storage}");
     if perms.has_privs(&path, &["Datastore.Allocate"], false) {
         return true;
@@ -40,14 +44,17 @@ pub(crate) async fn check_backup_access(
     }
     Err(match owner {
         Some(vmid) => ApiError::permission_check_failed(&format!("/vms/{vmid}"), "VM.Backup"),
-        None => ApiError::permission_check_failed(&format!("/storage/{storage}"), "Datastore.Allocate"),
+        None => {
+            ApiError::permission_check_failed(&format!("/storage/{storage}"), "Datastore.Allocate")
+        }
     })
 }
 
 /// Listing fields Proxmox adds to backups: `subtype`, and the last verification.
 pub(crate) fn backup_extras(m: &StorageManager, entry: &VolumeEntry) -> Value {
     let name = entry.volid.rsplit('/').next().unwrap_or_default();
-    let subtype = backup::archive_info(name).map_or_else(|| "unknown".to_string(), |i| i.guest_type);
+    let subtype =
+        backup::archive_info(name).map_or_else(|| "unknown".to_string(), |i| i.guest_type);
     let mut extra = json!({ "subtype": subtype });
     let verification = VolumeId::parse(&entry.volid)
         .and_then(|id| m.backup_path(&id))
@@ -66,9 +73,9 @@ pub(crate) fn verification_json(v: &Verification) -> Value {
 /// The owning guest of a backup volume id, from its name.
 pub(crate) fn backup_owner(volid: &VolumeId) -> Option<u32> {
     let name = volid.volname().rsplit('/').next()?;
-    backup::archive_info(name).and_then(|i| i.vmid).or_else(|| {
-        oxve_storage::volid::BackupArchive::parse(name).map(|a| a.vmid)
-    })
+    backup::archive_info(name)
+        .and_then(|i| i.vmid)
+        .or_else(|| oxve_storage::volid::BackupArchive::parse(name).map(|a| a.vmid))
 }
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {

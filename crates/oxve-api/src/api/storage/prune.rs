@@ -3,6 +3,7 @@
 //! in a task; plus [`prune_guest_backups`], what a backup job calls after backing up a guest.
 
 use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
+use oxve_storage::backup_ops::PruneRequest;
 use oxve_storage::config::PruneBackups;
 use oxve_storage::retention::{PruneEntry, PruneMark};
 use oxve_types::calendar::LocalZone;
@@ -15,17 +16,23 @@ use super::content::storage_node;
 use crate::api::common::local_node;
 use crate::env::RpcEnv;
 
-const PRUNE_DESC: &str = "Use these retention options instead of those from the storage configuration.";
+const PRUNE_DESC: &str =
+    "Use these retention options instead of those from the storage configuration.";
 
 fn params_schema(vmid_desc: &'static str) -> oxve_types::schema::ObjectSchema {
     storage_node()
         .optional("prune-backups", Schema::string(PRUNE_DESC))
         .optional(
             "type",
-            Schema::string("Either 'qemu' or 'lxc'. Only consider backups for guests of this type.")
-                .enum_values(&["qemu", "lxc"]),
+            Schema::string(
+                "Either 'qemu' or 'lxc'. Only consider backups for guests of this type.",
+            )
+            .enum_values(&["qemu", "lxc"]),
         )
-        .optional("vmid", Schema::integer(vmid_desc).minimum(100).maximum(999_999_999))
+        .optional(
+            "vmid",
+            Schema::integer(vmid_desc).minimum(100).maximum(999_999_999),
+        )
 }
 
 fn parse_keep(params: &Params) -> Result<Option<PruneBackups>, ApiError> {
@@ -64,19 +71,23 @@ async fn run_prune(
     };
     let joined = tokio::task::spawn_blocking(move || {
         let mut log = Vec::new();
-        let result = manager.prune_backups(
-            &storage,
-            keep.as_ref(),
+        let req = PruneRequest {
+            storage,
+            keep,
             vmid,
-            guest_type.as_deref(),
+            guest_type,
             dry_run,
-            &LocalZone,
-            &mut |line| log.push(line),
-        );
+        };
+        let result = manager.prune_backups(&req, &LocalZone, &mut |line| log.push(line));
         (result.map_err(crate::storage_service::storage_error), log)
     })
     .await;
-    joined.unwrap_or_else(|e| (Err(ApiError::internal(format!("prune worker failed: {e}"))), Vec::new()))
+    joined.unwrap_or_else(|e| {
+        (
+            Err(ApiError::internal(format!("prune worker failed: {e}"))),
+            Vec::new(),
+        )
+    })
 }
 
 /// Prune the backups of one guest on `storage` by `keep` (what vzdump does after a backup

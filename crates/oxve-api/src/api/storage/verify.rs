@@ -19,7 +19,8 @@ fn now() -> i64 {
 
 /// Check one archive; `Ok` with what it holds, or why it is damaged.
 fn verify_archive(path: &std::path::Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let reader = oxve_archive::ArchiveReader::new(file).map_err(|e| e.to_string())?;
     let manifest = reader.verify().map_err(|e| e.to_string())?;
     let disks: Vec<String> = manifest
@@ -47,27 +48,32 @@ pub(crate) fn spawn_verify(
     let upid = env
         .state
         .tasks
-        .spawn("verify", worker_id.as_deref(), &env.caller_string(), move |ctx| async move {
-            ctx.log(format!("verifying backup '{volid}'"));
-            let check = path.clone();
-            let result = tokio::task::spawn_blocking(move || verify_archive(&check))
-                .await
-                .map_err(|e| format!("verify worker failed: {e}"))?;
-            let record = Verification {
-                state: if result.is_ok() { "ok" } else { "failed" }.into(),
-                upid: ctx.upid().to_string(),
-                time: now(),
-                error: result.as_ref().err().cloned(),
-            };
-            write_verification(&path, &record).map_err(|e| e.to_string())?;
-            match result {
-                Ok(summary) => {
-                    ctx.log(format!("archive OK: {summary}"));
-                    Ok(())
+        .spawn(
+            "verify",
+            worker_id.as_deref(),
+            &env.caller_string(),
+            move |ctx| async move {
+                ctx.log(format!("verifying backup '{volid}'"));
+                let check = path.clone();
+                let result = tokio::task::spawn_blocking(move || verify_archive(&check))
+                    .await
+                    .map_err(|e| format!("verify worker failed: {e}"))?;
+                let record = Verification {
+                    state: if result.is_ok() { "ok" } else { "failed" }.into(),
+                    upid: ctx.upid().to_string(),
+                    time: now(),
+                    error: result.as_ref().err().cloned(),
+                };
+                write_verification(&path, &record).map_err(|e| e.to_string())?;
+                match result {
+                    Ok(summary) => {
+                        ctx.log(format!("archive OK: {summary}"));
+                        Ok(())
+                    }
+                    Err(err) => Err(format!("verification of '{volid}' failed - {err}")),
                 }
-                Err(err) => Err(format!("verification of '{volid}' failed - {err}")),
-            }
-        })
+            },
+        )
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json!(upid.to_string()))
 }
