@@ -84,12 +84,32 @@ impl StorageManager {
         })
     }
 
-    /// Set the notes (`Some`) and/or the protection (`Some`) of a backup.
+    /// How many protected backups per guest the storage allows: its `max-protected-backups`,
+    /// else unlimited for callers with Datastore.Allocate (`privileged`) and 5 for others
+    /// (Proxmox's `get_max_protected_backups`); `None` is unlimited.
+    pub fn max_protected_backups(
+        &self,
+        storage: &str,
+        privileged: bool,
+    ) -> Result<Option<u64>, StorageError> {
+        let limit = self
+            .config()
+            .get(storage)?
+            .props
+            .max_protected_backups
+            .unwrap_or(if privileged { -1 } else { 5 });
+        Ok(u64::try_from(limit).ok())
+    }
+
+    /// Set the notes (`Some`) and/or the protection (`Some`) of a backup. Protecting one more
+    /// backup of a guest than `protect_limit` allows (per guest and type, on this storage) is
+    /// refused.
     pub fn update_backup_attributes(
         &self,
         volid: &VolumeId,
         notes: Option<&str>,
         protected: Option<bool>,
+        protect_limit: Option<u64>,
     ) -> Result<(), StorageError> {
         let path = self.backup_path(volid)?;
         if !path.exists() {
@@ -97,11 +117,50 @@ impl StorageManager {
                 volid: volid.to_string(),
             });
         }
+        if protected == Some(true) && !backup::is_protected(&path) {
+            if let Some(limit) = protect_limit {
+                self.check_protect_limit(volid, limit)?;
+            }
+        }
         if let Some(notes) = notes {
             backup::write_notes(&path, notes)?;
         }
         if let Some(protected) = protected {
             backup::set_protected(&path, protected)?;
+        }
+        Ok(())
+    }
+
+    fn check_protect_limit(&self, volid: &VolumeId, limit: u64) -> Result<(), StorageError> {
+        let Some(info) = archive_info(file_name(volid)) else {
+            return Ok(());
+        };
+        let Some(vmid) = info.vmid else {
+            return Ok(());
+        };
+        let filter = VolumeFilter {
+            vmid: Some(vmid),
+            content: Some(ContentType::Backup),
+            ..Default::default()
+        };
+        let protected = self
+            .list(volid.storage(), &filter)?
+            .iter()
+            .filter(|e| e.protected && e.vmid == Some(vmid))
+            .filter(|e| {
+                let name = e.volid.rsplit('/').next().unwrap_or_default();
+                archive_info(name).is_some_and(|i| i.guest_type == info.guest_type)
+            })
+            .count() as u64;
+        if protected >= limit {
+            return Err(StorageError::option(
+                volid.storage(),
+                "protected",
+                format!(
+                    "The number of protected backups per guest is limited to {limit} on storage '{}'",
+                    volid.storage()
+                ),
+            ));
         }
         Ok(())
     }

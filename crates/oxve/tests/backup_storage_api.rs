@@ -229,6 +229,37 @@ async fn backup_listing_attributes_verify_and_delete() {
         .post(&format!("{}/verify", volume_path(&good_id)), &[])
         .await;
     assert_eq!(r.status, 403, "{:?}", r.body);
+
+    // max-protected-backups limits protected backups per guest.
+    let r = s
+        .put("/storage/local", &[("max-protected-backups", "1")])
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let second = "local:backup/vzdump-qemu-101-2024_01_04-03_04_05.oxar";
+    write_archive(
+        &dump.join("vzdump-qemu-101-2024_01_04-03_04_05.oxar"),
+        101,
+        Compression::None,
+    );
+    assert_eq!(
+        op.put(&volume_path(&bad_id), &[("protected", "1")])
+            .await
+            .status,
+        200
+    );
+    let r = op.put(&volume_path(second), &[("protected", "1")]).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(
+        r.body["errors"]["protected"]
+            .as_str()
+            .unwrap()
+            .contains("limited to 1"),
+        "{:?}",
+        r.body
+    );
+    assert!(!dump
+        .join("vzdump-qemu-101-2024_01_04-03_04_05.oxar.protected")
+        .exists());
 }
 
 /// Backup files (content not needed for pruning) named for `vmid` at the given local times.

@@ -99,10 +99,14 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 check_backup_access(&env, volid.storage(), backup_owner(&volid)).await?;
                 let notes = params.str("notes").map(str::to_string);
                 let protected = params.bool("protected");
+                let privileged = env
+                    .has_privs(&format!("/storage/{}", volid.storage()), &["Datastore.Allocate"], false)
+                    .await;
                 env.state
                     .storage
                     .run(env.state.store.as_ref(), move |m| {
-                        m.update_backup_attributes(&volid, notes.as_deref(), protected)
+                        let limit = m.max_protected_backups(volid.storage(), privileged)?;
+                        m.update_backup_attributes(&volid, notes.as_deref(), protected, limit)
                     })
                     .await?;
                 Ok(Value::Null)
