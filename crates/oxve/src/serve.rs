@@ -180,7 +180,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = wiring_state.set(Arc::downgrade(&state));
     spawn_cpu_sampler(state.clone());
     oxve_api::rrd_sampler::spawn(state.clone());
-    oxve_api::scheduler::spawn(state.clone());
     // The local storage's directories exist from the first start.
     if let Err(err) = state
         .storage
@@ -189,6 +188,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("cannot activate the local storage: {err}");
     }
+    // Backup jobs run on schedule (and a missed one at start, with repeat-missed).
+    oxve_api::scheduler::spawn(state.clone());
     // The node's network as configured (bridges, NAT, forwards), as a boot would bring it up.
     oxve_api::api::network::start(&state).await;
     let router = if args.test_hooks {

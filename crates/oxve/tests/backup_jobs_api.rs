@@ -76,6 +76,24 @@ async fn backup_jobs_crud_next_run_and_checks() {
     assert!(next > now() && next <= now() + 7 * 86_400, "{next}");
     assert_eq!(local_format(next, "%a %H:%M:%S"), "Sat 02:00:00");
 
+    // Guests no job selects.
+    for (vmid, name) in [("100", "web"), ("102", "db")] {
+        let r = s
+            .post(
+                "/nodes/testnode/qemu",
+                &[("vmid", vmid), ("name", name), ("memory", "128")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        common::wait_task(&s, r.data().as_str().unwrap()).await;
+    }
+    let r = s.get("/cluster/backup-info/not-backed-up", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.data(),
+        &serde_json::json!([{"vmid": 102, "name": "db", "type": "qemu"}])
+    );
+
     let r = s.get(&format!("/cluster/backup/{id}"), &[]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.data()["comment"], "weekly");
@@ -122,6 +140,9 @@ async fn backup_jobs_crud_next_run_and_checks() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let job = s.get("/cluster/backup/nightly", &[]).await.data().clone();
     assert_eq!(job["schedule"], "mon,tue,wed,thu,fri 22:30");
+    // all=1 with exclude=105 covers every guest.
+    let r = s.get("/cluster/backup-info/not-backed-up", &[]).await;
+    assert_eq!(r.data(), &serde_json::json!([]));
     assert_eq!(job["enabled"], 0);
     assert!(job.get("starttime").is_none());
 

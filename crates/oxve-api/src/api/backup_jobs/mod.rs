@@ -2,6 +2,7 @@
 //! of `jobs.cfg` in the store and run by the daemon's scheduler ([`crate::scheduler`]) at
 //! their calendar `schedule` through vzdump.
 
+mod info;
 pub(crate) mod schema;
 pub(crate) mod state;
 pub(crate) mod store;
@@ -204,6 +205,12 @@ async fn update_job(env: RpcEnv, params: Params) -> Result<Value, ApiError> {
 }
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
+    let mut all = info::methods();
+    all.extend(job_methods());
+    all
+}
+
+fn job_methods() -> Vec<ApiMethod<RpcEnv>> {
     vec![
         ApiMethod::new(HttpMethod::Get, "/cluster/backup", "index")
             .description("List vzdump backup schedule.")
