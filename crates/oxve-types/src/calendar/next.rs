@@ -301,3 +301,77 @@ mod tests {
         );
     }
 }
+
+/// Daylight saving time in a real zone (Europe/Vienna, through the C library): the test runs
+/// itself again in a child process with `TZ` set, so no other test sees the zone change.
+#[cfg(test)]
+mod dst_tests {
+    use super::super::zone::{LocalZone, Zone};
+    use super::*;
+
+    const CHILD: &str = "OXVE_CALENDAR_DST_CHILD";
+
+    fn events(spec: &str, from: i64, to: i64) -> Vec<i64> {
+        let ev = CalendarEvent::parse(spec).unwrap();
+        let mut out = Vec::new();
+        let mut last = from;
+        while let Some(next) = ev.next_after(last, &LocalZone).filter(|n| *n <= to) {
+            out.push(next);
+            last = next;
+        }
+        out
+    }
+
+    fn local(epoch: i64) -> (u32, u32, u32, u32) {
+        let t = LocalZone.to_tm(epoch);
+        (t.month, t.day, t.hour, t.minute)
+    }
+
+    fn utc(y: i64, mo: u32, d: u32, h: i64, mi: i64) -> i64 {
+        super::super::zone::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60
+    }
+
+    fn checks() {
+        // Spring forward on 2024-03-31 (02:00 CET -> 03:00 CEST): 02:30 does not exist that
+        // day; every event is a real 02:30, one per day, the gap day without one.
+        let got = events("02:30", utc(2024, 3, 29, 12, 0), utc(2024, 4, 2, 12, 0));
+        let days: Vec<_> = got.iter().map(|e| local(*e)).collect();
+        assert_eq!(
+            days,
+            [(3, 30, 2, 30), (4, 1, 2, 30), (4, 2, 2, 30)],
+            "{got:?}"
+        );
+        assert_eq!(got[0], utc(2024, 3, 30, 1, 30)); // CET, UTC+1
+        assert_eq!(got[1], utc(2024, 4, 1, 0, 30)); // CEST, UTC+2
+                                                    // Fall back on 2024-10-27 (03:00 CEST -> 02:00 CET): 02:30 happens twice; the job
+                                                    // runs once that day.
+        let got = events("02:30", utc(2024, 10, 26, 12, 0), utc(2024, 10, 28, 12, 0));
+        let days: Vec<_> = got.iter().map(|e| local(*e)).collect();
+        assert_eq!(days, [(10, 27, 2, 30), (10, 28, 2, 30)], "{got:?}");
+        assert_eq!(got[1], utc(2024, 10, 28, 1, 30)); // CET again
+                                                      // A weekly event keeps its local time across the change.
+        let got = events("sat 02:00", utc(2024, 10, 20, 0, 0), utc(2024, 11, 3, 0, 0));
+        assert_eq!(got, [utc(2024, 10, 26, 0, 0), utc(2024, 11, 2, 1, 0)]);
+    }
+
+    #[test]
+    fn follows_daylight_saving_time() {
+        if std::env::var_os(CHILD).is_some() {
+            return checks();
+        }
+        if !std::path::Path::new("/usr/share/zoneinfo/Europe/Vienna").exists() {
+            eprintln!("skipped: no tzdata for Europe/Vienna");
+            return;
+        }
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "calendar::next::dst_tests::follows_daylight_saving_time",
+            ])
+            .env("TZ", "Europe/Vienna")
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the checks in Europe/Vienna failed");
+    }
+}
