@@ -19,16 +19,23 @@ use decide::{decide, started, starting, Decision, Tick};
 
 /// Where the scheduler gets the time from (tests of the loop can pass their own).
 pub trait Clock: Send + Sync + 'static {
+    /// UNIX time in milliseconds.
+    fn now_ms(&self) -> i64;
+
     /// UNIX seconds.
-    fn now(&self) -> i64;
+    fn now(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
 }
 
 /// The system clock.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        crate::api::backup_jobs::now()
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
     }
 }
 
@@ -43,9 +50,11 @@ async fn run(state: Arc<AppState>, clock: Arc<dyn Clock>, zone: Arc<dyn Zone>) {
         let now = clock.now();
         run_due_jobs(&state, now, first_run, zone.as_ref()).await;
         first_run = false;
-        // Wake at the start of the next minute (events have minute resolution by default).
-        let wait = 60 - clock.now().rem_euclid(60);
-        tokio::time::sleep(Duration::from_secs(wait as u64)).await;
+        // Wake at the start of the minute after this pass's time (at once if the pass ran
+        // into it), so no minute is left out.
+        let next_minute_ms = (now.div_euclid(60) + 1) * 60_000;
+        let wait = (next_minute_ms - clock.now_ms()).max(0);
+        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
     }
 }
 
