@@ -94,6 +94,18 @@ async fn backup_jobs_crud_next_run_and_checks() {
         &serde_json::json!([{"vmid": 102, "name": "db", "type": "qemu"}])
     );
 
+    let r = s
+        .get(&format!("/cluster/backup/{id}/included_volumes"), &[])
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.data(),
+        &serde_json::json!({"children": [
+            {"id": 100, "type": "qemu", "name": "web", "children": []},
+            {"id": 101, "type": "unknown", "leaf": 1},
+        ]})
+    );
+
     let r = s.get(&format!("/cluster/backup/{id}"), &[]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.data()["comment"], "weekly");

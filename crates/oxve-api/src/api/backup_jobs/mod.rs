@@ -2,6 +2,7 @@
 //! of `jobs.cfg` in the store and run by the daemon's scheduler ([`crate::scheduler`]) at
 //! their calendar `schedule` through vzdump.
 
+pub(crate) mod included;
 mod info;
 pub(crate) mod schema;
 pub(crate) mod state;
@@ -206,6 +207,7 @@ async fn update_job(env: RpcEnv, params: Params) -> Result<Value, ApiError> {
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut all = info::methods();
+    all.extend(included::methods());
     all.extend(job_methods());
     all
 }
