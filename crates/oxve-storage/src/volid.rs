@@ -217,7 +217,8 @@ pub fn vztmpl_compression(name: &str) -> Option<&'static str> {
         .find(|ext| ends_with_ci(name, &format!(".tar.{ext}")))
 }
 
-/// The archive format of a backup name (`tgz`, `vma`, `tar.zst`, `vma.lzo`, ...), if it is one.
+/// The archive format of a backup name (`tgz`, `vma`, `tar.zst`, `vma.lzo`, oxve's `oxar.zst`,
+/// ...), if it is one.
 pub fn backup_format(name: &str) -> Option<String> {
     if name.len() > 4 && name.ends_with(".tgz") {
         return Some("tgz".into());
@@ -603,9 +604,8 @@ mod tests {
         assert_eq!(backup_format("a.vma.zst").as_deref(), Some("vma.zst"));
         assert_eq!(backup_format("a.tgz").as_deref(), Some("tgz"));
         assert_eq!(backup_format("a.tar").as_deref(), Some("tar"));
-        assert_eq!(backup_format("a.zip"), None);
         assert_eq!(backup_format("a.oxar.zst").as_deref(), Some("oxar.zst"));
-        assert_eq!(backup_format("a.oxar").as_deref(), Some("oxar"));
+        assert_eq!(backup_format("a.zip"), None);
     }
 
     #[test]
