@@ -363,15 +363,20 @@ mod dst_tests {
             eprintln!("skipped: no tzdata for Europe/Vienna");
             return;
         }
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "calendar::next::dst_tests::follows_daylight_saving_time",
             ])
             .env("TZ", "Europe/Vienna")
             .env(CHILD, "1")
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "the checks in Europe/Vienna failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "the checks in Europe/Vienna failed:\n{text}"
+        );
+        assert!(text.contains("1 passed"), "the child ran no check:\n{text}");
     }
 }
