@@ -326,6 +326,60 @@ async fn scheduler_starts_a_due_job() {
     assert_eq!(r.status, 200);
 }
 
+fn job_state(d: &Daemon, id: &str) -> Value {
+    let text = std::fs::read(d.data_dir.join(format!("jobs/vzdump-{id}.json"))).unwrap();
+    serde_json::from_slice(&text).unwrap()
+}
+
+/// A run missed while the daemon was down: made up once at start with `repeat-missed=1`,
+/// skipped (until the next calendar time) without it, as Proxmox's scheduler does.
+#[tokio::test]
+async fn missed_runs_after_a_restart() {
+    let mut d = Daemon::start();
+    let s = Session::admin(&d).await;
+    for (id, repeat) in [("repeat", "1"), ("skip", "0")] {
+        let r = s
+            .post(
+                "/cluster/backup",
+                &[
+                    ("id", id),
+                    ("schedule", "*:*"),
+                    ("vmid", "100"),
+                    ("repeat-missed", repeat),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    d.kill();
+    // Down across a minute boundary: that minute's run is missed.
+    let missed = (now() / 60 + 1) * 60;
+    tokio::time::sleep(Duration::from_secs((missed + 1 - now()).max(0) as u64)).await;
+    let next = missed + 60;
+    d.restart(&common::DaemonOptions::default());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while job_state(&d, "repeat")["state"] == "created" {
+        assert!(
+            Instant::now() < deadline,
+            "the missed run was not made up at start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let repeat = job_state(&d, "repeat");
+    let started = repeat["time"].as_i64().unwrap();
+    assert!(
+        started > missed && started < next,
+        "made up at start: {repeat}"
+    );
+    if now() < next {
+        let skip = job_state(&d, "skip");
+        assert_eq!(
+            skip["state"], "created",
+            "not made up without repeat-missed: {skip}"
+        );
+    }
+}
+
 /// A scheduled job really backs up a stopped VM at its calendar time: the vzdump task runs
 /// and the archive appears on the backup storage.
 #[tokio::test]
