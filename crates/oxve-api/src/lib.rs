@@ -9,6 +9,7 @@ pub mod guest_config;
 pub mod guests;
 pub mod http;
 pub mod rrd_sampler;
+pub mod scheduler;
 pub mod state;
 pub mod storage_service;
 

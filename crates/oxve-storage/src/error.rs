@@ -151,6 +151,20 @@ pub enum StorageError {
         reason: String,
     },
 
+    /// A protected backup cannot be removed (Proxmox's wording).
+    #[error("cannot remove protected volume '{volid}'")]
+    Protected {
+        /// The volume id.
+        volid: String,
+    },
+
+    /// Some backups selected by pruning could not be removed (each one is logged).
+    #[error("error pruning backups of storage '{storage}' - check log")]
+    PruneFailed {
+        /// The storage id.
+        storage: String,
+    },
+
     /// No free `vm-<vmid>-disk-N` name is left.
     #[error("unable to allocate an image name for VM {vmid} in storage '{storage}'")]
     NoFreeName {
@@ -253,6 +267,7 @@ impl StorageError {
                 | StorageError::CommandFailed { .. }
                 | StorageError::CommandOutput { .. }
                 | StorageError::Activate { .. }
+                | StorageError::PruneFailed { .. }
         )
     }
 

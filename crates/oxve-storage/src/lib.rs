@@ -11,6 +11,8 @@
 //! checks requests against capabilities and content types before touching anything, and
 //! does the cross-storage work (copy, import, upload).
 
+pub mod backup;
+pub mod backup_ops;
 pub mod bench;
 pub mod capabilities;
 pub mod checksum;
@@ -26,6 +28,7 @@ pub mod plugin;
 pub mod plugins;
 pub mod qemu_img;
 pub mod registry;
+pub mod retention;
 pub mod revert;
 pub mod size;
 pub mod upload;

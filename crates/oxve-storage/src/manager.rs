@@ -205,28 +205,19 @@ impl StorageManager {
         let v = plugin.parse_volname(volid.volname())?;
         match v.content {
             ContentType::Images | ContentType::Rootdir => plugin.free_image(volid.volname()),
+            // A backup goes with its notes, log and verification record; protected ones stay.
+            ContentType::Backup => {
+                let path = plugin.path(volid.volname())?;
+                crate::backup::remove_archive(&path, &volid.to_string())
+            }
             _ => {
                 let path = plugin.path(volid.volname())?;
-                let mut protected = path.clone().into_os_string();
-                protected.push(".protected");
-                if Path::new(&protected).exists() {
-                    return Err(StorageError::VolumeInUse {
-                        volid: volid.to_string(),
-                        reason: "the backup is protected".into(),
-                    });
-                }
                 std::fs::remove_file(&path).map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => StorageError::VolumeNotFound {
                         volid: volid.to_string(),
                     },
                     _ => StorageError::io("remove", &path, e),
-                })?;
-                for extra in ["notes", "protected"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(format!(".{extra}"));
-                    let _ = std::fs::remove_file(PathBuf::from(p));
-                }
-                Ok(())
+                })
             }
         }
     }

@@ -680,10 +680,13 @@ fn backup_and_snippet_files(env: &Env) {
         .any(|v| v.volid.ends_with("tar.zst") && v.vmid == Some(231)));
     let volid = VolumeId::parse(&b.volid).unwrap();
     let err = env.manager.free(&volid).unwrap_err();
-    assert!(matches!(err, StorageError::VolumeInUse { .. }), "{err}");
+    assert!(matches!(err, StorageError::Protected { .. }), "{err}");
     std::fs::remove_file(dump.join(format!("{name}.protected"))).unwrap();
+    let log = dump.join("vzdump-qemu-230-2024_01_02-03_04_05.log");
+    std::fs::write(&log, b"log").unwrap();
     env.manager.free(&volid).unwrap();
     assert!(!dump.join(format!("{name}.notes")).exists());
+    assert!(!log.exists(), "the backup's log goes with it");
     for v in [
         "store:backup/vzdump-lxc-231-2024_01_02-03_04_05.tar.zst",
         "store:snippets/hook.pl",

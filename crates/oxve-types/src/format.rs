@@ -229,6 +229,10 @@ pub const EMAIL: Format = Format::Named {
     name: "email-opt",
     check: check_email,
 };
+pub const CALENDAR_EVENT: Format = Format::Named {
+    name: "pve-calendar-event",
+    check: crate::calendar::check_calendar_event,
+};
 pub const ACL_PATH: Format = Format::Named {
     name: "pve-acl-path",
     check: check_acl_path,

@@ -188,6 +188,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         tracing::warn!("cannot activate the local storage: {err}");
     }
+    // Backup jobs run on schedule (and a missed one at start, with repeat-missed).
+    oxve_api::scheduler::spawn(state.clone());
     // The node's network as configured (bridges, NAT, forwards), as a boot would bring it up.
     oxve_api::api::network::start(&state).await;
     let router = if args.test_hooks {

@@ -1,6 +1,7 @@
 //! The API tree: every method of every path, declared once.
 
 mod access;
+pub(crate) mod backup_jobs;
 pub(crate) mod cluster;
 pub(crate) mod common;
 pub mod firewall;
@@ -26,6 +27,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(version::methods())
         .extend(access::methods())
         .extend(cluster::methods())
+        .extend(backup_jobs::methods())
         .extend(nodes::methods())
         .extend(network::methods())
         .extend(firewall::methods())

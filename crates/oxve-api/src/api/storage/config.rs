@@ -33,6 +33,13 @@ fn options(schema: ObjectSchema) -> ObjectSchema {
             Schema::integer("Deprecated: use prune-backups.").minimum(0),
         )
         .optional(
+            "max-protected-backups",
+            Schema::integer(
+                "Maximal number of protected backups per guest. Use '-1' for unlimited.",
+            )
+            .minimum(-1),
+        )
+        .optional(
             "preallocation",
             Schema::string("Preallocation mode for raw and qcow2 images.")
                 .enum_values(&["off", "metadata", "falloc", "full"]),

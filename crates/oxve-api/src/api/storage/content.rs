@@ -12,7 +12,7 @@ use crate::api::common::{local_node, node_param};
 use crate::env::RpcEnv;
 
 /// The `{volume}` parameter may be a full volume id or a volume name on `{storage}`.
-fn volume_id(params: &Params) -> Result<VolumeId, ApiError> {
+pub(crate) fn volume_id(params: &Params) -> Result<VolumeId, ApiError> {
     let storage = params.req_str("storage");
     let volume = params.req_str("volume");
     let parsed = match volume.split_once(':') {
@@ -56,7 +56,7 @@ fn entry_json(e: &oxve_storage::plugin::VolumeEntry) -> Value {
     v
 }
 
-fn storage_node() -> oxve_types::schema::ObjectSchema {
+pub(crate) fn storage_node() -> oxve_types::schema::ObjectSchema {
     Schema::object("")
         .required("node", node_param())
         .required("storage", storage_param())
@@ -100,7 +100,15 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 let entries = env
                     .state
                     .storage
-                    .run(env.state.store.as_ref(), move |m| m.list(&sid, &filter))
+                    .run(env.state.store.as_ref(), move |m| {
+                        let list = m.list(&sid, &filter)?;
+                        // Backups carry their guest type and last verification.
+                        let extras = list
+                            .iter()
+                            .map(|e| (e.content == ContentType::Backup).then(|| super::backups::backup_extras(m, e)))
+                            .collect::<Vec<_>>();
+                        Ok(list.into_iter().zip(extras).collect::<Vec<_>>())
+                    })
                     .await?;
                 // Guest images are listed to those who may audit the guest or allocate here.
                 let perms = env.permissions().await?;
@@ -109,12 +117,21 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 let allocate = perms.has_privs(&storage_path, &["Datastore.Allocate"], false);
                 let list: Vec<Value> = entries
                     .iter()
-                    .filter(|e| {
-                        allocate
-                            || !matches!(e.content, ContentType::Images | ContentType::Rootdir)
-                            || e.vmid.is_some_and(|id| perms.has_privs(&format!("/vms/{id}"), &["VM.Audit"], false))
+                    .filter(|(e, _)| match e.content {
+                        _ if allocate => true,
+                        ContentType::Images | ContentType::Rootdir => {
+                            e.vmid.is_some_and(|id| perms.has_privs(&format!("/vms/{id}"), &["VM.Audit"], false))
+                        }
+                        ContentType::Backup => super::backups::may_access_backup(&perms, &storage, e.vmid),
+                        _ => true,
                     })
-                    .map(entry_json)
+                    .map(|(e, extra)| {
+                        let mut v = entry_json(e);
+                        if let Some(Value::Object(extra)) = extra {
+                            v.as_object_mut().expect("entry is an object").extend(extra.clone());
+                        }
+                        v
+                    })
                     .collect();
                 Ok(json!(list))
             }),
@@ -168,10 +185,17 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .handler(|env: RpcEnv, params| async move {
                 local_node(&env, params.req_str("node"))?;
                 let volid = volume_id(&params)?;
-                let info = env
+                let is_backup = volid.volname().starts_with("backup/");
+                if is_backup {
+                    super::backups::check_backup_access(&env, volid.storage(), super::backups::backup_owner(&volid)).await?;
+                }
+                let (info, backup) = env
                     .state
                     .storage
-                    .run(env.state.store.as_ref(), move |m| m.info(&volid))
+                    .run(env.state.store.as_ref(), move |m| {
+                        let backup = if is_backup { Some(m.backup_attributes(&volid)?) } else { None };
+                        Ok((m.info(&volid)?, backup))
+                    })
                     .await?;
                 let mut v = json!({
                     "path": info.path.to_string_lossy(),
@@ -181,6 +205,15 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 });
                 if let Some(parent) = info.parent {
                     v["parent"] = json!(parent);
+                }
+                if let Some(b) = backup {
+                    if let Some(notes) = b.notes {
+                        v["notes"] = json!(notes);
+                    }
+                    v["protected"] = json!(u8::from(b.protected));
+                    if let Some(ver) = &b.verification {
+                        v["verification"] = super::backups::verification_json(ver);
+                    }
                 }
                 Ok(v)
             }),
@@ -192,20 +225,28 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     .optional("delay", Schema::integer("Time to wait for the task to finish (ignored).").minimum(1).maximum(30)),
             )
             .returns(Schema::string("The task's UPID."))
-            .permission(Permission::Privs {
-                path: "/storage/{storage}",
-                privs: &["Datastore.Allocate"],
-                any: false,
-            })
+            .permission(Permission::Custom(
+                "Datastore.Allocate on the storage (or Datastore.AllocateSpace for backup volumes with VM.Backup on the guest)",
+            ))
             .protected()
             .handler(|env: RpcEnv, params| async move {
                 local_node(&env, params.req_str("node"))?;
                 let volid = volume_id(&params)?;
-                // Refuse at once what cannot be deleted (unknown volume, bad id): check it exists.
+                let is_backup = volid.volname().starts_with("backup/");
+                let owner = if is_backup { super::backups::backup_owner(&volid) } else { None };
+                super::backups::check_backup_access(&env, volid.storage(), owner).await?;
+                // Refuse at once what cannot be deleted (unknown volume, bad id, protected
+                // backup): check it exists.
                 let check = volid.clone();
                 env.state
                     .storage
-                    .run(env.state.store.as_ref(), move |m| m.info(&check).map(|_| ()))
+                    .run(env.state.store.as_ref(), move |m| {
+                        m.info(&check)?;
+                        if is_backup && m.backup_attributes(&check)?.protected {
+                            return Err(oxve_storage::StorageError::Protected { volid: check.to_string() });
+                        }
+                        Ok(())
+                    })
                     .await?;
                 let manager = env.state.storage.manager(env.state.store.as_ref()).await?;
                 let vmid = volid.volname().split('/').next().filter(|p| p.parse::<u32>().is_ok()).map(str::to_string);

@@ -1,10 +1,13 @@
 //! Storages: `/storage` (storage.cfg CRUD) and `/nodes/{node}/storage` (status, content,
 //! allocation, upload).
 
+mod backups;
 mod config;
 mod content;
+pub(crate) mod prune;
 mod status;
 mod upload;
+mod verify;
 
 use oxve_router::ApiMethod;
 use oxve_types::format;
@@ -17,6 +20,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(status::methods());
     all.extend(content::methods());
     all.extend(upload::methods());
+    all.extend(backups::methods());
+    all.extend(prune::methods());
     all
 }
 
