@@ -383,7 +383,7 @@ async fn missed_runs_after_a_restart() {
 /// A scheduled job really backs up a stopped VM at its calendar time: the vzdump task runs
 /// and the archive appears on the backup storage.
 #[tokio::test]
-#[ignore = "needs vzdump (lead)"]
+
 async fn scheduler_backs_up_a_vm_at_calendar_time() {
     let d = Daemon::start();
     let s = Session::admin(&d).await;

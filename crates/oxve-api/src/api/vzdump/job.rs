@@ -51,6 +51,8 @@ pub struct JobSpec {
     pub bwlimit: Option<u64>,
     pub notes_template: Option<String>,
     pub protected: bool,
+    /// Retention applied to each guest's backups after it is backed up (`remove`).
+    pub prune: Option<oxve_storage::config::PruneBackups>,
     /// Minutes to wait for a clean shutdown in `stop` mode.
     pub stopwait: u64,
     /// The command line as Proxmox logs it (`vzdump 100 --mode snapshot ...`).
@@ -137,6 +139,9 @@ pub async fn run(env: RpcEnv, spec: JobSpec, ctx: TaskContext) -> Result<(), Str
                     elapsed(started)
                 ));
                 write_log_file(&done.archive, &log.text());
+                if let (Some(keep), Some(storage)) = (&spec.prune, &spec.storage) {
+                    prune(&env, storage, type_name, *vmid, keep, &log).await;
+                }
             }
             Err(e) => {
                 failed += 1;
@@ -150,6 +155,33 @@ pub async fn run(env: RpcEnv, spec: JobSpec, ctx: TaskContext) -> Result<(), Str
     }
     ctx.log("INFO: Backup job finished successfully");
     Ok(())
+}
+
+/// Removes the guest's older backups that `keep` does not keep; a failure is only logged.
+async fn prune(
+    env: &RpcEnv,
+    storage: &str,
+    guest_type: &str,
+    vmid: u32,
+    keep: &oxve_storage::config::PruneBackups,
+    log: &GuestLog,
+) {
+    use crate::api::storage::prune::prune_guest_backups;
+    use oxve_storage::retention::PruneMark;
+    log.info(format!("prune older backups with retention: {keep}"));
+    match prune_guest_backups(env, storage, guest_type, vmid, keep, false).await {
+        Ok(entries) => {
+            let removed: Vec<_> = entries
+                .iter()
+                .filter(|e| e.mark == Some(PruneMark::Remove))
+                .collect();
+            for e in &removed {
+                log.info(format!("removing backup '{}'", e.volid));
+            }
+            log.info(format!("pruned {} backup(s)", removed.len()));
+        }
+        Err(e) => log.error(format!("pruning failed - {}", e.message)),
+    }
 }
 
 /// What a successful guest backup produced.

@@ -302,7 +302,27 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
             (storage_dumpdir(env, &storage).await?, Some(storage))
         }
     };
+    // Retention after each backup: the job's, else the storage's (`remove=0`: none).
+    let prune = match (&storage, params.bool_or("remove", true)) {
+        (Some(storage), true) => match params.str("prune-backups") {
+            Some(text) => Some(
+                oxve_storage::config::PruneBackups::parse(text)
+                    .map_err(|e| ApiError::param("prune-backups", e))?,
+            ),
+            None => env
+                .state
+                .storage
+                .manager(env.state.store.as_ref())
+                .await?
+                .config()
+                .get(storage)
+                .ok()
+                .and_then(|entry| entry.props.effective_prune_backups()),
+        },
+        _ => None,
+    };
     let spec = JobSpec {
+        prune: prune.filter(|p| !p.keeps_all()),
         guests,
         mode,
         compression,
