@@ -1,0 +1,298 @@
+//! Container backups and restores through the API with real LXC: a running unprivileged
+//! container backed up in suspend, snapshot (which falls back to suspend on dir storage) and
+//! stop mode, restored to a new VMID with its files, their owners (the shifted ids of the
+//! idmap) and its mount point; the wrong guest type is refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{send, wait_task, Daemon, Session};
+use serde_json::Value;
+
+const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
+
+fn template() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = root.join("target/ct-template");
+    let file = out.join(TEMPLATE);
+    if !file.exists() {
+        let status = Command::new(root.join("scripts/build-ct-template.sh"))
+            .arg(&out)
+            .status()
+            .expect("build the CT template");
+        assert!(status.success(), "scripts/build-ct-template.sh failed");
+    }
+    file
+}
+
+fn usable() -> bool {
+    let ok = nix::unistd::Uid::effective().is_root() && Path::new("/usr/bin/lxc-start").exists();
+    if !ok {
+        eprintln!("skipped: needs root and the lxc package");
+    }
+    ok
+}
+
+/// Kills the test's containers even when an assertion fails.
+struct Cleanup {
+    lxc_path: PathBuf,
+    vmids: Vec<u32>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for vmid in &self.vmids {
+            let _ = Command::new("lxc-stop")
+                .args(["-n", &vmid.to_string(), "-k", "-P"])
+                .arg(&self.lxc_path)
+                .output();
+        }
+    }
+}
+
+async fn upload_template(d: &Daemon, s: &Session) {
+    let data = std::fs::read(template()).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("content", "vztmpl")
+        .part(
+            "filename",
+            reqwest::multipart::Part::bytes(data).file_name(TEMPLATE),
+        );
+    let r = send(
+        s.http
+            .post(format!(
+                "{}/api2/json/nodes/testnode/storage/local/upload",
+                d.base
+            ))
+            .header("Cookie", format!("PVEAuthCookie={}", s.ticket))
+            .header("CSRFPreventionToken", &s.csrf)
+            .multipart(form),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        wait_task(s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+}
+
+async fn task_ok(s: &Session, r: common::Reply) -> Value {
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let t = wait_task(s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    t
+}
+
+async fn task_log(s: &Session, upid: &str) -> String {
+    let r = s
+        .get(
+            &format!("/nodes/testnode/tasks/{upid}/log"),
+            &[("limit", "10000")],
+        )
+        .await;
+    r.data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{}\n", l["t"].as_str().unwrap_or_default()))
+        .collect()
+}
+
+async fn archive_volid(s: &Session, upid: &str) -> String {
+    let log = task_log(s, upid).await;
+    let line = log
+        .lines()
+        .find(|l| l.contains("creating vzdump archive '"))
+        .unwrap_or_else(|| panic!("no archive in log:\n{log}"));
+    let path = PathBuf::from(line.split('\'').nth(1).unwrap());
+    format!(
+        "local:backup/{}",
+        path.file_name().unwrap().to_str().unwrap()
+    )
+}
+
+fn attach(d: &Daemon, vmid: u32, script: &str) -> String {
+    let out = Command::new("lxc-attach")
+        .args(["-n", &vmid.to_string(), "-P"])
+        .arg(d.data_dir.join("run/lxc"))
+        .args(["--clear-env", "--", "/bin/sh", "-c", script])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn status(s: &Session, vmid: u32) -> String {
+    let r = s
+        .get(&format!("/nodes/testnode/lxc/{vmid}/status/current"), &[])
+        .await;
+    r.data()["status"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn container_backed_up_and_restored_with_owners() {
+    if !usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let _cleanup = Cleanup {
+        lxc_path: d.data_dir.join("run/lxc"),
+        vmids: vec![9751, 9752],
+    };
+    let s = Session::admin(&d).await;
+    upload_template(&d, &s).await;
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9751"),
+                ("ostemplate", &format!("local:vztmpl/{TEMPLATE}")),
+                ("hostname", "backup-me"),
+                ("memory", "64"),
+                ("rootfs", "local:0.25"),
+                ("mp0", "local:0.125,mp=/data,backup=1"),
+                ("mp1", "local:0.125,mp=/scratch"),
+                ("password", "ct-Secret-1"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    task_ok(
+        &s,
+        s.post("/nodes/testnode/lxc/9751/status/start", &[]).await,
+    )
+    .await;
+    attach(
+        &d,
+        9751,
+        "echo precious > /data/file && chown 1000:1000 /data/file && echo root-data > /root/note && echo temp > /scratch/x && sync",
+    );
+
+    // Snapshot mode on dir storage falls back to suspend; the container runs on after.
+    let t = task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/vzdump",
+            &[
+                ("vmid", "9751"),
+                ("mode", "snapshot"),
+                ("compress", "zstd"),
+                ("storage", "local"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let upid = t["upid"].as_str().unwrap();
+    assert!(upid.contains(":vzdump:9751:"));
+    let log = task_log(&s, upid).await;
+    assert!(log.contains("trying 'suspend' mode instead"), "{log}");
+    assert!(log.contains("excluding volume mount point mp1"), "{log}");
+    assert_eq!(status(&s, 9751).await, "running");
+    assert_eq!(
+        attach(&d, 9751, "echo alive"),
+        "alive",
+        "thawed after the backup"
+    );
+    let volid = archive_volid(&s, upid).await;
+    assert!(
+        volid.starts_with("local:backup/vzdump-lxc-9751-") && volid.ends_with(".oxar.zst"),
+        "{volid}"
+    );
+
+    // A container archive is not a VM backup.
+    let r = s
+        .post(
+            "/nodes/testnode/qemu",
+            &[("vmid", "9753"), ("archive", &volid)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+
+    // Restore as 9752 and look inside.
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9752"),
+                ("ostemplate", &volid),
+                ("restore", "1"),
+                ("unique", "1"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let conf = s
+        .get("/nodes/testnode/lxc/9752/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(
+        conf["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("local:9752/vm-9752-disk-"),
+        "{conf}"
+    );
+    assert!(conf["mp0"].as_str().unwrap().contains("mp=/data"), "{conf}");
+    assert!(
+        conf.get("mp1").is_none(),
+        "a volume without backup=1 is not restored: {conf}"
+    );
+    assert_eq!(conf["hostname"], "backup-me");
+    task_ok(
+        &s,
+        s.post("/nodes/testnode/lxc/9752/status/start", &[]).await,
+    )
+    .await;
+    assert_eq!(
+        attach(
+            &d,
+            9752,
+            "cat /data/file; stat -c %u:%g /data/file; cat /root/note"
+        ),
+        "precious\n1000:1000\nroot-data"
+    );
+
+    // Stop mode: shut down, backed up, started again.
+    let t = task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/vzdump",
+            &[("vmid", "9751"), ("mode", "stop")],
+        )
+        .await,
+    )
+    .await;
+    let log = task_log(&s, t["upid"].as_str().unwrap()).await;
+    assert!(
+        log.contains("stopping virtual guest") && log.contains("restarting virtual guest"),
+        "{log}"
+    );
+    assert_eq!(status(&s, 9751).await, "running");
+
+    // Restoring over a running container is refused, even with force.
+    let r = s
+        .post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9752"),
+                ("ostemplate", &volid),
+                ("restore", "1"),
+                ("force", "1"),
+            ],
+        )
+        .await;
+    assert_ne!(r.status, 200, "{:?}", r.body);
+}
