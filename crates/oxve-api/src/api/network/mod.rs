@@ -123,3 +123,36 @@ pub async fn guest_nic_plugged(state: &AppState, nic: &PluggedNic<'_>) -> Result
     }
     Ok(())
 }
+
+/// A started container's NICs, after LXC made their veths and put them on their bridges:
+/// each is wired as a VM's tap is (MTU, rate, tag, link state, its fixed DHCP address on a
+/// NAT bridge, the firewall). The veths go with the container when it stops, and the firewall
+/// keys its chains by device name, so a stop needs nothing undone (as for a VM's taps).
+pub async fn ct_nics_plugged(
+    state: &AppState,
+    vmid: u32,
+    conf: &oxve_types::lxc::CtConfig,
+) -> Result<(), NetError> {
+    for (index, net) in conf.nets() {
+        let Some(bridge) = net.bridge() else {
+            continue;
+        };
+        let ifname = oxve_net::guest::veth_name(vmid, index);
+        let mac = net.hwaddr();
+        let nic = PluggedNic {
+            vmid,
+            ifname: &ifname,
+            bridge: &bridge,
+            mac: mac.as_deref(),
+            firewall: net.firewall(),
+            port: oxve_net::guest::PortOptions {
+                mtu: net.mtu(),
+                rate: net.rate(),
+                tag: net.tag(),
+                link_down: net.link_down(),
+            },
+        };
+        guest_nic_plugged(state, &nic).await?;
+    }
+    Ok(())
+}
