@@ -211,7 +211,8 @@ impl NetworkService {
                 if !still {
                     return Err(NetError::Invalid(format!(
                         "the new configuration would cut off the API client at {ip} (reached \
-                         from {src}); the previous configuration was restored"
+                         from {src}); the previous configuration was restored (apply it with \
+                         rollback-timeout to keep it once confirmed)"
                     )));
                 }
             }

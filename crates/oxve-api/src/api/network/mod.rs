@@ -1,6 +1,7 @@
 //! /nodes/{node}/network: the host's interfaces (Proxmox's paths and shapes), staged in
 //! `interfaces.new` and applied by a reload task; plus oxve's port forwards on NAT bridges.
 
+mod confirm;
 mod forwards;
 pub(crate) mod guest_nics;
 mod interfaces;
@@ -20,6 +21,7 @@ use crate::state::AppState;
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut out = interfaces::methods();
     out.extend(reload::methods());
+    out.extend(confirm::methods());
     out.extend(forwards::methods());
     out.extend(vpn::methods());
     out
@@ -60,7 +62,7 @@ pub async fn sync_nat(state: &AppState, ctx: Option<&TaskContext>) -> Result<(),
 
 /// At daemon start: apply the stored network configuration, NAT and forwards, as a boot
 /// would; failures are logged, the daemon still starts.
-pub async fn start(state: &AppState) {
+pub async fn start(state: &std::sync::Arc<AppState>) {
     match state.network.apply_on_start().await {
         Ok(log) => log.iter().for_each(|l| {
             if l.contains("FAILED") {
@@ -71,6 +73,8 @@ pub async fn start(state: &AppState) {
         }),
         Err(err) => tracing::warn!("cannot apply the network configuration: {err}"),
     }
+    // a change applied with a rollback window before a restart still rolls back in time
+    confirm::resume(state.clone());
     {
         let _guard = state.network.lock().await;
         if let Err(err) = sync_nat(state, None).await {
