@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use oxve_net::firewall::nft::{apply, kernel_has_bridge_conntrack, GuestFirewall};
+use oxve_net::firewall::nft::{apply, enable_bridge_netfilter, GuestFirewall};
 use oxve_net::firewall::Rule;
 use oxve_net::netns::NamedNetns;
 
@@ -35,14 +35,15 @@ fn guest(vmid: u32, rules: usize) -> GuestFirewall {
             .collect(),
         nics: vec![(0, format!("tap{vmid}i0")), (1, format!("tap{vmid}i1"))],
         macs: vec![(format!("tap{vmid}i0"), "BC:24:11:00:00:01".into())],
+        ipfilter: Vec::new(),
     }
 }
 
 #[test]
 fn a_thousand_rules_apply_in_one_quick_transaction() {
     let ns = NamedNetns::create("oxvenet").unwrap();
-    let stateful = ns.run(kernel_has_bridge_conntrack).unwrap();
-    eprintln!("bridge conntrack in this kernel: {stateful}");
+    let stateful = ns.run(enable_bridge_netfilter).unwrap();
+    eprintln!("bridge netfilter in this kernel: {stateful}");
     // somebody else's table, which must survive
     let other = ns
         .exec(&["nft", "add", "table", "inet", "somebody-else"])
