@@ -121,6 +121,25 @@ static NODE: Paths = Paths {
     host_key: node_file,
 };
 
+/// The `.fw` file of the guest a request addresses (checking the node and the guest).
+pub(super) async fn guest_file(
+    env: &RpcEnv,
+    kind: GuestKind,
+    params: &Params,
+) -> Result<String, ApiError> {
+    local_node(env, params.req_str("node"))?;
+    let id = vmid(params);
+    check_guest(env, kind, id).await?;
+    Ok(guest_key(id))
+}
+
+pub(super) fn guest_base() -> ObjectSchema {
+    base()
+}
+
+pub(super) const GUEST_AUDIT_PERM: Permission = GUEST_AUDIT;
+pub(super) const GUEST_MODIFY_PERM: Permission = GUEST_MODIFY;
+
 /// The `.fw` file a request addresses (checking the node and, for guests, the guest).
 async fn target_key(env: &RpcEnv, p: &Paths, params: &Params) -> Result<String, ApiError> {
     if params.has("node") {
