@@ -101,28 +101,40 @@ pub fn ruleset(nats: &[NatBridge], forwards: &[Forward]) -> String {
     s
 }
 
-/// Run an nft script as one transaction.
+/// Apply an nft script in one transaction (`nft -f -`).
 pub fn nft_apply(script: &str) -> Result<()> {
+    nft_run(&["-f", "-"], script).map(|_| ())
+}
+
+/// [`nft_apply`], returning nft's echo of what it added with the rules' handles
+/// (`nft --echo --handle`), one `add rule ... # handle N` line per rule.
+pub fn nft_apply_echo(script: &str) -> Result<String> {
+    nft_run(&["--echo", "--handle", "-f", "-"], script)
+}
+
+fn nft_run(args: &[&str], script: &str) -> Result<String> {
     let fail = |message: String| NetError::Command {
-        command: "nft -f -".into(),
+        command: format!("nft {}", args.join(" ")),
         message,
     };
     let mut child = Command::new("nft")
-        .args(["-f", "-"])
+        .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| fail(e.to_string()))?;
-    child
-        .stdin
-        .take()
-        .ok_or_else(|| fail("no stdin".into()))?
-        .write_all(script.as_bytes())
-        .map_err(|e| fail(e.to_string()))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| fail("no stdin".into()))?;
+    // written from a thread: nft echoes while it reads, and both pipes must keep flowing
+    let text = script.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
     let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+    writer
+        .join()
+        .map_err(|_| fail("writer panicked".into()))?
+        .map_err(|e| fail(e.to_string()))?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(fail(
             String::from_utf8_lossy(&out.stderr).trim().to_string(),

@@ -92,66 +92,121 @@ fn policy_verdict(policy: &str) -> String {
     super::matching::verdict(policy, &reject_verdict()).to_string()
 }
 
-fn chain(
-    s: &mut String,
-    name: &str,
+/// The name of a guest's chain for direction `ty` (`guest100-in`, `guest100-out`).
+pub fn chain_name(vmid: u32, ty: RuleType) -> String {
+    let dir = if ty == RuleType::In { "in" } else { "out" };
+    format!("guest{vmid}-{dir}")
+}
+
+/// A guest chain: fixed head rules (filters, state, ARP, NDP, DHCP), the rules from the
+/// guest's rule list (kept in block chains of at most [`BLOCK`] rules, which the chain jumps
+/// to in order, so a change rewrites only the blocks it touches), and the policy verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainParts {
+    pub head: Vec<String>,
+    pub body: Vec<String>,
+    pub policy: String,
+}
+
+/// Rules per block chain: small enough that rewriting one is cheap, large enough that a
+/// packet makes few jumps.
+pub const BLOCK: usize = 32;
+
+/// The rules of a guest's chain for direction `ty`, one nft rule per line.
+pub fn chain_parts(
     guest: &GuestFirewall,
     ty: RuleType,
     stateful: bool,
     sets: &[NftSet],
-) {
+) -> ChainParts {
+    let name = chain_name(guest.vmid, ty);
     let (dev_key, policy) = match ty {
         RuleType::In => ("oifname", &guest.policy_in),
         _ => ("iifname", &guest.policy_out),
     };
-    let _ = writeln!(s, "  chain {name} {{");
+    let mut out = Vec::new();
     if ty == RuleType::Out {
         for (dev, mac) in &guest.macs {
-            let _ = writeln!(
-                s,
-                "    iifname \"{dev}\" ether saddr != {} drop",
+            out.push(format!(
+                "iifname \"{dev}\" ether saddr != {} drop",
                 mac.to_ascii_lowercase()
-            );
+            ));
         }
         for (dev, set) in &guest.ipfilter {
             let v4 = super::matching::set_name(set, super::rule::Family::V4, false);
             let v6 = super::matching::set_name(set, super::rule::Family::V6, false);
             // unconfigured senders (DHCP, duplicate address probes) and link-local IPv6 pass
-            let _ = writeln!(
-                s,
-                "    iifname \"{dev}\" ip saddr != 0.0.0.0 ip saddr != @{v4} drop\n    \
-                 iifname \"{dev}\" arp saddr ip != 0.0.0.0 arp saddr ip != @{v4} drop\n    \
-                 iifname \"{dev}\" ip6 saddr != {{ ::, fe80::/10 }} ip6 saddr != @{v6} drop"
-            );
+            out.push(format!(
+                "iifname \"{dev}\" ip saddr != 0.0.0.0 ip saddr != @{v4} drop"
+            ));
+            out.push(format!(
+                "iifname \"{dev}\" arp saddr ip != 0.0.0.0 arp saddr ip != @{v4} drop"
+            ));
+            out.push(format!(
+                "iifname \"{dev}\" ip6 saddr != {{ ::, fe80::/10 }} ip6 saddr != @{v6} drop"
+            ));
         }
     }
     if stateful {
-        let _ = writeln!(
-            s,
-            "    meta mark & {MARK_ESTABLISHED:#010x} == {MARK_ESTABLISHED:#010x} accept"
-        );
+        out.push(format!(
+            "meta mark & {MARK_ESTABLISHED:#010x} == {MARK_ESTABLISHED:#010x} accept"
+        ));
     }
     // address resolution and IPv6 neighbour discovery always pass
-    let _ = writeln!(s, "    ether type arp accept");
-    let _ = writeln!(s, "    {NDP}");
+    out.push("ether type arp accept".into());
+    out.push(NDP.into());
     if guest.dhcp {
         let (sport, dport) = if ty == RuleType::In {
             (67, 68)
         } else {
             (68, 67)
         };
-        let _ = writeln!(s, "    udp sport {sport} udp dport {dport} accept");
+        out.push(format!("udp sport {sport} udp dport {dport} accept"));
     }
-    for rule in guest
+    let body = guest
         .rules
         .iter()
         .filter(|r| r.enable && r.rule_type == Some(ty))
-    {
-        for line in rule_lines(rule, guest, dev_key, name, sets) {
+        .flat_map(|rule| rule_lines(rule, guest, dev_key, &name, sets))
+        .collect();
+    ChainParts {
+        head: out,
+        body,
+        policy: policy_verdict(policy),
+    }
+}
+
+/// The rules of a guest's main chain: its head, a jump to each block, its policy.
+pub fn main_lines(parts: &ChainParts, blocks: &[String]) -> Vec<String> {
+    let mut out = parts.head.clone();
+    out.extend(blocks.iter().map(|b| format!("jump {b}")));
+    out.push(parts.policy.clone());
+    out
+}
+
+/// The name of block `n` of chain `name`.
+pub fn block_name(name: &str, n: usize) -> String {
+    format!("{name}-{n}")
+}
+
+fn chain(s: &mut String, guest: &GuestFirewall, ty: RuleType, stateful: bool, sets: &[NftSet]) {
+    let name = chain_name(guest.vmid, ty);
+    let parts = chain_parts(guest, ty, stateful, sets);
+    let mut blocks = Vec::new();
+    // blocks first: the main chain's jumps need them
+    for (n, block) in parts.body.chunks(BLOCK).enumerate() {
+        let block_chain = block_name(&name, n);
+        let _ = writeln!(s, "  chain {block_chain} {{");
+        for line in block {
             let _ = writeln!(s, "    {line}");
         }
+        let _ = writeln!(s, "  }}");
+        blocks.push(block_chain);
     }
-    let _ = writeln!(s, "    {}", policy_verdict(policy));
+    let _ = writeln!(s, "  chain {name} {{");
+    for line in main_lines(&parts, &blocks) {
+        let _ = writeln!(s, "    {line}");
+    }
     let _ = writeln!(s, "  }}");
 }
 
@@ -197,10 +252,8 @@ pub fn ruleset_with_sets(guests: &[GuestFirewall], sets: &[NftSet], stateful: bo
     let _ = writeln!(s, "table bridge {TABLE} {{");
     s.push_str(&set_decls(sets));
     for g in &active {
-        let name_in = format!("guest{}-in", g.vmid);
-        chain(&mut s, &name_in, g, RuleType::In, stateful, sets);
-        let name_out = format!("guest{}-out", g.vmid);
-        chain(&mut s, &name_out, g, RuleType::Out, stateful, sets);
+        chain(&mut s, g, RuleType::In, stateful, sets);
+        chain(&mut s, g, RuleType::Out, stateful, sets);
     }
     let map = |dir: &str| {
         active
@@ -243,19 +296,6 @@ pub fn enable_bridge_netfilter() -> bool {
         std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1")
             || std::fs::write(&path, "1").is_ok()
     })
-}
-
-/// Replace the chains of one guest in the existing table (flush, then refill).
-pub(super) fn chain_update(g: &GuestFirewall, stateful: bool, sets: &[NftSet]) -> String {
-    let (name_in, name_out) = (
-        format!("guest{}-in", g.vmid),
-        format!("guest{}-out", g.vmid),
-    );
-    let mut s = format!("flush chain bridge {TABLE} {name_in}\nflush chain bridge {TABLE} {name_out}\ntable bridge {TABLE} {{\n");
-    chain(&mut s, &name_in, g, RuleType::In, stateful, sets);
-    chain(&mut s, &name_out, g, RuleType::Out, stateful, sets);
-    s.push_str("}\n");
-    s
 }
 
 /// Apply the guest firewalls (one transaction).
