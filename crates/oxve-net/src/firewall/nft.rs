@@ -48,7 +48,7 @@ pub struct GuestFirewall {
     /// guest may send from.
     pub macs: Vec<(String, String)>,
     /// IP filter (option `ipfilter`): per device, the IP set (in the ruleset's sets) of the
-    /// only source addresses the guest may use, besides IPv6 link-local ones.
+    /// only source addresses the guest may use (its IPv6 link-local address among them).
     pub ipfilter: Vec<(String, String)>,
 }
 
@@ -135,7 +135,7 @@ pub fn chain_parts(
         for (dev, set) in &guest.ipfilter {
             let v4 = super::matching::set_name(set, super::rule::Family::V4, false);
             let v6 = super::matching::set_name(set, super::rule::Family::V6, false);
-            // unconfigured senders (DHCP, duplicate address probes) and link-local IPv6 pass
+            // unconfigured senders (DHCP, duplicate address probes) pass
             out.push(format!(
                 "iifname \"{dev}\" ip saddr != 0.0.0.0 ip saddr != @{v4} drop"
             ));
@@ -143,7 +143,7 @@ pub fn chain_parts(
                 "iifname \"{dev}\" arp saddr ip != 0.0.0.0 arp saddr ip != @{v4} drop"
             ));
             out.push(format!(
-                "iifname \"{dev}\" ip6 saddr != {{ ::, fe80::/10 }} ip6 saddr != @{v6} drop"
+                "iifname \"{dev}\" ip6 saddr != :: ip6 saddr != @{v6} drop"
             ));
         }
     }

@@ -27,6 +27,27 @@ fn stateful() -> bool {
     yes
 }
 
+/// The IPv6 link-local address a NIC with `mac` forms (modified EUI-64).
+fn link_local(mac: &str) -> Option<String> {
+    let b: Vec<u8> = mac
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16).ok())
+        .collect::<Option<_>>()?;
+    let [a, b1, c, d, e, f] = <[u8; 6]>::try_from(b).ok()?;
+    let w = |hi: u8, lo: u8| u16::from(hi) << 8 | u16::from(lo);
+    let ip = std::net::Ipv6Addr::new(
+        0xfe80,
+        0,
+        0,
+        0,
+        w(a ^ 2, b1),
+        w(c, 0xff),
+        w(0xfe, d),
+        w(e, f),
+    );
+    Some(ip.to_string())
+}
+
 /// The nft name of a guest-level IP set.
 fn guest_set(vmid: u32, name: &str) -> String {
     format!("g{vmid}-{name}")
@@ -99,6 +120,10 @@ pub async fn guest_firewalls(
                     }
                 };
                 guest_sets[pos].elements.extend(nic.ips.iter().cloned());
+                // the link-local address derived from the MAC, as Proxmox allows it
+                guest_sets[pos]
+                    .elements
+                    .extend(nic.mac.as_deref().and_then(link_local));
                 ipfilter.push((nic.device.clone(), name));
             }
         }
@@ -220,4 +245,15 @@ pub async fn sync_firewall(state: &AppState) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?
     .map_err(|e: NetError| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn link_local_from_mac() {
+        assert_eq!(
+            super::link_local("BC:24:11:00:07:00").as_deref(),
+            Some("fe80::be24:11ff:fe00:700")
+        );
+    }
 }
