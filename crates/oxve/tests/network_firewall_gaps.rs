@@ -350,14 +350,20 @@ fn reject_state_ipv6_sets_and_ipfilter() {
     assert!(!ping(&guest, PEER6), "its IPv6 address is not in the set");
     // its link-local address (from its MAC) is, another one is not
     let peer_ll = "fe80::be24:11ff:fe00:702%eth0";
-    assert!(ping(&guest, peer_ll), "the MAC's link-local address is allowed");
+    assert!(
+        ping(&guest, peer_ll),
+        "the MAC's link-local address is allowed"
+    );
     guest
         .ip(&["addr", "add", "fe80::99/64", "dev", "eth0", "nodad"])
         .unwrap();
     let spoofed6 = guest
         .exec(&["ping", "-c1", "-W1", "-I", "fe80::99", peer_ll])
         .unwrap();
-    assert!(!spoofed6.status.success(), "another link-local address is dropped");
+    assert!(
+        !spoofed6.status.success(),
+        "another link-local address is dropped"
+    );
     guest
         .ip(&["addr", "add", "10.46.0.99/24", "dev", "eth0"])
         .unwrap();

@@ -6,27 +6,16 @@
 
 use oxve_net::firewall::rule::AddrRef;
 use oxve_net::firewall::{Alias, FwConfig, IpSet, IpSetEntry};
-use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
-use oxve_store::GuestKind;
+use oxve_router::{ApiError, ApiMethod, HttpMethod};
 use oxve_types::format::Format;
 use oxve_types::params::Params;
 use oxve_types::schema::{ObjectSchema, Schema, StringSchema};
 use serde_json::{json, Value};
 
-use super::store::{check_digest, cluster_key, digest_of, load, save};
+use super::scopes::{scope_key, Scope, CLUSTER, LXC, QEMU};
+use super::store::{check_digest, digest_of, load, save};
 use super::sync_firewall;
 use crate::env::RpcEnv;
-
-const AUDIT: Permission = Permission::Privs {
-    path: "/",
-    privs: &["Sys.Audit"],
-    any: false,
-};
-const MODIFY: Permission = Permission::Privs {
-    path: "/",
-    privs: &["Sys.Modify"],
-    any: false,
-};
 
 fn check_name(v: &str) -> Result<(), String> {
     let mut c = v.chars();
@@ -47,64 +36,6 @@ fn check_cidr(v: &str) -> Result<(), String> {
         Err(format!(
             "value '{v}' does not look like a valid IP address or network"
         ))
-    }
-}
-
-/// Where aliases and IP sets live: the datacenter, or a VM's or container's file.
-struct Scope {
-    /// `None`: the datacenter.
-    kind: Option<GuestKind>,
-    aliases: &'static str,
-    alias: &'static str,
-    ipsets: &'static str,
-    ipset: &'static str,
-    entry: &'static str,
-    audit: Permission,
-    modify: Permission,
-    base: fn() -> ObjectSchema,
-}
-
-static CLUSTER: Scope = Scope {
-    kind: None,
-    aliases: "/cluster/firewall/aliases",
-    alias: "/cluster/firewall/aliases/{name}",
-    ipsets: "/cluster/firewall/ipset",
-    ipset: "/cluster/firewall/ipset/{name}",
-    entry: "/cluster/firewall/ipset/{name}/{cidr}",
-    audit: AUDIT,
-    modify: MODIFY,
-    base: || Schema::object(""),
-};
-
-static QEMU: Scope = Scope {
-    kind: Some(GuestKind::Qemu),
-    aliases: "/nodes/{node}/qemu/{vmid}/firewall/aliases",
-    alias: "/nodes/{node}/qemu/{vmid}/firewall/aliases/{name}",
-    ipsets: "/nodes/{node}/qemu/{vmid}/firewall/ipset",
-    ipset: "/nodes/{node}/qemu/{vmid}/firewall/ipset/{name}",
-    entry: "/nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}",
-    audit: super::guest::GUEST_AUDIT_PERM,
-    modify: super::guest::GUEST_MODIFY_PERM,
-    base: super::guest::guest_base,
-};
-
-static LXC: Scope = Scope {
-    kind: Some(GuestKind::Lxc),
-    aliases: "/nodes/{node}/lxc/{vmid}/firewall/aliases",
-    alias: "/nodes/{node}/lxc/{vmid}/firewall/aliases/{name}",
-    ipsets: "/nodes/{node}/lxc/{vmid}/firewall/ipset",
-    ipset: "/nodes/{node}/lxc/{vmid}/firewall/ipset/{name}",
-    entry: "/nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr}",
-    audit: super::guest::GUEST_AUDIT_PERM,
-    modify: super::guest::GUEST_MODIFY_PERM,
-    base: super::guest::guest_base,
-};
-
-/// The `.fw` file a request addresses.
-async fn scope_key(env: &RpcEnv, s: &Scope, params: &Params) -> Result<String, ApiError> {
-    match s.kind {
-        None => Ok(cluster_key()),
-        Some(kind) => super::guest::guest_file(env, kind, params).await,
     }
 }
 
