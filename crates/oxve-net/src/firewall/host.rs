@@ -127,6 +127,28 @@ pub fn apply(fw: Option<&HostFirewall>, sets: &[NftSet]) -> Result<()> {
     crate::nat::nft_apply(&ruleset(fw, sets))
 }
 
+/// Applies the host firewall only when it changed (a guest's change leaves it alone).
+#[derive(Debug, Default)]
+pub struct HostFirewallApplier {
+    last: std::sync::Mutex<Option<String>>,
+}
+
+impl HostFirewallApplier {
+    /// Apply `fw` unless it is what was applied last; true when something was sent.
+    pub fn apply(&self, fw: Option<&HostFirewall>, sets: &[NftSet]) -> Result<bool> {
+        let script = ruleset(fw, sets);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_deref() == Some(script.as_str()) {
+            return Ok(false);
+        }
+        // forget what was applied until this succeeds
+        *last = None;
+        crate::nat::nft_apply(&script)?;
+        *last = Some(script);
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

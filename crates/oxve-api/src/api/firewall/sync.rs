@@ -240,7 +240,9 @@ pub async fn sync_firewall(state: &AppState) -> Result<(), String> {
     let net = state.network.clone();
     tokio::task::spawn_blocking(move || {
         net.guest_firewall().apply(&guests, &sets, stateful)?;
-        oxve_net::firewall::host::apply(host.as_ref(), &host_sets)
+        net.host_firewall()
+            .apply(host.as_ref(), &host_sets)
+            .map(|_| ())
     })
     .await
     .map_err(|e| e.to_string())?
