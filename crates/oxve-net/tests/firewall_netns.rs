@@ -192,3 +192,53 @@ fn one_guest_changes_only_its_chains() {
     );
     assert!(listed(&ns).contains("dport 62000"));
 }
+
+/// New members of an IP set are sent as set elements, not as a new table; a set's first IPv6
+/// member adds the IPv6 lines of the rules that name it.
+#[test]
+fn ip_set_members_change_in_place() {
+    use oxve_net::firewall::nft::NftSet;
+
+    let ns = NamedNetns::create("oxvenet").unwrap();
+    let mut g = guest(300, 100);
+    g.rules.insert(
+        0,
+        Rule::parse_line("IN ACCEPT -source +web -p tcp -dport 443").unwrap(),
+    );
+    let guests = vec![g];
+    let set = |members: &[&str]| {
+        vec![NftSet {
+            name: "web".into(),
+            elements: members.iter().map(|m| m.to_string()).collect(),
+            nomatch: Vec::new(),
+        }]
+    };
+    let applier = GuestFirewallApplier::default();
+    let apply = |sets: &[NftSet]| {
+        ns.run(|| applier.apply(&guests, sets, false))
+            .unwrap()
+            .unwrap()
+    };
+    let listed = || {
+        String::from_utf8_lossy(
+            &ns.exec(&["nft", "list", "table", "bridge", "oxve-fw"])
+                .unwrap()
+                .stdout,
+        )
+        .into_owned()
+    };
+    assert_eq!(apply(&set(&["10.9.0.0/16"])), ApplyKind::Full);
+    assert_eq!(
+        apply(&set(&["10.9.0.0/16", "10.11.0.0/16"])),
+        ApplyKind::Guests(0)
+    );
+    assert!(listed().contains("10.11.0.0/16"), "{}", listed());
+    assert_eq!(
+        apply(&set(&["10.9.0.0/16", "fd00::/8"])),
+        ApplyKind::Guests(1)
+    );
+    let text = listed();
+    assert!(text.contains("fd00::/8"), "{text}");
+    assert!(text.contains("ip6 saddr @ipset-web-v6"), "{text}");
+    assert!(!text.contains("10.11.0.0/16"), "{text}");
+}

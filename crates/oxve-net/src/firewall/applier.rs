@@ -2,9 +2,10 @@
 //! it is sent (it parses them, the kernel resolves every expression), and commands that name
 //! rules by handle or position make nft read the whole table first; so a guest's rules live
 //! in block chains of a few dozen rules, and a change rewrites only the blocks it touches
-//! (flush and refill, which needs no such read). When only some guests' rules or policies
-//! changed (same guests, NICs, MACs, IP filters and IP sets), that is all that is sent, in
-//! one transaction; anything else replaces the whole table. Nothing changed, nothing is sent.
+//! (flush and refill, which needs no such read); IP sets whose members changed are flushed
+//! and refilled. When the guests, their NICs, MACs and IP filters and the sets declared stay
+//! the same, that is all that is sent, in one transaction; anything else replaces the whole
+//! table. Nothing changed, nothing is sent.
 //! If the kernel's table is not what was last applied (somebody removed it), the incremental
 //! transaction fails and the whole table is written instead.
 
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use super::matching::declared_sets;
 use super::nft::{
     block_name, chain_name, chain_parts, main_lines, ruleset_with_sets, ChainParts, GuestFirewall,
     NftSet, BLOCK, TABLE,
@@ -39,6 +41,18 @@ struct Layout {
 }
 
 impl Layout {
+    /// Whether the chain already holds exactly `parts`.
+    fn matches(&self, parts: &ChainParts) -> bool {
+        self.head == parts.head
+            && self.policy == parts.policy
+            && self.blocks.iter().map(|(_, b)| b.len()).sum::<usize>() == parts.body.len()
+            && self
+                .blocks
+                .iter()
+                .flat_map(|(_, b)| b)
+                .eq(parts.body.iter())
+    }
+
     /// The layout a full write gives `parts` (see `nft::ruleset_with_sets`).
     fn written(name: &str, parts: ChainParts) -> Layout {
         let blocks: Vec<(String, Vec<String>)> = parts
@@ -239,13 +253,19 @@ impl GuestFirewallApplier {
         Ok(ApplyKind::Full)
     }
 
-    /// Change the changed guests' chains in place, if the layout is the same. The number of
-    /// guests changed, `None` to apply in full.
+    /// Change what changed in place, if the guests, their NICs and filters and the IP sets
+    /// declared are the same (IP sets' members may differ). The number of guests changed,
+    /// `None` to apply in full.
     fn in_place(prev: &mut Last, next: &Applied) -> Option<usize> {
-        let layout_kept = prev.applied.sets == next.sets
-            && prev.applied.stateful == next.stateful
+        let (old_sets, new_sets) = (declared_sets(&prev.applied.sets), declared_sets(&next.sets));
+        let layout_kept = prev.applied.stateful == next.stateful
             && prev.applied.guests.len() == next.guests.len()
             && !next.guests.is_empty()
+            && old_sets.len() == new_sets.len()
+            && old_sets
+                .iter()
+                .zip(&new_sets)
+                .all(|(a, b)| a.name == b.name && a.family == b.family)
             && prev
                 .applied
                 .guests
@@ -255,31 +275,45 @@ impl GuestFirewallApplier {
         if !layout_kept {
             return None;
         }
-        let changed: Vec<&GuestFirewall> = next
-            .guests
-            .iter()
-            .zip(&prev.applied.guests)
-            .filter(|(n, p)| n != p)
-            .map(|(n, _)| n)
-            .collect();
         let mut script = String::new();
+        for (old, new) in old_sets.iter().zip(&new_sets) {
+            if old.elements != new.elements {
+                let _ = writeln!(script, "flush set bridge {TABLE} {}", new.name);
+                if !new.elements.is_empty() {
+                    let _ = writeln!(
+                        script,
+                        "add element bridge {TABLE} {} {{ {} }}",
+                        new.name,
+                        new.elements.join(", ")
+                    );
+                }
+            }
+        }
+        // a chain changes with its guest's rules, and with the families of the sets they name
         let mut edited = Vec::new();
-        for g in &changed {
+        let mut guests = 0;
+        for g in &next.guests {
+            let mut changed = false;
             for ty in [RuleType::In, RuleType::Out] {
                 let name = chain_name(g.vmid, ty);
                 let old = prev.chains.get(&name)?;
                 let parts = chain_parts(g, ty, next.stateful, &next.sets);
+                if old.matches(&parts) {
+                    continue;
+                }
                 let (s, layout) = chain_edit(&name, old, parts);
                 script.push_str(&s);
                 edited.push((name, layout));
+                changed = true;
             }
+            guests += usize::from(changed);
         }
         if !script.is_empty() {
             nft_apply(&script).ok()?;
         }
         prev.chains.extend(edited);
         prev.applied = next.clone();
-        Some(changed.len())
+        Some(guests)
     }
 }
 

@@ -47,32 +47,55 @@ impl NftSet {
     }
 }
 
-/// The set declarations of `sets` (both families always exist, so rules may name either).
-pub fn set_decls(sets: &[NftSet]) -> String {
-    let mut s = String::new();
+/// One declared nftables set: its name, its address type, its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredSet {
+    pub name: String,
+    pub family: Family,
+    pub elements: Vec<String>,
+}
+
+/// The nftables sets `sets` become: per IP set and family the members (both families always
+/// exist, so rules may name either), and the `nomatch` exceptions where there are any.
+pub fn declared_sets(sets: &[NftSet]) -> Vec<DeclaredSet> {
+    let mut out = Vec::new();
     for set in sets {
         for family in [Family::V4, Family::V6] {
-            let ty = if family == Family::V4 {
-                "ipv4_addr"
-            } else {
-                "ipv6_addr"
-            };
             for nomatch in [false, true] {
-                let items = of_family(if nomatch { &set.nomatch } else { &set.elements }, family);
-                if nomatch && items.is_empty() {
+                let elements =
+                    of_family(if nomatch { &set.nomatch } else { &set.elements }, family);
+                if nomatch && elements.is_empty() {
                     continue;
                 }
-                let _ = write!(
-                    s,
-                    "  set {} {{\n    type {ty}; flags interval; auto-merge;\n",
-                    set_name(&set.name, family, nomatch)
-                );
-                if !items.is_empty() {
-                    let _ = writeln!(s, "    elements = {{ {} }}", items.join(", "));
-                }
-                let _ = writeln!(s, "  }}");
+                out.push(DeclaredSet {
+                    name: set_name(&set.name, family, nomatch),
+                    family,
+                    elements,
+                });
             }
         }
+    }
+    out
+}
+
+/// The set declarations of `sets`.
+pub fn set_decls(sets: &[NftSet]) -> String {
+    let mut s = String::new();
+    for set in declared_sets(sets) {
+        let ty = if set.family == Family::V4 {
+            "ipv4_addr"
+        } else {
+            "ipv6_addr"
+        };
+        let _ = write!(
+            s,
+            "  set {} {{\n    type {ty}; flags interval; auto-merge;\n",
+            set.name
+        );
+        if !set.elements.is_empty() {
+            let _ = writeln!(s, "    elements = {{ {} }}", set.elements.join(", "));
+        }
+        let _ = writeln!(s, "  }}");
     }
     s
 }
