@@ -2,7 +2,7 @@
 //! fixed DHCP address and the firewall as a VM's tap does. The container
 //! reaches an "outside" host, which sees the node's address; the outside host reaches the
 //! container through port forwards; a firewall rule on the container's NIC drops one
-//! forwarded port while the other stays open. The daemon runs in a namespace of its own.
+//! forwarded port while the other stays open; its IP filter allows its DHCP address only. The daemon runs in a namespace of its own.
 
 mod common;
 mod netns_daemon;
@@ -266,6 +266,28 @@ fn container_behind_nat_reaches_out_is_forwarded_to_and_firewalled() {
         d.ns.exec(&["nft", "list", "table", "bridge", "oxve-fw"])
             .unwrap();
     assert!(String::from_utf8_lossy(&table.stdout).contains(&veth));
+
+    // the IP filter allows the address oxve's DHCP gave it, not another one
+    d.run(async {
+        let s = d.admin().await;
+        let fw = format!("/nodes/testnode/lxc/{VMID}/firewall");
+        ok(s.put(&format!("{fw}/options"), &[("ipfilter", "1")]).await).await;
+    });
+    assert!(
+        wait_for("10.57.0.1:8080", Some("port80")),
+        "its own address"
+    );
+    let (done, out) = attach(&d.ns, &lxc_path, "ping -c 1 -W 2 10.57.0.2");
+    assert!(done, "out from its own address: {out}");
+    let (done, out) = attach(
+        &d.ns,
+        &lxc_path,
+        "ip addr add 10.12.12.77/24 dev eth0 && ping -c 1 -W 2 -I 10.12.12.77 10.57.0.2",
+    );
+    assert!(
+        !done && out.contains("100% packet loss"),
+        "another source address is dropped: {out}"
+    );
 
     d.run(async {
         let s = d.admin().await;

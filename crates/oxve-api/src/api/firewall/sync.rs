@@ -71,7 +71,8 @@ fn scope_sets(rule: &mut Rule, vmid: u32, guest: &FwConfig) {
 }
 
 /// The guest firewalls of this node as configured now, with the guests' own IP sets (their
-/// `ipfilter-netN` sets hold the containers' static addresses too).
+/// `ipfilter-netN` sets hold the containers' static addresses and the fixed DHCP addresses of
+/// NAT bridges too).
 pub async fn guest_firewalls(
     state: &AppState,
 ) -> Result<(Vec<GuestFirewall>, Vec<NftSet>), String> {
@@ -120,6 +121,17 @@ pub async fn guest_firewalls(
                     }
                 };
                 guest_sets[pos].elements.extend(nic.ips.iter().cloned());
+                // on a NAT bridge, the fixed address oxve's DHCP hands this NIC
+                if let Some(mac) = &nic.mac {
+                    let lease = state
+                        .network
+                        .leases(&nic.bridge)
+                        .into_iter()
+                        .find(|l| l.mac == *mac);
+                    guest_sets[pos]
+                        .elements
+                        .extend(lease.map(|l| l.ip.to_string()));
+                }
                 // the link-local address derived from the MAC, as Proxmox allows it
                 guest_sets[pos]
                     .elements
