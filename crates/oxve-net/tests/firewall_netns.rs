@@ -37,6 +37,7 @@ fn guest(vmid: u32, rules: usize) -> GuestFirewall {
         nics: vec![(0, format!("tap{vmid}i0")), (1, format!("tap{vmid}i1"))],
         macs: vec![(format!("tap{vmid}i0"), "BC:24:11:00:00:01".into())],
         ipfilter: Vec::new(),
+        bridges: vec!["vmbr0".into()],
     }
 }
 

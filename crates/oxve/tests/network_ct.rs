@@ -2,7 +2,8 @@
 //! fixed DHCP address and the firewall as a VM's tap does. The container
 //! reaches an "outside" host, which sees the node's address; the outside host reaches the
 //! container through port forwards; a firewall rule on the container's NIC drops one
-//! forwarded port while the other stays open; its IP filter allows its DHCP address only. The daemon runs in a namespace of its own.
+//! forwarded port while the other stays open; its IP filter allows its DHCP address only;
+//! with a DROP in-policy, replies to its own connections out through NAT still come in. The daemon runs in a namespace of its own.
 
 mod common;
 mod netns_daemon;
@@ -288,6 +289,31 @@ fn container_behind_nat_reaches_out_is_forwarded_to_and_firewalled() {
         !done && out.contains("100% packet loss"),
         "another source address is dropped: {out}"
     );
+
+    // a DROP in-policy: new connections in are dropped, replies to the container's own
+    // connections out through NAT still come in (connection state)
+    d.run(async {
+        let s = d.admin().await;
+        let fw = format!("/nodes/testnode/lxc/{VMID}/firewall");
+        ok(s.put(&format!("{fw}/options"), &[("policy_in", "DROP")])
+            .await)
+        .await;
+    });
+    assert!(
+        fetch(&outside, "10.57.0.1:8080").is_none(),
+        "new connections in are dropped"
+    );
+    let listener = outside
+        .run(|| TcpListener::bind(("0.0.0.0", 9001)))
+        .unwrap()
+        .unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().ok()?;
+        conn.write_all(b"reply").ok()
+    });
+    let (_, said) = attach(&d.ns, &lxc_path, "nc -w 3 10.57.0.2 9001");
+    assert_eq!(said, "reply", "the reply to its own connection comes in");
+    server.join().unwrap();
 
     d.run(async {
         let s = d.admin().await;

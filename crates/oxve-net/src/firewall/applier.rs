@@ -92,7 +92,11 @@ pub enum ApplyKind {
 }
 
 fn same_layout(a: &GuestFirewall, b: &GuestFirewall) -> bool {
-    a.vmid == b.vmid && a.nics == b.nics && a.macs == b.macs && a.ipfilter == b.ipfilter
+    a.vmid == b.vmid
+        && a.nics == b.nics
+        && a.macs == b.macs
+        && a.ipfilter == b.ipfilter
+        && a.bridges == b.bridges
 }
 
 fn refill(s: &mut String, chain: &str, lines: &[String]) {

@@ -47,6 +47,8 @@ pub struct GuestFirewall {
     /// MAC filter (option `macfilter`, on by default): per device, the only source MAC the
     /// guest may send from.
     pub macs: Vec<(String, String)>,
+    /// The bridges of those NICs (their traffic gets connection state).
+    pub bridges: Vec<String>,
     /// IP filter (option `ipfilter`): per device, the IP set (in the ruleset's sets) of the
     /// only source addresses the guest may use (its IPv6 link-local address among them).
     pub ipfilter: Vec<(String, String)>,
@@ -217,14 +219,27 @@ pub fn ruleset(guests: &[GuestFirewall], stateful: bool) -> String {
 }
 
 /// The inet table: established-connection marks (when `stateful`) and rejects.
-fn state_table(s: &mut String, stateful: bool) {
+fn state_table(s: &mut String, stateful: bool, bridges: &[&str]) {
     let _ = writeln!(s, "table inet {STATE_TABLE} {{");
-    if stateful {
-        for hook in ["prerouting", "output"] {
+    if stateful && !bridges.is_empty() {
+        // only traffic of the guests' bridges is marked (entering from them, or routed or
+        // sent to them), so the host's own traffic and mark-based routing stay untouched
+        let names = bridges
+            .iter()
+            .map(|b| format!("\"{b}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let set = format!(
+            "ct state established,related meta mark set meta mark | {MARK_ESTABLISHED:#010x}"
+        );
+        for (hook, prio, only) in [
+            ("prerouting", -150, format!("iifname {{ {names} }} ")),
+            ("forward", -10, String::new()),
+            ("output", -150, format!("oifname {{ {names} }} ")),
+        ] {
             let _ = writeln!(
                 s,
-                "  chain mark-{hook} {{\n    type filter hook {hook} priority -150; policy accept;\n    \
-                 ct state established,related meta mark set meta mark | {MARK_ESTABLISHED:#010x}\n  }}"
+                "  chain mark-{hook} {{\n    type filter hook {hook} priority {prio}; policy accept;\n    {only}{set}\n  }}"
             );
         }
     }
@@ -284,7 +299,13 @@ pub fn ruleset_with_sets(guests: &[GuestFirewall], sets: &[NftSet], stateful: bo
          meta mark & {MARK_REJECT:#010x} == {MARK_REJECT:#010x} drop\n  }}"
     );
     let _ = writeln!(s, "}}");
-    state_table(&mut s, stateful);
+    let mut bridges: Vec<&str> = active
+        .iter()
+        .flat_map(|g| g.bridges.iter().map(String::as_str))
+        .collect();
+    bridges.sort_unstable();
+    bridges.dedup();
+    state_table(&mut s, stateful, &bridges);
     s
 }
 
@@ -322,6 +343,7 @@ mod tests {
             nics: vec![(0, "tap100i0".into())],
             macs: vec![("tap100i0".into(), "BC:24:11:00:00:01".into())],
             ipfilter: vec![("tap100i0".into(), "g100-ipfilter-net0".into())],
+            bridges: vec!["vmbr0".into()],
         }
     }
 

@@ -157,6 +157,12 @@ pub async fn guest_firewalls(
             dhcp: fw.flag("dhcp"),
             rules: oxve_net::firewall::resolve_aliases(&rules, &aliases),
             nics: own.iter().map(|n| (n.index, n.device.clone())).collect(),
+            bridges: {
+                let mut b: Vec<String> = own.iter().map(|n| n.bridge.clone()).collect();
+                b.sort_unstable();
+                b.dedup();
+                b
+            },
             // Proxmox filters source MACs unless `macfilter: 0`
             macs: if fw.option("macfilter").is_none_or(|v| v != "0") {
                 own.iter()
