@@ -234,7 +234,7 @@ fn state_table(s: &mut String, stateful: bool, bridges: &[&str]) {
         );
         for (hook, prio, only) in [
             ("prerouting", -150, format!("iifname {{ {names} }} ")),
-            ("forward", -10, String::new()),
+            ("forward", -10, format!("oifname {{ {names} }} ")),
             ("output", -150, format!("oifname {{ {names} }} ")),
         ] {
             let _ = writeln!(
