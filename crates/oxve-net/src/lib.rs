@@ -19,6 +19,7 @@ pub mod nat;
 pub mod nat_sync;
 pub mod netlink;
 pub mod netns;
+pub mod rollback;
 pub mod service;
 pub mod vpn;
 

@@ -20,6 +20,8 @@ pub struct NatBridge {
     pub bridge: String,
     /// The bridge's own address with the subnet's prefix length.
     pub cidr: Ipv4Cidr,
+    /// The bridge's IPv6 subnet when it is a unique local one (`fd00::/8`), masqueraded too.
+    pub ula6: Option<String>,
 }
 
 fn proto(p: Proto) -> &'static str {
@@ -35,6 +37,7 @@ pub fn ruleset(nats: &[NatBridge], forwards: &[Forward]) -> String {
     // declaring then deleting makes the replace work whether or not the table exists
     let _ = writeln!(s, "table ip {TABLE}\ndelete table ip {TABLE}");
     if nats.is_empty() && forwards.is_empty() {
+        ipv6_masquerade(&mut s, nats);
         return s;
     }
     let _ = writeln!(s, "table ip {TABLE} {{");
@@ -98,19 +101,67 @@ pub fn ruleset(nats: &[NatBridge], forwards: &[Forward]) -> String {
         );
     }
     let _ = writeln!(s, "  }}\n}}");
+    ipv6_masquerade(&mut s, nats);
     s
 }
 
-/// Run an nft script as one transaction.
+/// The IPv6 table of oxve's NAT: masquerade of NAT bridges' unique local subnets (IPv6 NAT
+/// is NAT66, as the nat family `ip6` does it).
+fn ipv6_masquerade(s: &mut String, nats: &[NatBridge]) {
+    let _ = writeln!(s, "table ip6 {TABLE}\ndelete table ip6 {TABLE}");
+    let subnets: Vec<(&str, &str)> = nats
+        .iter()
+        .filter_map(|n| Some((n.bridge.as_str(), n.ula6.as_deref()?)))
+        .collect();
+    if subnets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "table ip6 {TABLE} {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;"
+    );
+    for (bridge, subnet) in subnets {
+        let _ = writeln!(
+            s,
+            "    ip6 saddr {subnet} ip6 daddr != {subnet} masquerade comment \"nat {bridge}\""
+        );
+    }
+    let _ = writeln!(s, "  }}\n}}");
+}
+
+/// A bridge's unique local IPv6 subnet (`fdXX:...::/len`) from its `inet6` address.
+pub fn ula_subnet(address: &str, netmask: Option<&str>) -> Option<String> {
+    let (addr, len) = match address.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u8>().ok()?),
+        None => (address, netmask?.parse::<u8>().ok()?),
+    };
+    let ip: std::net::Ipv6Addr = addr.parse().ok()?;
+    if ip.segments()[0] & 0xfe00 != 0xfc00 || len > 128 {
+        return None;
+    }
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len))
+    };
+    let net = std::net::Ipv6Addr::from(u128::from(ip) & mask);
+    Some(format!("{net}/{len}"))
+}
+
+/// Apply an nft script in one transaction (`nft -f -`).
 pub fn nft_apply(script: &str) -> Result<()> {
+    nft_run(&["-f", "-"], script).map(|_| ())
+}
+
+fn nft_run(args: &[&str], script: &str) -> Result<String> {
     let fail = |message: String| NetError::Command {
-        command: "nft -f -".into(),
+        command: format!("nft {}", args.join(" ")),
         message,
     };
     let mut child = Command::new("nft")
-        .args(["-f", "-"])
+        .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| fail(e.to_string()))?;
@@ -122,7 +173,7 @@ pub fn nft_apply(script: &str) -> Result<()> {
         .map_err(|e| fail(e.to_string()))?;
     let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(fail(
             String::from_utf8_lossy(&out.stderr).trim().to_string(),
@@ -133,6 +184,12 @@ pub fn nft_apply(script: &str) -> Result<()> {
 /// Enable IPv4 forwarding in this namespace (NAT routes the guests' traffic).
 pub fn enable_ip_forward() -> Result<()> {
     let path = "/proc/sys/net/ipv4/ip_forward";
+    std::fs::write(path, "1").map_err(|e| NetError::io("writing", path, e))
+}
+
+/// Enable IPv6 forwarding in this namespace (for NAT bridges with an IPv6 subnet).
+pub fn enable_ipv6_forward() -> Result<()> {
+    let path = "/proc/sys/net/ipv6/conf/all/forwarding";
     std::fs::write(path, "1").map_err(|e| NetError::io("writing", path, e))
 }
 
@@ -150,6 +207,7 @@ mod tests {
         let nat = NatBridge {
             bridge: "vmbr1".into(),
             cidr: "10.10.0.1/24".parse().unwrap(),
+            ula6: ula_subnet("fd10::1/64", None),
         };
         let fwd = Forward {
             bridge: "vmbr1".into(),
@@ -173,8 +231,24 @@ mod tests {
             s.contains("ip saddr 10.10.0.0/24 ip daddr != 10.10.0.0/24 masquerade"),
             "{s}"
         );
+        assert!(
+            s.contains("ip6 saddr fd10::/64 ip6 daddr != fd10::/64 masquerade"),
+            "{s}"
+        );
         assert!(!s.contains("flush ruleset"));
         let empty = ruleset(&[], &[]);
-        assert_eq!(empty, "table ip oxve-nat\ndelete table ip oxve-nat\n");
+        assert_eq!(
+            empty,
+            "table ip oxve-nat\ndelete table ip oxve-nat\ntable ip6 oxve-nat\ndelete table ip6 oxve-nat\n"
+        );
+        assert_eq!(
+            ula_subnet("2001:db8::1/64", None),
+            None,
+            "only unique local"
+        );
+        assert_eq!(
+            ula_subnet("fd12:3456::7", Some("48")).as_deref(),
+            Some("fd12:3456::/48")
+        );
     }
 }

@@ -26,12 +26,30 @@ pub fn nat_bridges(file: &InterfacesFile) -> Vec<NatBridge> {
         .iter()
         .filter(|(n, i)| i.autostart && i.is_nat() && i.iface_type(n) == IfaceType::Bridge)
         .filter_map(|(n, i)| {
+            let ula6 = i
+                .inet6
+                .as_ref()
+                .and_then(|f| nat::ula_subnet(f.address.as_deref()?, f.netmask.as_deref()));
             Some(NatBridge {
                 bridge: n.clone(),
                 cidr: i.cidr()?,
+                ula6,
             })
         })
         .collect()
+}
+
+/// dnsmasq's configuration for a NAT bridge: DHCP and DNS, and router advertisements when
+/// the bridge has an IPv6 subnet (guests configure their IPv6 address themselves).
+fn dnsmasq_config(n: &NatBridge, paths: &DnsmasqPaths) -> String {
+    let mut conf = dnsmasq::config(&n.bridge, &n.cidr, paths);
+    if n.ula6.is_some() {
+        conf.push_str(&format!(
+            "enable-ra\ndhcp-range=::,constructor:{},ra-only\n",
+            n.bridge
+        ));
+    }
+    conf
 }
 
 impl NetworkService {
@@ -66,6 +84,9 @@ impl NetworkService {
         if !nats.is_empty() {
             nat::enable_ip_forward()?;
         }
+        if nats.iter().any(|n| n.ula6.is_some()) {
+            nat::enable_ipv6_forward()?;
+        }
         nat::nft_apply(&nat::ruleset(&nats, &forwards))?;
         if !nats.is_empty() || !forwards.is_empty() {
             log.push(format!(
@@ -81,7 +102,7 @@ impl NetworkService {
                 dnsmasq::assign(&mut leases, &g.mac, &g.name, &n.cidr);
             }
             write_atomic(&paths.hosts, &dnsmasq::render_leases(&leases))?;
-            dnsmasq::ensure_running(&paths, &dnsmasq::config(&n.bridge, &n.cidr, &paths))?;
+            dnsmasq::ensure_running(&paths, &dnsmasq_config(n, &paths))?;
             log.push(format!(
                 "{}: DHCP/DNS with {} fixed address(es)",
                 n.bridge,
@@ -127,7 +148,7 @@ impl NetworkService {
         let ip = dnsmasq::assign(&mut leases, mac, name, &n.cidr);
         if leases != before {
             write_atomic(&paths.hosts, &dnsmasq::render_leases(&leases))?;
-            dnsmasq::ensure_running(&paths, &dnsmasq::config(bridge, &n.cidr, &paths))?;
+            dnsmasq::ensure_running(&paths, &dnsmasq_config(&n, &paths))?;
         }
         Ok(ip)
     }

@@ -25,6 +25,8 @@ pub struct NetworkService {
     management_ports: std::sync::Mutex<Vec<u16>>,
     /// Sends guest firewall changes to the kernel, only what changed.
     guest_firewall: crate::firewall::applier::GuestFirewallApplier,
+    /// Sends the host firewall to the kernel when it changed.
+    host_firewall: crate::firewall::host::HostFirewallApplier,
 }
 
 /// What a reload did.
@@ -82,6 +84,7 @@ impl NetworkService {
             firewall_lock: Mutex::new(()),
             management_ports: std::sync::Mutex::new(vec![22, 8006]),
             guest_firewall: Default::default(),
+            host_firewall: Default::default(),
         }
     }
 
@@ -120,6 +123,11 @@ impl NetworkService {
     /// The guest firewall's applier (remembers what the kernel has).
     pub fn guest_firewall(&self) -> &crate::firewall::applier::GuestFirewallApplier {
         &self.guest_firewall
+    }
+
+    /// The host firewall's applier (remembers what the kernel has).
+    pub fn host_firewall(&self) -> &crate::firewall::host::HostFirewallApplier {
+        &self.host_firewall
     }
 
     pub fn management_ports(&self) -> Vec<u16> {
@@ -211,7 +219,8 @@ impl NetworkService {
                 if !still {
                     return Err(NetError::Invalid(format!(
                         "the new configuration would cut off the API client at {ip} (reached \
-                         from {src}); the previous configuration was restored"
+                         from {src}); the previous configuration was restored (apply it with \
+                         rollback-timeout to keep it once confirmed)"
                     )));
                 }
             }

@@ -79,6 +79,7 @@ fn nat_forward_throughput_against_plain_routing() {
         let nat = NatBridge {
             bridge: "vmbr1".into(),
             cidr: "10.10.0.1/24".parse().unwrap(),
+            ula6: None,
         };
         let fwd = Forward {
             bridge: "vmbr1".into(),

@@ -51,25 +51,7 @@ pub fn ruleset(fw: Option<&HostFirewall>, sets: &[NftSet]) -> String {
     let mut s = format!("table inet {TABLE}\ndelete table inet {TABLE}\n");
     let Some(fw) = fw else { return s };
     let _ = writeln!(s, "table inet {TABLE} {{");
-    for set in sets {
-        let _ = write!(
-            s,
-            "  set ipset-{} {{\n    type ipv4_addr; flags interval; auto-merge;\n",
-            set.name
-        );
-        if !set.elements.is_empty() {
-            let _ = writeln!(s, "    elements = {{ {} }}", set.elements.join(", "));
-        }
-        let _ = writeln!(s, "  }}");
-        if !set.nomatch.is_empty() {
-            let _ = writeln!(
-                s,
-                "  set ipset-{}-nomatch {{\n    type ipv4_addr; flags interval; auto-merge;\n    elements = {{ {} }}\n  }}",
-                set.name,
-                set.nomatch.join(", ")
-            );
-        }
-    }
+    s.push_str(&super::matching::set_decls(sets));
     let _ = writeln!(
         s,
         "  chain input {{\n    type filter hook input priority 0; policy accept;"
@@ -110,7 +92,7 @@ pub fn ruleset(fw: Option<&HostFirewall>, sets: &[NftSet]) -> String {
         .iter()
         .filter(|r| r.enable && r.rule_type == Some(RuleType::In))
     {
-        for line in super::nft::host_rule_lines(rule, "iifname", "host-in", sets) {
+        for line in host_rule_lines(rule, "iifname", "host-in", sets) {
             let _ = writeln!(s, "    {line}");
         }
     }
@@ -126,7 +108,7 @@ pub fn ruleset(fw: Option<&HostFirewall>, sets: &[NftSet]) -> String {
         .iter()
         .filter(|r| r.enable && r.rule_type == Some(RuleType::Out))
     {
-        for line in super::nft::host_rule_lines(rule, "oifname", "host-out", sets) {
+        for line in host_rule_lines(rule, "oifname", "host-out", sets) {
             let _ = writeln!(s, "    {line}");
         }
     }
@@ -134,9 +116,37 @@ pub fn ruleset(fw: Option<&HostFirewall>, sets: &[NftSet]) -> String {
     s
 }
 
+/// The nft rule lines of a host rule (its `iface` is a device of the node).
+fn host_rule_lines(rule: &Rule, dev_key: &str, chain: &str, sets: &[NftSet]) -> Vec<String> {
+    let dev = rule.iface.as_deref().map(|i| (dev_key, i));
+    super::matching::match_lines(rule, dev, chain, sets, "reject")
+}
+
 /// Apply the host firewall (one transaction); `None` removes it.
 pub fn apply(fw: Option<&HostFirewall>, sets: &[NftSet]) -> Result<()> {
     crate::nat::nft_apply(&ruleset(fw, sets))
+}
+
+/// Applies the host firewall only when it changed (a guest's change leaves it alone).
+#[derive(Debug, Default)]
+pub struct HostFirewallApplier {
+    last: std::sync::Mutex<Option<String>>,
+}
+
+impl HostFirewallApplier {
+    /// Apply `fw` unless it is what was applied last; true when something was sent.
+    pub fn apply(&self, fw: Option<&HostFirewall>, sets: &[NftSet]) -> Result<bool> {
+        let script = ruleset(fw, sets);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_deref() == Some(script.as_str()) {
+            return Ok(false);
+        }
+        // forget what was applied until this succeeds
+        *last = None;
+        crate::nat::nft_apply(&script)?;
+        *last = Some(script);
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

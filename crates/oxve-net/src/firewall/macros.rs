@@ -7,6 +7,8 @@ pub struct MacroPart {
     pub proto: &'static str,
     pub dport: Option<&'static str>,
     pub sport: Option<&'static str>,
+    /// For ICMP parts: the message type.
+    pub icmp_type: Option<&'static str>,
 }
 
 const fn tcp(d: &'static str) -> MacroPart {
@@ -14,6 +16,7 @@ const fn tcp(d: &'static str) -> MacroPart {
         proto: "tcp",
         dport: Some(d),
         sport: None,
+        icmp_type: None,
     }
 }
 
@@ -22,6 +25,7 @@ const fn udp(d: &'static str) -> MacroPart {
         proto: "udp",
         dport: Some(d),
         sport: None,
+        icmp_type: None,
     }
 }
 
@@ -29,6 +33,13 @@ const PING: MacroPart = MacroPart {
     proto: "icmp",
     dport: None,
     sport: None,
+    icmp_type: Some("echo-request"),
+};
+const PING6: MacroPart = MacroPart {
+    proto: "ipv6-icmp",
+    dport: None,
+    sport: None,
+    icmp_type: Some("echo-request"),
 };
 
 const MACROS: &[(&str, &[MacroPart])] = &[
@@ -45,7 +56,7 @@ const MACROS: &[(&str, &[MacroPart])] = &[
     ("LDAPS", &[tcp("636")]),
     ("MySQL", &[tcp("3306")]),
     ("NTP", &[udp("123")]),
-    ("Ping", &[PING]),
+    ("Ping", &[PING, PING6]),
     ("POP3", &[tcp("110")]),
     ("POP3S", &[tcp("995")]),
     ("PostgreSQL", &[tcp("5432")]),

@@ -5,6 +5,7 @@ pub mod applier;
 pub mod config;
 pub mod host;
 pub mod macros;
+pub mod matching;
 pub mod nft;
 pub mod rule;
 

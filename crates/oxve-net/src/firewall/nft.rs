@@ -1,17 +1,36 @@
 //! Guest firewalls in nftables: one bridge-family table of oxve's own (`bridge oxve-fw`), with
 //! a chain per guest and direction, reached through verdict maps keyed by the guest's tap or
-//! veth. The table is replaced in one `nft -f` transaction, so a change is atomic and rules of
+//! veth; and a small `inet oxve-fwstate` table for what the bridge family cannot do on every
+//! kernel. Both are replaced in one `nft -f` transaction, so a change is atomic and rules of
 //! the host or other tools stay untouched.
+//!
+//! Connection state and REJECT go through two bits of the packet mark, since the bridge
+//! family has neither `ct` (without `nf_conntrack_bridge`) nor `reject` (without
+//! `nft_reject_bridge`) here. With bridge netfilter on (`bridge-nf-call-iptables`, as Proxmox
+//! sets it), bridged packets pass the inet hooks too: the state table marks packets of
+//! established connections before the guest chains run, and guest chains mark packets to
+//! reject, which the state table's forward and input chains reject (TCP reset, ICMP
+//! unreachable). A marked packet that reaches no reject chain (sent by the host itself to a
+//! guest) is dropped at the end.
+//!
+//! Hooks: traffic from a guest in bridge prerouting (after bridge netfilter, priority 10);
+//! traffic to a guest in bridge forward and output (before bridge netfilter, priority -10).
 
 use std::fmt::Write;
-use std::process::{Command, Stdio};
 
-use super::macros::{self, MacroPart};
+pub use super::matching::NftSet;
+use super::matching::{match_lines, set_decls};
 use super::rule::{Rule, RuleType};
 use crate::error::Result;
 
 /// The nftables table oxve owns for guest firewalls.
 pub const TABLE: &str = "oxve-fw";
+/// The inet table for connection state and rejects.
+pub const STATE_TABLE: &str = "oxve-fwstate";
+/// Mark bit: the packet belongs to an established (or related) connection.
+pub const MARK_ESTABLISHED: u32 = 0x0800_0000;
+/// Mark bit: a guest rule rejects the packet.
+pub const MARK_REJECT: u32 = 0x0400_0000;
 
 /// One guest's firewall as the ruleset needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,80 +47,15 @@ pub struct GuestFirewall {
     /// MAC filter (option `macfilter`, on by default): per device, the only source MAC the
     /// guest may send from.
     pub macs: Vec<(String, String)>,
+    /// The bridges of those NICs (their traffic gets connection state).
+    pub bridges: Vec<String>,
+    /// IP filter (option `ipfilter`): per device, the IP set (in the ruleset's sets) of the
+    /// only source addresses the guest may use (its IPv6 link-local address among them).
+    pub ipfilter: Vec<(String, String)>,
 }
 
-fn verdict(action: &str) -> &'static str {
-    match action {
-        "ACCEPT" => "accept",
-        // the bridge family cannot reject in these hooks: refuse silently, like DROP
-        _ => "drop",
-    }
-}
-
-/// A datacenter IP set as an nftables set (`nomatch` entries in a second set).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NftSet {
-    pub name: String,
-    pub elements: Vec<String>,
-    pub nomatch: Vec<String>,
-}
-
-fn set_name(name: &str, nomatch: bool) -> String {
-    format!("ipset-{name}{}", if nomatch { "-nomatch" } else { "" })
-}
-
-/// The match of an address spec: `ip saddr 10.0.0.0/8`, or an IP set reference.
-fn addr_match(dir: &str, spec: &str, sets: &[NftSet]) -> String {
-    if let Some(super::rule::AddrRef::IpSet(name)) = super::rule::addr_ref(spec) {
-        let mut m = format!("ip {dir} @{}", set_name(&name, false));
-        if sets.iter().any(|s| s.name == name && !s.nomatch.is_empty()) {
-            m.push_str(&format!(" ip {dir} != @{}", set_name(&name, true)));
-        }
-        return m;
-    }
-    format!("ip {dir} {}", set(spec, false))
-}
-
-fn set(spec: &str, port: bool) -> String {
-    let items: Vec<String> = spec
-        .split(',')
-        .map(|p| {
-            if port {
-                p.replace(':', "-")
-            } else {
-                p.to_string()
-            }
-        })
-        .collect();
-    if items.len() == 1 {
-        items[0].clone()
-    } else {
-        format!("{{ {} }}", items.join(", "))
-    }
-}
-
-fn proto_match(
-    proto: &str,
-    dport: Option<&str>,
-    sport: Option<&str>,
-    icmp_type: Option<&str>,
-) -> String {
-    let p = proto.to_ascii_lowercase();
-    let mut s = match p.as_str() {
-        "icmp" | "1" => "ip protocol icmp".to_string(),
-        "ipv6-icmp" | "icmpv6" | "58" => "meta l4proto ipv6-icmp".to_string(),
-        other => format!("meta l4proto {other}"),
-    };
-    if let Some(d) = dport {
-        let _ = write!(s, " th dport {}", set(d, true));
-    }
-    if let Some(sp) = sport {
-        let _ = write!(s, " th sport {}", set(sp, true));
-    }
-    if let Some(t) = icmp_type.filter(|_| matches!(p.as_str(), "icmp" | "1")) {
-        let _ = write!(s, " icmp type {t}");
-    }
-    s
+fn reject_verdict() -> String {
+    format!("meta mark set meta mark | {MARK_REJECT:#010x} accept")
 }
 
 /// The nft rule lines of one firewall rule in a guest chain (`dev_key` is `oifname` for
@@ -123,177 +77,198 @@ fn rule_lines(
         }
         None => None,
     };
-    match_lines(rule, dev.map(|d| (dev_key, d)), chain, sets)
-}
-
-/// The nft rule lines of a host rule (its `iface` is a device of the node).
-pub(super) fn host_rule_lines(
-    rule: &Rule,
-    dev_key: &str,
-    chain: &str,
-    sets: &[NftSet],
-) -> Vec<String> {
     match_lines(
         rule,
-        rule.iface.as_deref().map(|i| (dev_key, i)),
+        dev.map(|d| (dev_key, d)),
         chain,
         sets,
+        &reject_verdict(),
     )
 }
 
-/// The nft rule lines of one rule, with an optional device match (`iifname "x"`).
-fn match_lines(
-    rule: &Rule,
-    dev: Option<(&str, &str)>,
-    chain: &str,
-    sets: &[NftSet],
-) -> Vec<String> {
-    let mut base = String::new();
-    if let Some((key, dev)) = dev {
-        let _ = write!(base, "{key} \"{dev}\" ");
-    }
-    if let Some(src) = &rule.source {
-        let _ = write!(base, "{} ", addr_match("saddr", src, sets));
-    }
-    if let Some(dst) = &rule.dest {
-        let _ = write!(base, "{} ", addr_match("daddr", dst, sets));
-    }
-    let log = rule
-        .log
-        .as_deref()
-        .filter(|l| *l != "nolog")
-        .map(|l| {
-            format!(
-                "log prefix \"{chain}: \" level {} ",
-                if l == "err" { "err" } else { l }
-            )
-        })
-        .unwrap_or_default();
-    let v = verdict(&rule.action);
-    let parts: Vec<String> = match rule.macro_name.as_deref().and_then(macros::lookup) {
-        Some(parts) => parts
-            .iter()
-            .map(
-                |MacroPart {
-                     proto,
-                     dport,
-                     sport,
-                 }| {
-                    proto_match(
-                        proto,
-                        rule.dport.as_deref().or(*dport),
-                        rule.sport.as_deref().or(*sport),
-                        rule.icmp_type.as_deref().or(Some("echo-request")),
-                    )
-                },
-            )
-            .collect(),
-        None => match &rule.proto {
-            Some(p) => vec![proto_match(
-                p,
-                rule.dport.as_deref(),
-                rule.sport.as_deref(),
-                rule.icmp_type.as_deref(),
-            )],
-            None => vec![String::new()],
-        },
-    };
-    parts
-        .into_iter()
-        .map(|m| {
-            format!("{base}{m} {log}{v}")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
+/// Neighbour discovery, which IPv6 needs as IPv4 needs ARP.
+const NDP: &str =
+    "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept";
+
+fn policy_verdict(policy: &str) -> String {
+    super::matching::verdict(policy, &reject_verdict()).to_string()
 }
 
-fn chain(
-    s: &mut String,
-    name: &str,
+/// The name of a guest's chain for direction `ty` (`guest100-in`, `guest100-out`).
+pub fn chain_name(vmid: u32, ty: RuleType) -> String {
+    let dir = if ty == RuleType::In { "in" } else { "out" };
+    format!("guest{vmid}-{dir}")
+}
+
+/// A guest chain: fixed head rules (filters, state, ARP, NDP, DHCP), the rules from the
+/// guest's rule list (kept in block chains of at most [`BLOCK`] rules, which the chain jumps
+/// to in order, so a change rewrites only the blocks it touches), and the policy verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainParts {
+    pub head: Vec<String>,
+    pub body: Vec<String>,
+    pub policy: String,
+}
+
+/// Rules per block chain: small enough that rewriting one is cheap, large enough that a
+/// packet makes few jumps.
+pub const BLOCK: usize = 32;
+
+/// The rules of a guest's chain for direction `ty`, one nft rule per line.
+pub fn chain_parts(
     guest: &GuestFirewall,
     ty: RuleType,
     stateful: bool,
     sets: &[NftSet],
-) {
+) -> ChainParts {
+    let name = chain_name(guest.vmid, ty);
     let (dev_key, policy) = match ty {
         RuleType::In => ("oifname", &guest.policy_in),
         _ => ("iifname", &guest.policy_out),
     };
-    let _ = writeln!(s, "  chain {name} {{");
+    let mut out = Vec::new();
     if ty == RuleType::Out {
         for (dev, mac) in &guest.macs {
-            let _ = writeln!(
-                s,
-                "    iifname \"{dev}\" ether saddr != {} drop",
+            out.push(format!(
+                "iifname \"{dev}\" ether saddr != {} drop",
                 mac.to_ascii_lowercase()
-            );
+            ));
+        }
+        for (dev, set) in &guest.ipfilter {
+            let v4 = super::matching::set_name(set, super::rule::Family::V4, false);
+            let v6 = super::matching::set_name(set, super::rule::Family::V6, false);
+            // unconfigured senders (DHCP, duplicate address probes) pass
+            out.push(format!(
+                "iifname \"{dev}\" ip saddr != 0.0.0.0 ip saddr != @{v4} drop"
+            ));
+            out.push(format!(
+                "iifname \"{dev}\" arp saddr ip != 0.0.0.0 arp saddr ip != @{v4} drop"
+            ));
+            out.push(format!(
+                "iifname \"{dev}\" ip6 saddr != :: ip6 saddr != @{v6} drop"
+            ));
         }
     }
     if stateful {
-        let _ = writeln!(s, "    ct state established,related accept");
-        let _ = writeln!(s, "    ct state invalid drop");
+        out.push(format!(
+            "meta mark & {MARK_ESTABLISHED:#010x} == {MARK_ESTABLISHED:#010x} accept"
+        ));
     }
     // address resolution and IPv6 neighbour discovery always pass
-    let _ = writeln!(s, "    ether type arp accept");
-    let _ = writeln!(s, "    meta l4proto ipv6-icmp accept");
+    out.push("ether type arp accept".into());
+    out.push(NDP.into());
     if guest.dhcp {
         let (sport, dport) = if ty == RuleType::In {
             (67, 68)
         } else {
             (68, 67)
         };
-        let _ = writeln!(s, "    udp sport {sport} udp dport {dport} accept");
+        out.push(format!("udp sport {sport} udp dport {dport} accept"));
     }
-    for rule in guest
+    let body = guest
         .rules
         .iter()
         .filter(|r| r.enable && r.rule_type == Some(ty))
-    {
-        for line in rule_lines(rule, guest, dev_key, name, sets) {
+        .flat_map(|rule| rule_lines(rule, guest, dev_key, &name, sets))
+        .collect();
+    ChainParts {
+        head: out,
+        body,
+        policy: policy_verdict(policy),
+    }
+}
+
+/// The rules of a guest's main chain: its head, a jump to each block, its policy.
+pub fn main_lines(parts: &ChainParts, blocks: &[String]) -> Vec<String> {
+    let mut out = parts.head.clone();
+    out.extend(blocks.iter().map(|b| format!("jump {b}")));
+    out.push(parts.policy.clone());
+    out
+}
+
+/// The name of block `n` of chain `name`.
+pub fn block_name(name: &str, n: usize) -> String {
+    format!("{name}-{n}")
+}
+
+fn chain(s: &mut String, guest: &GuestFirewall, ty: RuleType, stateful: bool, sets: &[NftSet]) {
+    let name = chain_name(guest.vmid, ty);
+    let parts = chain_parts(guest, ty, stateful, sets);
+    let mut blocks = Vec::new();
+    // blocks first: the main chain's jumps need them
+    for (n, block) in parts.body.chunks(BLOCK).enumerate() {
+        let block_chain = block_name(&name, n);
+        let _ = writeln!(s, "  chain {block_chain} {{");
+        for line in block {
             let _ = writeln!(s, "    {line}");
         }
+        let _ = writeln!(s, "  }}");
+        blocks.push(block_chain);
     }
-    let _ = writeln!(s, "    {}", verdict(policy));
+    let _ = writeln!(s, "  chain {name} {{");
+    for line in main_lines(&parts, &blocks) {
+        let _ = writeln!(s, "    {line}");
+    }
     let _ = writeln!(s, "  }}");
 }
 
 /// The nft script that makes the table enforce exactly these guest firewalls. `stateful`
-/// adds connection tracking (the kernel needs bridge conntrack, `nf_conntrack_bridge`).
+/// lets packets of established connections through (needs bridge netfilter).
 pub fn ruleset(guests: &[GuestFirewall], stateful: bool) -> String {
     ruleset_with_sets(guests, &[], stateful)
 }
 
-/// [`ruleset`] with the datacenter's IP sets, which rules use as `+name`.
+/// The inet table: established-connection marks (when `stateful`) and rejects.
+fn state_table(s: &mut String, stateful: bool, bridges: &[&str]) {
+    let _ = writeln!(s, "table inet {STATE_TABLE} {{");
+    if stateful && !bridges.is_empty() {
+        // only traffic of the guests' bridges is marked (entering from them, or routed or
+        // sent to them), so the host's own traffic and mark-based routing stay untouched
+        let names = bridges
+            .iter()
+            .map(|b| format!("\"{b}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let set = format!(
+            "ct state established,related meta mark set meta mark | {MARK_ESTABLISHED:#010x}"
+        );
+        for (hook, prio, only) in [
+            ("prerouting", -150, format!("iifname {{ {names} }} ")),
+            ("forward", -10, format!("oifname {{ {names} }} ")),
+            ("output", -150, format!("oifname {{ {names} }} ")),
+        ] {
+            let _ = writeln!(
+                s,
+                "  chain mark-{hook} {{\n    type filter hook {hook} priority {prio}; policy accept;\n    {only}{set}\n  }}"
+            );
+        }
+    }
+    for hook in ["forward", "input"] {
+        let _ = writeln!(
+            s,
+            "  chain reject-{hook} {{\n    type filter hook {hook} priority 0; policy accept;\n    \
+             meta mark & {MARK_REJECT:#010x} == {MARK_REJECT:#010x} meta l4proto tcp reject with tcp reset\n    \
+             meta mark & {MARK_REJECT:#010x} == {MARK_REJECT:#010x} reject\n  }}"
+        );
+    }
+    let _ = writeln!(s, "}}");
+}
+
+/// [`ruleset`] with the IP sets rules use as `+name`.
 pub fn ruleset_with_sets(guests: &[GuestFirewall], sets: &[NftSet], stateful: bool) -> String {
-    let mut s = format!("table bridge {TABLE}\ndelete table bridge {TABLE}\n");
+    let mut s = format!(
+        "table bridge {TABLE}\ndelete table bridge {TABLE}\n\
+         table inet {STATE_TABLE}\ndelete table inet {STATE_TABLE}\n"
+    );
     let active: Vec<&GuestFirewall> = guests.iter().filter(|g| !g.nics.is_empty()).collect();
     if active.is_empty() {
         return s;
     }
     let _ = writeln!(s, "table bridge {TABLE} {{");
-    for set in sets {
-        for (nomatch, elements) in [(false, &set.elements), (true, &set.nomatch)] {
-            if nomatch && elements.is_empty() {
-                continue;
-            }
-            let _ = write!(
-                s,
-                "  set {} {{\n    type ipv4_addr; flags interval; auto-merge;\n",
-                set_name(&set.name, nomatch)
-            );
-            if !elements.is_empty() {
-                let _ = writeln!(s, "    elements = {{ {} }}", elements.join(", "));
-            }
-            let _ = writeln!(s, "  }}");
-        }
-    }
+    s.push_str(&set_decls(sets));
     for g in &active {
-        let name_in = format!("guest{}-in", g.vmid);
-        chain(&mut s, &name_in, g, RuleType::In, stateful, sets);
-        let name_out = format!("guest{}-out", g.vmid);
-        chain(&mut s, &name_out, g, RuleType::Out, stateful, sets);
+        chain(&mut s, g, RuleType::In, stateful, sets);
+        chain(&mut s, g, RuleType::Out, stateful, sets);
     }
     let map = |dir: &str| {
         active
@@ -306,49 +281,42 @@ pub fn ruleset_with_sets(guests: &[GuestFirewall], sets: &[NftSet], stateful: bo
             .collect::<Vec<_>>()
             .join(", ")
     };
-    // traffic towards a guest leaves the bridge through its port; traffic from it enters there
+    let (to, from) = (map("in"), map("out"));
+    // traffic to a guest: bridged from another port, or sent by the host (routed, NAT)
+    for (chain, hook) in [("to-guests", "forward"), ("to-guests-local", "output")] {
+        let _ = writeln!(
+            s,
+            "  chain {chain} {{\n    type filter hook {hook} priority -10; policy accept;\n    oifname vmap {{ {to} }}\n  }}"
+        );
+    }
     let _ = writeln!(
         s,
-        "  chain postrouting {{\n    type filter hook postrouting priority 0; policy accept;\n    oifname vmap {{ {} }}\n  }}",
-        map("in")
+        "  chain from-guests {{\n    type filter hook prerouting priority 10; policy accept;\n    iifname vmap {{ {from} }}\n  }}"
     );
     let _ = writeln!(
         s,
-        "  chain prerouting {{\n    type filter hook prerouting priority 0; policy accept;\n    iifname vmap {{ {} }}\n  }}",
-        map("out")
+        "  chain unrejected {{\n    type filter hook postrouting priority 0; policy accept;\n    \
+         meta mark & {MARK_REJECT:#010x} == {MARK_REJECT:#010x} drop\n  }}"
     );
     let _ = writeln!(s, "}}");
+    let mut bridges: Vec<&str> = active
+        .iter()
+        .flat_map(|g| g.bridges.iter().map(String::as_str))
+        .collect();
+    bridges.sort_unstable();
+    bridges.dedup();
+    state_table(&mut s, stateful, &bridges);
     s
 }
 
-/// Whether this kernel tracks connections of bridged traffic (`ct` in the bridge family).
-pub fn kernel_has_bridge_conntrack() -> bool {
-    let probe = "table bridge oxve-probe {\n  chain c { type filter hook prerouting priority 0; ct state established accept; }\n}\n";
-    let child = Command::new("nft")
-        .args(["-c", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(mut child) = child else { return false };
-    if let Some(mut stdin) = child.stdin.take() {
-        use std::io::Write as _;
-        let _ = stdin.write_all(probe.as_bytes());
-    }
-    child.wait().map(|s| s.success()).unwrap_or(false)
-}
-
-/// Replace the chains of one guest in the existing table (flush, then refill).
-pub(super) fn chain_update(g: &GuestFirewall, stateful: bool, sets: &[NftSet]) -> String {
-    let (name_in, name_out) = (
-        format!("guest{}-in", g.vmid),
-        format!("guest{}-out", g.vmid),
-    );
-    let mut s = format!("flush chain bridge {TABLE} {name_in}\nflush chain bridge {TABLE} {name_out}\ntable bridge {TABLE} {{\n");
-    chain(&mut s, &name_in, g, RuleType::In, stateful, sets);
-    chain(&mut s, &name_out, g, RuleType::Out, stateful, sets);
-    s.push_str("}\n");
-    s
+/// Turn bridge netfilter on in this namespace (bridged packets pass the inet hooks, as with
+/// Proxmox's firewall); false when this kernel has none, and guest firewalls are stateless.
+pub fn enable_bridge_netfilter() -> bool {
+    ["iptables", "ip6tables"].iter().all(|t| {
+        let path = format!("/proc/sys/net/bridge/bridge-nf-call-{t}");
+        std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1")
+            || std::fs::write(&path, "1").is_ok()
+    })
 }
 
 /// Apply the guest firewalls (one transaction).
@@ -374,6 +342,8 @@ mod tests {
             rules: rules.iter().map(|l| Rule::parse_line(l).unwrap()).collect(),
             nics: vec![(0, "tap100i0".into())],
             macs: vec![("tap100i0".into(), "BC:24:11:00:00:01".into())],
+            ipfilter: vec![("tap100i0".into(), "g100-ipfilter-net0".into())],
+            bridges: vec!["vmbr0".into()],
         }
     }
 
@@ -407,7 +377,7 @@ mod tests {
         );
         assert!(
             s.contains(
-                "meta l4proto udp th dport 53 log prefix \"guest100-out: \" level info drop"
+                "meta l4proto udp th dport 53 log prefix \"guest100-out: \" level info meta mark set meta mark | 0x04000000 accept"
             ),
             "{s}"
         );
@@ -419,7 +389,28 @@ mod tests {
             s.contains("oifname vmap { \"tap100i0\" : jump guest100-in }"),
             "{s}"
         );
-        assert!(s.contains("ct state established,related accept"));
+        assert!(
+            s.contains("meta mark & 0x08000000 == 0x08000000 accept"),
+            "{s}"
+        );
+        assert!(
+            s.contains("ct state established,related meta mark set"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "meta mark & 0x04000000 == 0x04000000 meta l4proto tcp reject with tcp reset"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("iifname \"tap100i0\" ip saddr != 0.0.0.0 ip saddr != @ipset-g100-ipfilter-net0 drop"),
+            "{s}"
+        );
+        assert!(
+            s.contains("meta l4proto ipv6-icmp icmpv6 type echo-request accept"),
+            "{s}"
+        );
         assert!(
             s.contains("iifname \"tap100i0\" ether saddr != bc:24:11:00:00:01 drop"),
             "{s}"
@@ -427,7 +418,7 @@ mod tests {
         assert!(!ruleset(&[guest(&[])], false).contains("ct state"));
         assert_eq!(
             ruleset(&[], true),
-            "table bridge oxve-fw\ndelete table bridge oxve-fw\n"
+            "table bridge oxve-fw\ndelete table bridge oxve-fw\ntable inet oxve-fwstate\ndelete table inet oxve-fwstate\n"
         );
     }
 }

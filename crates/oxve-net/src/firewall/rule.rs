@@ -124,38 +124,85 @@ fn ident(s: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// The IP set or alias an address spec item names, if it is a name.
+/// The IP set or alias an address spec item names, if it is a name (`dc/` and `guest/`
+/// scopes are accepted, as Proxmox writes them).
 pub fn addr_ref(item: &str) -> Option<AddrRef> {
+    let unscoped = |s: &'_ str| {
+        s.strip_prefix("dc/")
+            .or_else(|| s.strip_prefix("guest/"))
+            .unwrap_or(s)
+            .to_string()
+    };
     if let Some(set) = item.strip_prefix('+') {
-        let set = set.strip_prefix("dc/").unwrap_or(set);
-        return ident(set).then(|| AddrRef::IpSet(set.to_string()));
+        let set = unscoped(set);
+        return ident(&set).then_some(AddrRef::IpSet(set));
     }
-    let alias = item.strip_prefix("dc/").unwrap_or(item);
-    (ident(alias) && !alias.contains('.')).then(|| AddrRef::Alias(alias.to_string()))
+    let alias = unscoped(item);
+    (ident(&alias) && !alias.contains('.')).then_some(AddrRef::Alias(alias))
 }
 
-/// Check an address spec: IPv4 addresses, networks or `a-b` ranges, comma-separated, alias
-/// names among them, or one IP set (`+name`).
+/// An address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+fn v6_net(part: &str) -> bool {
+    match part.split_once('/') {
+        Some((a, len)) => {
+            a.parse::<std::net::Ipv6Addr>().is_ok() && len.parse::<u8>().is_ok_and(|l| l <= 128)
+        }
+        None => part.parse::<std::net::Ipv6Addr>().is_ok(),
+    }
+}
+
+/// The family of one address, network or `a-b` range; `None` when it is none of them.
+pub fn addr_family(part: &str) -> Option<Family> {
+    let v4 = if let Some((a, b)) = part.split_once('-') {
+        a.parse::<std::net::Ipv4Addr>().is_ok() && b.parse::<std::net::Ipv4Addr>().is_ok()
+    } else if part.contains('/') {
+        part.parse::<Ipv4Cidr>().is_ok()
+    } else {
+        part.parse::<std::net::Ipv4Addr>().is_ok()
+    };
+    if v4 {
+        return Some(Family::V4);
+    }
+    let v6 = match part.split_once('-') {
+        Some((a, b)) => {
+            a.parse::<std::net::Ipv6Addr>().is_ok() && b.parse::<std::net::Ipv6Addr>().is_ok()
+        }
+        None => v6_net(part),
+    };
+    v6.then_some(Family::V6)
+}
+
+/// The family of an address spec of literal addresses (aliases resolved), if it has one.
+pub fn spec_family(spec: &str) -> Option<Family> {
+    spec.split(',').find_map(addr_family)
+}
+
+/// Check an address spec: IPv4 or IPv6 addresses, networks or `a-b` ranges, comma-separated
+/// and of one family, alias names among them, or one IP set (`+name`).
 pub fn check_addresses(spec: &str) -> Result<(), String> {
     if matches!(addr_ref(spec), Some(AddrRef::IpSet(_))) {
         return Ok(());
     }
+    let mut family = None;
     for part in spec.split(',') {
         if matches!(addr_ref(part), Some(AddrRef::Alias(_))) {
             continue;
         }
-        let ok = if let Some((a, b)) = part.split_once('-') {
-            a.parse::<std::net::Ipv4Addr>().is_ok() && b.parse::<std::net::Ipv4Addr>().is_ok()
-        } else if part.contains('/') {
-            part.parse::<Ipv4Cidr>().is_ok()
-        } else {
-            part.parse::<std::net::Ipv4Addr>().is_ok()
-        };
-        if !ok {
+        let Some(f) = addr_family(part) else {
             return Err(format!(
-                "invalid address '{part}' (IPv4 address, network or range)"
+                "invalid address '{part}' (IPv4 or IPv6 address, network or range)"
             ));
+        };
+        if family.is_some_and(|prev| prev != f) {
+            return Err("IPv4 and IPv6 addresses cannot be mixed".into());
         }
+        family = Some(f);
     }
     Ok(())
 }
@@ -235,6 +282,12 @@ impl Rule {
         for (param, v) in [("source", &self.source), ("dest", &self.dest)] {
             if let Some(v) = v {
                 check_addresses(v).map_err(|e| bad(param, e))?;
+            }
+        }
+        let fam = |v: &Option<String>| v.as_deref().and_then(spec_family);
+        if let (Some(a), Some(b)) = (fam(&self.source), fam(&self.dest)) {
+            if a != b {
+                return Err(bad("dest", "source and dest are of different IP families"));
             }
         }
         if let Some(l) = &self.log {

@@ -35,11 +35,34 @@ impl NetDaemon {
 
     /// Start a daemon listening on `listen` (e.g. `0.0.0.0:0` for clients in other namespaces).
     pub fn start_on(listen: &str) -> NetDaemon {
+        Self::start_with(listen, false)
+    }
+
+    /// Start a daemon that can run containers: `ip netns exec` mounts a fresh sysfs without
+    /// the cgroup hierarchies LXC needs, so this enters the namespace with `nsenter` and keeps
+    /// them (as `Daemon::start_in_netns` does).
+    pub fn start_for_containers() -> NetDaemon {
+        Self::start_with("127.0.0.1:0", true)
+    }
+
+    fn start_with(listen: &str, containers: bool) -> NetDaemon {
+        const KEEP_CGROUPS: &str =
+            "set -e; keep=$(mktemp -d); mount --rbind /sys/fs/cgroup \"$keep\"; \
+            mount -t sysfs sysfs /sys; mount --move \"$keep\" /sys/fs/cgroup; rmdir \"$keep\"; \
+            exec \"$@\"";
         let ns = NamedNetns::create("oxvetest").expect("create a network namespace");
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("data");
-        let mut child = ns
-            .command(env!("CARGO_BIN_EXE_oxve"))
+        let mut cmd = if containers {
+            let mut c = std::process::Command::new("nsenter");
+            c.arg(format!("--net=/run/netns/{}", ns.name))
+                .args(["unshare", "-m", "--propagation", "private", "sh", "-c"])
+                .args([KEEP_CGROUPS, "sh", env!("CARGO_BIN_EXE_oxve")]);
+            c
+        } else {
+            ns.command(env!("CARGO_BIN_EXE_oxve"))
+        };
+        let mut child = cmd
             .args([
                 "serve",
                 "--listen",

@@ -121,6 +121,25 @@ static NODE: Paths = Paths {
     host_key: node_file,
 };
 
+/// The `.fw` file of the guest a request addresses (checking the node and the guest).
+pub(super) async fn guest_file(
+    env: &RpcEnv,
+    kind: GuestKind,
+    params: &Params,
+) -> Result<String, ApiError> {
+    local_node(env, params.req_str("node"))?;
+    let id = vmid(params);
+    check_guest(env, kind, id).await?;
+    Ok(guest_key(id))
+}
+
+pub(super) fn guest_base() -> ObjectSchema {
+    base()
+}
+
+pub(super) const GUEST_AUDIT_PERM: Permission = GUEST_AUDIT;
+pub(super) const GUEST_MODIFY_PERM: Permission = GUEST_MODIFY;
+
 /// The `.fw` file a request addresses (checking the node and, for guests, the guest).
 async fn target_key(env: &RpcEnv, p: &Paths, params: &Params) -> Result<String, ApiError> {
     if params.has("node") {
@@ -350,10 +369,21 @@ pub(super) fn apply_rule_params(
     checked.map_err(|e| ApiError::param(e.param, e.message))
 }
 
-/// What a rule names must exist in the datacenter file: its security group, IP sets, aliases.
-pub(super) async fn check_group_exists(env: &RpcEnv, rule: &Rule) -> Result<(), ApiError> {
-    let cluster = load(env.state.store.as_ref(), &super::store::cluster_key()).await?;
-    check_refs(&cluster.config, rule)
+/// What a rule names must exist: its security group in the datacenter file, its IP sets and
+/// aliases there or in the rule's own file `key` (a guest's own IP sets and aliases).
+pub(super) async fn check_group_exists(
+    env: &RpcEnv,
+    key: &str,
+    rule: &Rule,
+) -> Result<(), ApiError> {
+    let store = env.state.store.as_ref();
+    let mut cluster = load(store, &super::store::cluster_key()).await?.config;
+    if key != super::store::cluster_key() {
+        let own = load(store, key).await?.config;
+        cluster.ipsets.extend(own.ipsets);
+        cluster.aliases.extend(own.aliases);
+    }
+    check_refs(&cluster, rule)
 }
 
 /// [`check_group_exists`] against a loaded datacenter file.
@@ -442,7 +472,7 @@ fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
                     ..Default::default()
                 };
                 apply_rule_params(&mut rule, &params, p.kind.is_none())?;
-                check_group_exists(&env, &rule).await?;
+                check_group_exists(&env, &key, &rule).await?;
                 let _guard = env.state.network.firewall_lock().await;
                 let loaded = load(env.state.store.as_ref(), &key).await?;
                 check_digest(&loaded, params.str("digest"))?;
@@ -491,7 +521,7 @@ fn methods_for(p: &'static Paths) -> Vec<ApiMethod<RpcEnv>> {
                 } else {
                     let mut rule = cfg.rules[pos].clone();
                     apply_rule_params(&mut rule, &params, p.kind.is_none())?;
-                    check_group_exists(&env, &rule).await?;
+                    check_group_exists(&env, &key, &rule).await?;
                     cfg.rules[pos] = rule;
                 }
                 commit(&env, &key, &loaded, &cfg).await?;

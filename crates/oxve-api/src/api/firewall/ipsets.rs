@@ -1,29 +1,21 @@
-//! Datacenter aliases (`/cluster/firewall/aliases[/{name}]`) and IP sets
-//! (`/cluster/firewall/ipset[/{name}[/{cidr}]]`), kept in `cluster.fw`; rules use them in
-//! `source`/`dest` as `name` and `+name`.
+//! Aliases (`.../firewall/aliases[/{name}]`) and IP sets (`.../firewall/ipset[/{name}[/{cidr}]]`)
+//! of the datacenter (kept in `cluster.fw`) and of each guest (in its own `.fw`, Proxmox's
+//! guest-level sets and aliases, which its rules see before the datacenter's; its
+//! `ipfilter-netN` sets are what the IP filter allows); rules use them in `source`/`dest` as
+//! `name` and `+name`.
 
 use oxve_net::firewall::rule::AddrRef;
 use oxve_net::firewall::{Alias, FwConfig, IpSet, IpSetEntry};
-use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
+use oxve_router::{ApiError, ApiMethod, HttpMethod};
 use oxve_types::format::Format;
 use oxve_types::params::Params;
 use oxve_types::schema::{ObjectSchema, Schema, StringSchema};
 use serde_json::{json, Value};
 
-use super::store::{check_digest, cluster_key, digest_of, load, save};
+use super::scopes::{scope_key, Scope, CLUSTER, LXC, QEMU};
+use super::store::{check_digest, digest_of, load, save};
 use super::sync_firewall;
 use crate::env::RpcEnv;
-
-const AUDIT: Permission = Permission::Privs {
-    path: "/",
-    privs: &["Sys.Audit"],
-    any: false,
-};
-const MODIFY: Permission = Permission::Privs {
-    path: "/",
-    privs: &["Sys.Modify"],
-    any: false,
-};
 
 fn check_name(v: &str) -> Result<(), String> {
     let mut c = v.chars();
@@ -38,16 +30,11 @@ fn check_name(v: &str) -> Result<(), String> {
 }
 
 fn check_cidr(v: &str) -> Result<(), String> {
-    let ok = if v.contains('/') {
-        v.parse::<oxve_net::cidr::Ipv4Cidr>().is_ok()
-    } else {
-        v.parse::<std::net::Ipv4Addr>().is_ok()
-    };
-    if ok {
+    if !v.contains('-') && oxve_net::firewall::rule::addr_family(v).is_some() {
         Ok(())
     } else {
         Err(format!(
-            "value '{v}' does not look like a valid IPv4 address or network"
+            "value '{v}' does not look like a valid IP address or network"
         ))
     }
 }
@@ -77,7 +64,11 @@ fn digest_param() -> StringSchema {
 }
 
 fn alias_json(a: &Alias, digest: &str) -> Value {
-    let mut v = json!({ "name": a.name, "cidr": a.cidr, "digest": digest, "ipversion": 4 });
+    let version = match oxve_net::firewall::rule::spec_family(&a.cidr) {
+        Some(oxve_net::firewall::rule::Family::V6) => 6,
+        _ => 4,
+    };
+    let mut v = json!({ "name": a.name, "cidr": a.cidr, "digest": digest, "ipversion": version });
     if let Some(c) = &a.comment {
         v["comment"] = json!(c);
     }
@@ -130,22 +121,22 @@ async fn in_use(env: &RpcEnv, what: &AddrRef) -> Result<Vec<String>, ApiError> {
     Ok(users)
 }
 
-/// Change cluster.fw under the firewall lock and apply; the previous file comes back if the
-/// apply fails.
-async fn change<F>(env: &RpcEnv, params: &Params, f: F) -> Result<Value, ApiError>
+/// Change the `.fw` file `key` under the firewall lock and apply; the previous file comes
+/// back if the apply fails.
+async fn change<F>(env: &RpcEnv, key: &str, params: &Params, f: F) -> Result<Value, ApiError>
 where
     F: FnOnce(&mut FwConfig) -> Result<(), ApiError>,
 {
     let _guard = env.state.network.firewall_lock().await;
     let store = env.state.store.as_ref();
-    let loaded = load(store, &cluster_key()).await?;
+    let loaded = load(store, key).await?;
     check_digest(&loaded, params.str("digest"))?;
     let mut cfg = loaded.config.clone();
     f(&mut cfg)?;
-    save(store, &cluster_key(), &loaded, &cfg).await?;
+    save(store, key, &loaded, &cfg).await?;
     if let Err(e) = sync_firewall(&env.state).await {
-        if let Ok(now) = load(store, &cluster_key()).await {
-            let _ = save(store, &cluster_key(), &now, &loaded.config).await;
+        if let Ok(now) = load(store, key).await {
+            let _ = save(store, key, &now, &loaded.config).await;
         }
         let _ = sync_firewall(&env.state).await;
         return Err(ApiError::internal(format!(
@@ -169,21 +160,30 @@ fn ipset_of<'a>(cfg: &'a mut FwConfig, name: &str) -> Result<&'a mut IpSet, ApiE
         .ok_or_else(|| ApiError::param("name", format!("no such IP set '{name}'")))
 }
 
-fn named(desc: &'static str) -> ObjectSchema {
-    Schema::object("").required("name", name_param(desc))
+fn named(s: &Scope, desc: &'static str) -> ObjectSchema {
+    (s.base)().required("name", name_param(desc))
 }
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
+    [&CLUSTER, &QEMU, &LXC]
+        .into_iter()
+        .flat_map(scoped_methods)
+        .collect()
+}
+
+fn scoped_methods(s: &'static Scope) -> Vec<ApiMethod<RpcEnv>> {
     vec![
-        ApiMethod::new(HttpMethod::Get, "/cluster/firewall/aliases", "get_aliases")
+        ApiMethod::new(HttpMethod::Get, s.aliases, "get_aliases")
             .description("List aliases.")
+            .parameters((s.base)())
             .returns(Schema::array(
                 "",
                 Schema::object("").additional_properties(true),
             ))
-            .permission(AUDIT)
-            .handler(|env: RpcEnv, _| async move {
-                let loaded = load(env.state.store.as_ref(), &cluster_key()).await?;
+            .permission(s.audit.clone())
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let loaded = load(env.state.store.as_ref(), &key).await?;
                 let d = digest_of(&loaded);
                 Ok(json!(loaded
                     .config
@@ -192,128 +192,118 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     .map(|a| alias_json(a, &d))
                     .collect::<Vec<_>>()))
             }),
-        ApiMethod::new(
-            HttpMethod::Post,
-            "/cluster/firewall/aliases",
-            "create_alias",
-        )
-        .description("Create IP or Network Alias.")
-        .parameters(
-            named("Alias name.")
-                .required("cidr", cidr_param())
-                .optional("comment", Schema::string("Comment.").max_length(4096)),
-        )
-        .returns(Schema::Null)
-        .permission(MODIFY)
-        .protected()
-        .handler(|env: RpcEnv, params| async move {
-            let alias = Alias {
-                name: params.req_str("name").to_string(),
-                cidr: params.req_str("cidr").to_string(),
-                comment: params.str("comment").map(str::to_string),
-            };
-            change(&env, &params, move |cfg| {
-                if cfg.alias(&alias.name).is_some() {
-                    return Err(ApiError::param(
-                        "name",
-                        format!("alias '{}' already exists", alias.name),
-                    ));
-                }
-                cfg.aliases.push(alias);
-                Ok(())
-            })
-            .await
-        }),
-        ApiMethod::new(
-            HttpMethod::Get,
-            "/cluster/firewall/aliases/{name}",
-            "read_alias",
-        )
-        .description("Read alias.")
-        .parameters(named("Alias name."))
-        .returns(Schema::object("").additional_properties(true))
-        .permission(AUDIT)
-        .handler(|env: RpcEnv, params| async move {
-            let mut loaded = load(env.state.store.as_ref(), &cluster_key()).await?;
-            let d = digest_of(&loaded);
-            let a = alias_of(&mut loaded.config, params.req_str("name"))?;
-            Ok(alias_json(a, &d))
-        }),
-        ApiMethod::new(
-            HttpMethod::Put,
-            "/cluster/firewall/aliases/{name}",
-            "update_alias",
-        )
-        .description("Update IP or Network alias.")
-        .parameters(
-            named("Alias name.")
-                .required("cidr", cidr_param())
-                .optional("comment", Schema::string("Comment.").max_length(4096))
-                .optional("rename", name_param("Rename an existing alias."))
-                .optional("digest", digest_param()),
-        )
-        .returns(Schema::Null)
-        .permission(MODIFY)
-        .protected()
-        .handler(|env: RpcEnv, params| async move {
-            let p = params.clone();
-            change(&env, &params, move |cfg| {
-                let name = p.req_str("name");
-                if let Some(new) = p.str("rename") {
-                    if !new.eq_ignore_ascii_case(name) && cfg.alias(new).is_some() {
+        ApiMethod::new(HttpMethod::Post, s.aliases, "create_alias")
+            .description("Create IP or Network Alias.")
+            .parameters(
+                named(s, "Alias name.")
+                    .required("cidr", cidr_param())
+                    .optional("comment", Schema::string("Comment.").max_length(4096)),
+            )
+            .returns(Schema::Null)
+            .permission(s.modify.clone())
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let alias = Alias {
+                    name: params.req_str("name").to_string(),
+                    cidr: params.req_str("cidr").to_string(),
+                    comment: params.str("comment").map(str::to_string),
+                };
+                change(&env, &key, &params, move |cfg| {
+                    if cfg.alias(&alias.name).is_some() {
                         return Err(ApiError::param(
-                            "rename",
-                            format!("alias '{new}' already exists"),
+                            "name",
+                            format!("alias '{}' already exists", alias.name),
                         ));
                     }
+                    cfg.aliases.push(alias);
+                    Ok(())
+                })
+                .await
+            }),
+        ApiMethod::new(HttpMethod::Get, s.alias, "read_alias")
+            .description("Read alias.")
+            .parameters(named(s, "Alias name."))
+            .returns(Schema::object("").additional_properties(true))
+            .permission(s.audit.clone())
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let mut loaded = load(env.state.store.as_ref(), &key).await?;
+                let d = digest_of(&loaded);
+                let a = alias_of(&mut loaded.config, params.req_str("name"))?;
+                Ok(alias_json(a, &d))
+            }),
+        ApiMethod::new(HttpMethod::Put, s.alias, "update_alias")
+            .description("Update IP or Network alias.")
+            .parameters(
+                named(s, "Alias name.")
+                    .required("cidr", cidr_param())
+                    .optional("comment", Schema::string("Comment.").max_length(4096))
+                    .optional("rename", name_param("Rename an existing alias."))
+                    .optional("digest", digest_param()),
+            )
+            .returns(Schema::Null)
+            .permission(s.modify.clone())
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let p = params.clone();
+                change(&env, &key, &params, move |cfg| {
+                    let name = p.req_str("name");
+                    if let Some(new) = p.str("rename") {
+                        if !new.eq_ignore_ascii_case(name) && cfg.alias(new).is_some() {
+                            return Err(ApiError::param(
+                                "rename",
+                                format!("alias '{new}' already exists"),
+                            ));
+                        }
+                    }
+                    let a = alias_of(cfg, name)?;
+                    a.cidr = p.req_str("cidr").to_string();
+                    if let Some(c) = p.str("comment") {
+                        a.comment = Some(c.to_string()).filter(|c| !c.is_empty());
+                    }
+                    if let Some(new) = p.str("rename") {
+                        a.name = new.to_string();
+                    }
+                    Ok(())
+                })
+                .await
+            }),
+        ApiMethod::new(HttpMethod::Delete, s.alias, "remove_alias")
+            .description("Remove IP or Network alias.")
+            .parameters(named(s, "Alias name.").optional("digest", digest_param()))
+            .returns(Schema::Null)
+            .permission(s.modify.clone())
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let name = params.req_str("name").to_string();
+                let users = in_use(&env, &AddrRef::Alias(name.clone())).await?;
+                if !users.is_empty() {
+                    return Err(ApiError::param(
+                        "name",
+                        format!("alias '{name}' is used in {}", users.join(", ")),
+                    ));
                 }
-                let a = alias_of(cfg, name)?;
-                a.cidr = p.req_str("cidr").to_string();
-                if let Some(c) = p.str("comment") {
-                    a.comment = Some(c.to_string()).filter(|c| !c.is_empty());
-                }
-                if let Some(new) = p.str("rename") {
-                    a.name = new.to_string();
-                }
-                Ok(())
-            })
-            .await
-        }),
-        ApiMethod::new(
-            HttpMethod::Delete,
-            "/cluster/firewall/aliases/{name}",
-            "remove_alias",
-        )
-        .description("Remove IP or Network alias.")
-        .parameters(named("Alias name.").optional("digest", digest_param()))
-        .returns(Schema::Null)
-        .permission(MODIFY)
-        .protected()
-        .handler(|env: RpcEnv, params| async move {
-            let name = params.req_str("name").to_string();
-            let users = in_use(&env, &AddrRef::Alias(name.clone())).await?;
-            if !users.is_empty() {
-                return Err(ApiError::param(
-                    "name",
-                    format!("alias '{name}' is used in {}", users.join(", ")),
-                ));
-            }
-            change(&env, &params, move |cfg| {
-                alias_of(cfg, &name)?;
-                cfg.aliases.retain(|a| !a.name.eq_ignore_ascii_case(&name));
-                Ok(())
-            })
-            .await
-        }),
-        ApiMethod::new(HttpMethod::Get, "/cluster/firewall/ipset", "ipset_index")
+                change(&env, &key, &params, move |cfg| {
+                    alias_of(cfg, &name)?;
+                    cfg.aliases.retain(|a| !a.name.eq_ignore_ascii_case(&name));
+                    Ok(())
+                })
+                .await
+            }),
+        ApiMethod::new(HttpMethod::Get, s.ipsets, "ipset_index")
             .description("List IPSets")
+            .parameters((s.base)())
             .returns(Schema::array(
                 "",
                 Schema::object("").additional_properties(true),
             ))
-            .permission(AUDIT)
-            .handler(|env: RpcEnv, _| async move {
-                let loaded = load(env.state.store.as_ref(), &cluster_key()).await?;
+            .permission(s.audit.clone())
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let loaded = load(env.state.store.as_ref(), &key).await?;
                 let d = digest_of(&loaded);
                 let list: Vec<Value> = loaded
                     .config
@@ -329,20 +319,21 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     .collect();
                 Ok(json!(list))
             }),
-        ApiMethod::new(HttpMethod::Post, "/cluster/firewall/ipset", "create_ipset")
+        ApiMethod::new(HttpMethod::Post, s.ipsets, "create_ipset")
             .description("Create new IPSet")
             .parameters(
-                named("IP set name.")
+                named(s, "IP set name.")
                     .optional("comment", Schema::string("Comment.").max_length(4096))
                     .optional("rename", name_param("Rename an existing IPSet."))
                     .optional("digest", digest_param()),
             )
             .returns(Schema::Null)
-            .permission(MODIFY)
+            .permission(s.modify.clone())
             .protected()
-            .handler(|env: RpcEnv, params| async move {
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
                 let p = params.clone();
-                change(&env, &params, move |cfg| {
+                change(&env, &key, &params, move |cfg| {
                     let name = p.req_str("name").to_string();
                     if cfg.ipset(&name).is_some() {
                         return Err(ApiError::param(
@@ -372,126 +363,114 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 })
                 .await
             }),
-        ApiMethod::new(
-            HttpMethod::Get,
-            "/cluster/firewall/ipset/{name}",
-            "get_ipset",
-        )
-        .description("List IPSet content")
-        .parameters(named("IP set name."))
-        .returns(Schema::array(
-            "",
-            Schema::object("").additional_properties(true),
-        ))
-        .permission(AUDIT)
-        .handler(|env: RpcEnv, params| async move {
-            let mut loaded = load(env.state.store.as_ref(), &cluster_key()).await?;
-            let d = digest_of(&loaded);
-            let set = ipset_of(&mut loaded.config, params.req_str("name"))?;
-            Ok(json!(set
-                .entries
-                .iter()
-                .map(|e| entry_json(e, &d))
-                .collect::<Vec<_>>()))
-        }),
-        ApiMethod::new(
-            HttpMethod::Post,
-            "/cluster/firewall/ipset/{name}",
-            "create_ip",
-        )
-        .description("Add IP or Network to IPSet.")
-        .parameters(
-            named("IP set name.")
-                .required("cidr", cidr_param())
-                .optional("nomatch", Schema::boolean("Exclude this network."))
-                .optional("comment", Schema::string("Comment.").max_length(4096)),
-        )
-        .returns(Schema::Null)
-        .permission(MODIFY)
-        .protected()
-        .handler(|env: RpcEnv, params| async move {
-            let p = params.clone();
-            change(&env, &params, move |cfg| {
-                let set = ipset_of(cfg, p.req_str("name"))?;
-                let cidr = p.req_str("cidr").to_string();
-                if set.entries.iter().any(|e| e.cidr == cidr) {
-                    return Err(ApiError::param(
-                        "cidr",
-                        format!("entry '{cidr}' already exists"),
-                    ));
-                }
-                set.entries.push(IpSetEntry {
-                    cidr,
-                    nomatch: p.bool_or("nomatch", false),
-                    comment: p.str("comment").map(str::to_string),
-                });
-                Ok(())
-            })
-            .await
-        }),
-        ApiMethod::new(
-            HttpMethod::Delete,
-            "/cluster/firewall/ipset/{name}",
-            "delete_ipset",
-        )
-        .description("Delete IPSet")
-        .parameters(named("IP set name.").optional(
-            "force",
-            Schema::boolean("Delete all members of the IPSet, if there are any."),
-        ))
-        .returns(Schema::Null)
-        .permission(MODIFY)
-        .protected()
-        .handler(|env: RpcEnv, params| async move {
-            let name = params.req_str("name").to_string();
-            let users = in_use(&env, &AddrRef::IpSet(name.clone())).await?;
-            if !users.is_empty() {
-                return Err(ApiError::param(
-                    "name",
-                    format!("IP set '{name}' is used in {}", users.join(", ")),
-                ));
-            }
-            let force = params.bool_or("force", false);
-            change(&env, &params, move |cfg| {
-                let set = ipset_of(cfg, &name)?;
-                if !set.entries.is_empty() && !force {
+        ApiMethod::new(HttpMethod::Get, s.ipset, "get_ipset")
+            .description("List IPSet content")
+            .parameters(named(s, "IP set name."))
+            .returns(Schema::array(
+                "",
+                Schema::object("").additional_properties(true),
+            ))
+            .permission(s.audit.clone())
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let mut loaded = load(env.state.store.as_ref(), &key).await?;
+                let d = digest_of(&loaded);
+                let set = ipset_of(&mut loaded.config, params.req_str("name"))?;
+                Ok(json!(set
+                    .entries
+                    .iter()
+                    .map(|e| entry_json(e, &d))
+                    .collect::<Vec<_>>()))
+            }),
+        ApiMethod::new(HttpMethod::Post, s.ipset, "create_ip")
+            .description("Add IP or Network to IPSet.")
+            .parameters(
+                named(s, "IP set name.")
+                    .required("cidr", cidr_param())
+                    .optional("nomatch", Schema::boolean("Exclude this network."))
+                    .optional("comment", Schema::string("Comment.").max_length(4096)),
+            )
+            .returns(Schema::Null)
+            .permission(s.modify.clone())
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let p = params.clone();
+                change(&env, &key, &params, move |cfg| {
+                    let set = ipset_of(cfg, p.req_str("name"))?;
+                    let cidr = p.req_str("cidr").to_string();
+                    if set.entries.iter().any(|e| e.cidr == cidr) {
+                        return Err(ApiError::param(
+                            "cidr",
+                            format!("entry '{cidr}' already exists"),
+                        ));
+                    }
+                    set.entries.push(IpSetEntry {
+                        cidr,
+                        nomatch: p.bool_or("nomatch", false),
+                        comment: p.str("comment").map(str::to_string),
+                    });
+                    Ok(())
+                })
+                .await
+            }),
+        ApiMethod::new(HttpMethod::Delete, s.ipset, "delete_ipset")
+            .description("Delete IPSet")
+            .parameters(named(s, "IP set name.").optional(
+                "force",
+                Schema::boolean("Delete all members of the IPSet, if there are any."),
+            ))
+            .returns(Schema::Null)
+            .permission(s.modify.clone())
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let name = params.req_str("name").to_string();
+                let users = in_use(&env, &AddrRef::IpSet(name.clone())).await?;
+                if !users.is_empty() {
                     return Err(ApiError::param(
                         "name",
-                        format!("IP set '{name}' is not empty"),
+                        format!("IP set '{name}' is used in {}", users.join(", ")),
                     ));
                 }
-                cfg.ipsets.retain(|s| s.name != name);
-                Ok(())
-            })
-            .await
-        }),
-        ApiMethod::new(
-            HttpMethod::Delete,
-            "/cluster/firewall/ipset/{name}/{cidr}",
-            "remove_ip",
-        )
-        .description("Remove IP or Network from IPSet.")
-        .parameters(
-            named("IP set name.")
-                .required("cidr", cidr_param())
-                .optional("digest", digest_param()),
-        )
-        .returns(Schema::Null)
-        .permission(MODIFY)
-        .protected()
-        .handler(|env: RpcEnv, params| async move {
-            let p = params.clone();
-            change(&env, &params, move |cfg| {
-                let set = ipset_of(cfg, p.req_str("name"))?;
-                let cidr = p.req_str("cidr");
-                let before = set.entries.len();
-                set.entries.retain(|e| e.cidr != cidr);
-                if set.entries.len() == before {
-                    return Err(ApiError::param("cidr", "no such entry"));
-                }
-                Ok(())
-            })
-            .await
-        }),
+                let force = params.bool_or("force", false);
+                change(&env, &key, &params, move |cfg| {
+                    let set = ipset_of(cfg, &name)?;
+                    if !set.entries.is_empty() && !force {
+                        return Err(ApiError::param(
+                            "name",
+                            format!("IP set '{name}' is not empty"),
+                        ));
+                    }
+                    cfg.ipsets.retain(|s| s.name != name);
+                    Ok(())
+                })
+                .await
+            }),
+        ApiMethod::new(HttpMethod::Delete, s.entry, "remove_ip")
+            .description("Remove IP or Network from IPSet.")
+            .parameters(
+                named(s, "IP set name.")
+                    .required("cidr", cidr_param())
+                    .optional("digest", digest_param()),
+            )
+            .returns(Schema::Null)
+            .permission(s.modify.clone())
+            .protected()
+            .handler(move |env: RpcEnv, params| async move {
+                let key = scope_key(&env, s, &params).await?;
+                let p = params.clone();
+                change(&env, &key, &params, move |cfg| {
+                    let set = ipset_of(cfg, p.req_str("name"))?;
+                    let cidr = p.req_str("cidr");
+                    let before = set.entries.len();
+                    set.entries.retain(|e| e.cidr != cidr);
+                    if set.entries.len() == before {
+                        return Err(ApiError::param("cidr", "no such entry"));
+                    }
+                    Ok(())
+                })
+                .await
+            }),
     ]
 }

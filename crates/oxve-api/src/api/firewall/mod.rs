@@ -9,6 +9,7 @@ mod groups;
 mod guest;
 mod host;
 mod ipsets;
+mod scopes;
 mod store;
 mod sync;
 

@@ -116,6 +116,11 @@ pub async fn start_now(
         .start(vmid, &ct.config, &resolver)
         .await
         .map_err(lxc_error)?;
+    // rate limits, DHCP address and firewall of the veths, as a VM's taps get them
+    if let Err(e) = crate::api::network::ct_nics_plugged(&env.state, vmid, &ct.config).await {
+        let _ = env.state.lxc.stop(vmid, Duration::from_secs(10)).await;
+        return Err(format!("CT {vmid}: cannot wire its network: {e}"));
+    }
     ctx.log(format!("CT {vmid} started (init pid {})", report.pid));
     Ok(())
 }

@@ -17,6 +17,9 @@ pub struct GuestNic {
     pub firewall: bool,
     /// The host-side device: `tap<vmid>i<n>` (VM) or `veth<vmid>i<n>` (container).
     pub device: String,
+    /// A container's static addresses (`ip=`, `ip6=`, without prefix length), which its IP
+    /// filter allows implicitly, as Proxmox does.
+    pub ips: Vec<String>,
 }
 
 fn is_mac(value: &str) -> bool {
@@ -43,6 +46,7 @@ pub fn parse_nics(vmid: u32, container: bool, text: &str) -> Vec<GuestNic> {
         let mut bridge = None;
         let mut mac = None;
         let mut firewall = false;
+        let mut ips = Vec::new();
         for part in value.trim().split(',') {
             let Some((k, v)) = part.split_once('=') else {
                 continue;
@@ -50,6 +54,9 @@ pub fn parse_nics(vmid: u32, container: bool, text: &str) -> Vec<GuestNic> {
             match k {
                 "bridge" => bridge = Some(v.to_string()),
                 "firewall" => firewall = v == "1",
+                "ip" | "ip6" if container && v.contains('/') => {
+                    ips.extend(v.split('/').next().map(str::to_string))
+                }
                 // a VM writes `virtio=MAC`, a container `hwaddr=MAC`
                 _ if is_mac(v) && mac.is_none() => mac = Some(v.to_ascii_uppercase()),
                 _ => {}
@@ -68,6 +75,7 @@ pub fn parse_nics(vmid: u32, container: bool, text: &str) -> Vec<GuestNic> {
                 mac,
                 firewall,
                 device,
+                ips,
             });
         }
     }
@@ -111,5 +119,7 @@ mod tests {
         let nics = parse_nics(101, true, ct);
         assert_eq!(nics[0].mac.as_deref(), Some("BC:24:11:AA:BB:CC"));
         assert_eq!(nics[0].device, "veth101i0");
+        let ct = "net0: name=eth0,bridge=vmbr1,ip=10.0.0.5/24,ip6=fd00::5/64,type=veth\n";
+        assert_eq!(parse_nics(102, true, ct)[0].ips, ["10.0.0.5", "fd00::5"]);
     }
 }

@@ -1,6 +1,7 @@
 //! /nodes/{node}/network: the host's interfaces (Proxmox's paths and shapes), staged in
 //! `interfaces.new` and applied by a reload task; plus oxve's port forwards on NAT bridges.
 
+mod confirm;
 mod forwards;
 pub(crate) mod guest_nics;
 mod interfaces;
@@ -20,6 +21,7 @@ use crate::state::AppState;
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     let mut out = interfaces::methods();
     out.extend(reload::methods());
+    out.extend(confirm::methods());
     out.extend(forwards::methods());
     out.extend(vpn::methods());
     out
@@ -60,7 +62,7 @@ pub async fn sync_nat(state: &AppState, ctx: Option<&TaskContext>) -> Result<(),
 
 /// At daemon start: apply the stored network configuration, NAT and forwards, as a boot
 /// would; failures are logged, the daemon still starts.
-pub async fn start(state: &AppState) {
+pub async fn start(state: &std::sync::Arc<AppState>) {
     match state.network.apply_on_start().await {
         Ok(log) => log.iter().for_each(|l| {
             if l.contains("FAILED") {
@@ -71,6 +73,8 @@ pub async fn start(state: &AppState) {
         }),
         Err(err) => tracing::warn!("cannot apply the network configuration: {err}"),
     }
+    // a change applied with a rollback window before a restart still rolls back in time
+    confirm::resume(state.clone());
     {
         let _guard = state.network.lock().await;
         if let Err(err) = sync_nat(state, None).await {
@@ -120,6 +124,39 @@ pub async fn guest_nic_plugged(state: &AppState, nic: &PluggedNic<'_>) -> Result
                 command: "firewall".into(),
                 message: e,
             })?;
+    }
+    Ok(())
+}
+
+/// A started container's NICs, after LXC made their veths and put them on their bridges:
+/// each is wired as a VM's tap is (MTU, rate, tag, link state, its fixed DHCP address on a
+/// NAT bridge, the firewall). The veths go with the container when it stops, and the firewall
+/// keys its chains by device name, so a stop needs nothing undone (as for a VM's taps).
+pub async fn ct_nics_plugged(
+    state: &AppState,
+    vmid: u32,
+    conf: &oxve_types::lxc::CtConfig,
+) -> Result<(), NetError> {
+    for (index, net) in conf.nets() {
+        let Some(bridge) = net.bridge() else {
+            continue;
+        };
+        let ifname = oxve_net::guest::veth_name(vmid, index);
+        let mac = net.hwaddr();
+        let nic = PluggedNic {
+            vmid,
+            ifname: &ifname,
+            bridge: &bridge,
+            mac: mac.as_deref(),
+            firewall: net.firewall(),
+            port: oxve_net::guest::PortOptions {
+                mtu: net.mtu(),
+                rate: net.rate(),
+                tag: net.tag(),
+                link_down: net.link_down(),
+            },
+        };
+        guest_nic_plugged(state, &nic).await?;
     }
     Ok(())
 }

@@ -4,12 +4,14 @@
 use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
 use oxve_types::schema::Schema;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 use super::net_error;
 use crate::api::common::{local_node, node_param};
 use crate::env::RpcEnv;
+use crate::state::AppState;
 
-const MODIFY: Permission = Permission::Privs {
+pub(super) const MODIFY: Permission = Permission::Privs {
     path: "/nodes/{node}",
     privs: &["Sys.Modify"],
     any: false,
@@ -24,11 +26,24 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
         )
         .description("Reload network configuration")
         .parameters(
-            Schema::object("").required("node", node_param()).optional(
-                "regenerate-frr",
-                Schema::boolean("Whether FRR config generation should get skipped or not.")
-                    .default(false),
-            ),
+            Schema::object("")
+                .required("node", node_param())
+                .optional(
+                    "regenerate-frr",
+                    Schema::boolean("Whether FRR config generation should get skipped or not.")
+                        .default(false),
+                )
+                .optional(
+                    "rollback-timeout",
+                    Schema::integer(
+                        "oxve extension: apply with a rollback window of this many seconds. \
+                         The change is applied even if it cuts off this API client; unless \
+                         confirmed in time (POST /nodes/{node}/network/confirm), the \
+                         previous configuration is restored and the change is pending again.",
+                    )
+                    .minimum(1)
+                    .maximum(3600),
+                ),
         )
         .returns(Schema::string("The task's UPID."))
         .permission(MODIFY)
@@ -36,8 +51,11 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
         .handler(|env: RpcEnv, params| async move {
             local_node(&env, params.req_str("node"))?;
             let task_env = env.clone();
-            // a change must not cut off the client that asked for it
+            // a change must not cut off the client that asked for it, unless it may roll back
             let client = env.client;
+            let window = params
+                .int("rollback-timeout")
+                .map(|s| Duration::from_secs(s as u64));
             let upid = env
                 .state
                 .tasks
@@ -46,27 +64,41 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     Some("networking"),
                     &env.caller_string(),
                     move |ctx| async move {
-                        let net = &task_env.state.network;
-                        let _guard = net.lock().await;
-                        let report = net
-                            .reload(client)
-                            .await
-                            .map_err(|e| net_error(e).to_string())?;
+                        let state = &task_env.state;
+                        let net = &state.network;
+                        let guard = net.lock().await;
+                        let (report, deadline) = match window {
+                            Some(w) => {
+                                let (r, d) = net
+                                    .reload_with_rollback(w)
+                                    .await
+                                    .map_err(|e| net_error(e).to_string())?;
+                                (r, Some(d))
+                            }
+                            None => (
+                                net.reload(client)
+                                    .await
+                                    .map_err(|e| net_error(e).to_string())?,
+                                None,
+                            ),
+                        };
                         for line in &report.log {
                             ctx.log(line.clone());
                         }
                         if report.log.is_empty() {
                             ctx.log("nothing to change");
                         }
-                        super::sync_nat(&task_env.state, Some(&ctx))
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        for line in net.sync_vpn().await.map_err(|e| e.to_string())? {
-                            ctx.log(line);
+                        follow_up(state, Some(&ctx)).await?;
+                        drop(guard);
+                        if let (Some(deadline), Some(w)) = (deadline, window) {
+                            ctx.log(format!(
+                                "confirm within {} s (POST /nodes/{}/network/confirm), or the \
+                                 previous configuration comes back",
+                                w.as_secs(),
+                                state.node
+                            ));
+                            super::confirm::arm(task_env.state.clone(), deadline);
                         }
-                        // the host firewall follows the node's networks, NAT bridges, VPN ports
-                        let _fw = net.firewall_lock().await;
-                        crate::api::firewall::sync_firewall(&task_env.state).await?;
                         Ok::<(), String>(())
                     },
                 )
@@ -91,4 +123,23 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             Ok(Value::Null)
         }),
     ]
+}
+
+/// After the applied configuration changed: NAT, DHCP, forwards, VPN and the host firewall
+/// (which follows the node's networks) brought in line. Call with the network lock held.
+pub(super) async fn follow_up(
+    state: &AppState,
+    ctx: Option<&oxve_tasks::TaskContext>,
+) -> Result<(), String> {
+    super::sync_nat(state, ctx)
+        .await
+        .map_err(|e| e.to_string())?;
+    for line in state.network.sync_vpn().await.map_err(|e| e.to_string())? {
+        match ctx {
+            Some(ctx) => ctx.log(line),
+            None => tracing::info!("network: {line}"),
+        }
+    }
+    let _fw = state.network.firewall_lock().await;
+    crate::api::firewall::sync_firewall(state).await
 }
