@@ -1,5 +1,6 @@
 //! Backups of a running VM in the three vzdump modes, restored to new VMIDs: the restored
-//! disks hold what the source held at the backup, the restored VM boots, and damaged archives,
+//! disks hold what the source held at the backup (snapshot mode: at its start, while the
+//! guest overwrote the data during the backup), the restored VM boots, and damaged archives,
 //! wrong guest types and running targets are refused.
 
 mod common;
@@ -19,6 +20,20 @@ async fn task_ok(s: &Session, r: common::Reply) -> Value {
     let t = wait_task(s, r.data().as_str().unwrap()).await;
     assert_eq!(t["exitstatus"], "OK", "{t}");
     t
+}
+
+/// Polls a task for up to five minutes (a throttled backup on a loaded machine).
+async fn wait_long(s: &Session, upid: &str) -> Value {
+    for _ in 0..3000 {
+        let r = s
+            .get(&format!("/nodes/testnode/tasks/{upid}/status"), &[])
+            .await;
+        if r.data()["status"] == "stopped" {
+            return r.data().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("task {upid} did not finish");
 }
 
 async fn task_log(s: &Session, upid: &str) -> String {
@@ -118,7 +133,7 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
         &s,
         480,
         &[
-            ("scsi1", "local:1,format=raw"),
+            ("scsi1", "local:0.0625,format=raw"),
             ("virtio0", "local:1,format=qcow2,backup=0"),
             ("net0", "virtio"),
         ],
@@ -128,14 +143,15 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     // P1: 4 MiB of pattern at 16 MiB of the data disk.
     guest_exec(
         &mut term,
-        "yes P1-pattern-P1 | head -c 4194304 | dd of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null",
+        "yes P1-pattern-P1 | head -c 4194304 > /tmp/p1 && dd if=/tmp/p1 of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null",
     )
     .await;
     let src_conf = config(&s, 480).await;
     let src_data = volume_path(&d, src_conf["scsi1"].as_str().unwrap());
     assert_eq!(&read_image(&src_data, 16 * MIB, MIB)[..6], b"P1-pat");
 
-    // Snapshot mode: the guest keeps running.
+    // Snapshot mode, slowed down (bwlimit; the backup job counts every byte of the 83 MiB of
+    // disks) so the guest overwrites P1 with P2 while it runs.
     let r = s
         .post(
             "/nodes/testnode/vzdump",
@@ -144,6 +160,7 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
                 ("mode", "snapshot"),
                 ("storage", "local"),
                 ("compress", "zstd"),
+                ("bwlimit", "2048"),
                 ("notes-template", "{{vmid}} on {{node}}"),
                 ("protected", "1"),
             ],
@@ -152,7 +169,32 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let upid = r.data().as_str().unwrap().to_string();
     assert!(upid.contains(":vzdump:480:"), "{upid}");
-    let t = wait_task(&s, &upid).await;
+    let mut started = false;
+    for _ in 0..1200 {
+        if task_log(&s, &upid)
+            .await
+            .contains("the point in time is taken")
+        {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(started, "{}", task_log(&s, &upid).await);
+    guest_exec(
+        &mut term,
+        "yes P2-overwrite-P2 | head -c 4194304 > /tmp/p2 && dd if=/tmp/p2 of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null",
+    )
+    .await;
+    let running = s
+        .get(&format!("/nodes/testnode/tasks/{upid}/status"), &[])
+        .await;
+    assert_eq!(
+        running.data()["status"],
+        "running",
+        "the backup should still run while the guest writes"
+    );
+    let t = wait_long(&s, &upid).await;
     assert_eq!(t["exitstatus"], "OK", "{t}\n{}", task_log(&s, &upid).await);
     let snap_archive = archive_of(&s, &upid).await;
     let name = snap_archive
@@ -175,16 +217,11 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     let log = task_log(&s, &upid).await;
     assert!(log.contains("exclude disk 'virtio0'"), "{log}");
     assert!(log.contains("Backup job finished successfully"), "{log}");
-    // After the backup the guest overwrites P1 with P2.
-    guest_exec(
-        &mut term,
-        "yes P2-overwrite-P2 | head -c 4194304 | dd of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null",
-    )
-    .await;
+    // The live disk has P2; the guest was never paused.
     assert_eq!(&read_image(&src_data, 16 * MIB, MIB)[..6], b"P2-ove");
     assert_eq!(status(&s, 480).await["qmpstatus"], "running");
 
-    // Restore it as 481: the data disk holds P1, as at the backup.
+    // Restore it as 481: the data disk holds P1, the instant the backup started.
     task_ok(
         &s,
         restore(&s, 481, &snap_archive, &[("unique", "1")]).await,

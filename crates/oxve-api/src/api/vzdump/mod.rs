@@ -193,18 +193,33 @@ fn command_line(params: &Params) -> String {
     line
 }
 
+fn restore_request(
+    params: &Params,
+    vmid: u32,
+    archive_param: &'static str,
+    running: bool,
+) -> restore::RestoreRequest {
+    restore::RestoreRequest {
+        vmid,
+        archive_param,
+        archive: params.req_str(archive_param).to_string(),
+        storage: params.str("storage").map(str::to_string),
+        force: params.bool_or("force", false),
+        unique: params.bool_or("unique", false),
+        running,
+        bwlimit: params
+            .int("bwlimit")
+            .filter(|b| *b > 0)
+            .map(|kib| kib as u64 * 1024),
+    }
+}
+
 /// `POST /nodes/{node}/qemu` with `archive`: restore a VM backup (`qmrestore`).
 pub async fn restore_vm(env: &RpcEnv, params: &Params, vmid: u32) -> Result<String, ApiError> {
     let running = env.state.qemu.is_running(vmid).is_some();
     restore::start_restore::<oxve_types::qemu::VmConfig>(
         env,
-        vmid,
-        "archive",
-        params.req_str("archive"),
-        params.str("storage").map(str::to_string),
-        params.bool_or("force", false),
-        params.bool_or("unique", false),
-        running,
+        restore_request(params, vmid, "archive", running),
     )
     .await
 }
@@ -215,13 +230,7 @@ pub async fn restore_ct(env: &RpcEnv, params: &Params, vmid: u32) -> Result<Stri
     let running = env.state.lxc.is_running(vmid).is_some();
     restore::start_restore::<oxve_types::lxc::CtConfig>(
         env,
-        vmid,
-        "ostemplate",
-        params.req_str("ostemplate"),
-        params.str("storage").map(str::to_string),
-        params.bool_or("force", false),
-        params.bool_or("unique", false),
-        running,
+        restore_request(params, vmid, "ostemplate", running),
     )
     .await
 }

@@ -242,11 +242,16 @@ async fn point_in_time(
 ) -> Result<(), String> {
     let keys: Vec<String> = disks.iter().map(|(k, _)| k.clone()).collect();
     log.info("starting the backup job (point in time of all disks)");
-    let mut next = 10;
+    let mut next = 0;
     let copies = env
         .state
         .qemu
         .backup_to_images(vmid, &keys, &plan.work_dir, plan.bwlimit, |done, total| {
+            if next == 0 {
+                // The first report comes once all jobs run: the instant is fixed.
+                log.info("backup job running: the point in time is taken");
+                next = 10;
+            }
             let percent = if total == 0 { 0 } else { done * 100 / total };
             if percent >= next {
                 next = percent / 10 * 10 + 10;

@@ -118,14 +118,20 @@ pub fn extract(
     vmid: u32,
     placements: &BTreeMap<String, DiskPlacement>,
     work_dir: &Path,
+    bwlimit: Option<u64>,
     log: &(dyn Fn(String) + Sync),
 ) -> Result<BTreeMap<String, RestoredDisk>, String> {
     let created: RefCell<BTreeMap<String, RestoredDisk>> = RefCell::default();
     let servers: RefCell<Vec<QemuNbd>> = RefCell::default();
     let result = (|| -> Result<(), String> {
         let file = File::open(archive).map_err(|e| format!("open {}: {e}", archive.display()))?;
-        let reader = ArchiveReader::new(std::io::BufReader::with_capacity(4 << 20, file))
-            .map_err(|e| e.to_string())?;
+        let input = ThrottledRead {
+            inner: std::io::BufReader::with_capacity(4 << 20, file),
+            limit: bwlimit.filter(|l| *l > 0),
+            started: std::time::Instant::now(),
+            read: 0,
+        };
+        let reader = ArchiveReader::new(input).map_err(|e| e.to_string())?;
         let extracted = reader
             .extract(&mut |head| {
                 let Some(place) = placements.get(&head.name) else {
@@ -196,6 +202,28 @@ pub fn extract(
             }
             Err(e)
         }
+    }
+}
+
+/// Reads at no more than `limit` bytes per second (restore `bwlimit`).
+struct ThrottledRead<R> {
+    inner: R,
+    limit: Option<u64>,
+    started: std::time::Instant,
+    read: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for ThrottledRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if let Some(limit) = self.limit {
+            let due = std::time::Duration::from_secs_f64(self.read as f64 / limit as f64);
+            if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -270,20 +298,40 @@ pub trait RestoreKind: crate::guest_config::GuestConfigDoc + Send + 'static {
     fn owned_volumes(&self) -> Vec<String>;
 }
 
+/// What a restore request asks for.
+pub struct RestoreRequest {
+    pub vmid: u32,
+    /// The parameter naming the archive (`archive`, or `ostemplate` for containers).
+    pub archive_param: &'static str,
+    pub archive: String,
+    pub storage: Option<String>,
+    pub force: bool,
+    pub unique: bool,
+    /// Whether the target guest runs now (refused).
+    pub running: bool,
+    /// Bytes per second the archive is read at, at most.
+    pub bwlimit: Option<u64>,
+}
+
 /// Restores `archive` as guest `vmid` of type `K`: checks, then a task. `force` allows
 /// replacing an existing stopped guest of the same type; its old volumes are freed only
 /// after the restored config is in place.
 pub async fn start_restore<K: RestoreKind>(
     env: &RpcEnv,
-    vmid: u32,
-    archive_param: &str,
-    archive: &str,
-    storage: Option<String>,
-    force: bool,
-    unique: bool,
-    running: bool,
+    req: RestoreRequest,
 ) -> Result<String, ApiError> {
     use oxve_store::{guest_config_key, set_guest_lock, Expect, GuestLock, StoreError};
+    let RestoreRequest {
+        vmid,
+        archive_param,
+        archive,
+        storage,
+        force,
+        unique,
+        running,
+        bwlimit,
+    } = req;
+    let archive = archive.as_str();
     let found = resolve_archive(env, archive_param, archive).await?;
     if found.guest_type != K::ARCHIVE_TYPE {
         return Err(ApiError::param(
@@ -404,7 +452,7 @@ pub async fn start_restore<K: RestoreKind>(
                     archive_path.display()
                 ));
                 let extracted = tokio::task::spawn_blocking(move || {
-                    extract(&m, &archive_path, vmid, &by_name, &wd, &|line| {
+                    extract(&m, &archive_path, vmid, &by_name, &wd, bwlimit, &|line| {
                         log.log(line)
                     })
                 })
