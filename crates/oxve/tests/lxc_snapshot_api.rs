@@ -220,7 +220,7 @@ async fn snapshot_and_rollback_on_btrfs() {
         s.post("/nodes/testnode/lxc/9761/snapshot", &[("snapname", "s1")])
             .await
             .status,
-        500
+        400
     );
     assert_eq!(
         s.post("/nodes/testnode/lxc/9761/snapshot", &[("snapname", "1bad")])
@@ -424,7 +424,8 @@ async fn template_linked_and_full_clones() {
     let r = s
         .post("/nodes/testnode/lxc/9762/clone", &[("newid", "9764")])
         .await;
-    assert_eq!(r.status, 500, "the new VMID is taken");
+    assert_eq!(r.status, 400, "the new VMID is taken");
+    assert!(r.body["errors"]["newid"].is_string(), "{:?}", r.body);
 
     // move the full clone's rootfs back to btrfs, keeping the old one as unused0
     let t = task(

@@ -79,7 +79,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 })
                 .cloned()
                 .collect();
-            let clones: Vec<String> = super::clone::linked_clones_of(&env, &bases)
+            let clones: Vec<String> = crate::guest_snapshot::linked_clones_of(&env, &bases)
                 .await?
                 .into_iter()
                 .filter(|c| *c != vmid)
