@@ -58,7 +58,10 @@ impl SnapshotGuest for VmConfig {
     }
 
     fn get<'a>(s: &'a VmSettings, key: &str) -> Option<&'a str> {
-        s.get(key)
+        match key {
+            "description" => s.description(),
+            _ => s.get(key),
+        }
     }
     fn set(s: &mut VmSettings, key: &str, value: &str) -> Result<(), String> {
         s.set(key, value).map_err(err)
