@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::btrfs::{make_btrfs, Btrfs};
 use common::{wait_task, Daemon, Session};
 use serde_json::Value;
 
@@ -24,73 +25,6 @@ fn template() -> PathBuf {
         assert!(status.success());
     }
     file
-}
-
-/// A btrfs on a loop file; the container is stopped and the file system unmounted on drop.
-struct Btrfs {
-    dir: tempfile::TempDir,
-    lxc_path: Option<PathBuf>,
-    vmids: Vec<u32>,
-}
-
-impl Btrfs {
-    fn mountpoint(&self) -> PathBuf {
-        self.dir.path().join("mnt")
-    }
-}
-
-impl Drop for Btrfs {
-    fn drop(&mut self) {
-        if let Some(p) = &self.lxc_path {
-            for vmid in &self.vmids {
-                let _ = Command::new("lxc-stop")
-                    .args(["-n", &vmid.to_string(), "-k", "-P"])
-                    .arg(p)
-                    .output();
-            }
-        }
-        let _ = Command::new("umount").arg(self.mountpoint()).output();
-    }
-}
-
-fn make_btrfs(vmids: &[u32]) -> Option<Btrfs> {
-    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    if !nix::unistd::Uid::effective().is_root()
-        || !Path::new("/usr/bin/lxc-start").exists()
-        || !fs.contains("btrfs")
-        || Command::new("mkfs.btrfs")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
-        eprintln!("skipped: needs root, lxc, btrfs-progs and kernel btrfs");
-        return None;
-    }
-    let b = Btrfs {
-        dir: tempfile::tempdir().unwrap(),
-        lxc_path: None,
-        vmids: vmids.to_vec(),
-    };
-    let img = b.dir.path().join("btrfs.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(1 << 30)
-        .unwrap();
-    assert!(Command::new("mkfs.btrfs")
-        .args(["-q", "-f"])
-        .arg(&img)
-        .status()
-        .unwrap()
-        .success());
-    std::fs::create_dir(b.mountpoint()).unwrap();
-    assert!(Command::new("mount")
-        .args(["-o", "loop"])
-        .arg(&img)
-        .arg(b.mountpoint())
-        .status()
-        .unwrap()
-        .success());
-    Some(b)
 }
 
 async fn task(s: &Session, r: common::Reply) -> Value {
@@ -120,7 +54,7 @@ fn attach_to(lxc_path: &Path, vmid: u32, script: &str) -> String {
 
 #[tokio::test]
 async fn snapshot_and_rollback_on_btrfs() {
-    let Some(mut fs) = make_btrfs(&[9761]) else {
+    let Some(mut fs) = make_btrfs(&[9761, 9765], true) else {
         return;
     };
     let d = Daemon::start();
@@ -237,6 +171,65 @@ async fn snapshot_and_rollback_on_btrfs() {
             .status,
         200
     );
+    // a full clone of the snapshot (the container runs on) holds the files of that instant
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9761/clone",
+            &[
+                ("newid", "9765"),
+                ("snapname", "s1"),
+                ("storage", "local"),
+                ("hostname", "fromsnap"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let c = s
+        .get("/nodes/testnode/lxc/9765/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(
+        c["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("local:9765/vm-9765-disk-0.raw"),
+        "{c}"
+    );
+    assert_eq!(c["memory"], 64, "the snapshot's settings");
+    assert!(
+        c.get("parent").is_none() && c.get("snaptime").is_none(),
+        "{c}"
+    );
+    let t = task(
+        &s,
+        s.post("/nodes/testnode/lxc/9765/status/start", &[]).await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(
+        attach_to(&lxc_path, 9765, "cat /root/state; hostname"),
+        "before\nfromsnap"
+    );
+    let t = task(
+        &s,
+        s.delete("/nodes/testnode/lxc/9765", &[("force", "1")])
+            .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    // a linked clone of a snapshot is refused
+    let r = s
+        .post(
+            "/nodes/testnode/lxc/9761/clone",
+            &[("newid", "9765"), ("snapname", "s1"), ("full", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+
     let t = task(
         &s,
         s.post(
@@ -323,7 +316,7 @@ async fn setup(fs: &mut Btrfs) -> (Daemon, Session) {
 
 #[tokio::test]
 async fn template_linked_and_full_clones() {
-    let Some(mut fs) = make_btrfs(&[9762, 9763, 9764]) else {
+    let Some(mut fs) = make_btrfs(&[9762, 9763, 9764], true) else {
         return;
     };
     let (d, s) = setup(&mut fs).await;

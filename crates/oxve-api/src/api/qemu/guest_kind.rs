@@ -3,7 +3,6 @@
 //! disks are snapshotted by QEMU in one transaction, and its RAM can be saved.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use oxve_storage::{ContentType, VolumeFormat, VolumeId};
 use oxve_tasks::TaskContext;
@@ -16,7 +15,6 @@ use super::create::uuid_v4;
 use crate::env::RpcEnv;
 use crate::guest_config::Loaded;
 use crate::guest_snapshot::{free_volumes, manager, GuestVolume, Log, SnapshotGuest, TaskNames};
-use crate::storage_service::StorageResolver;
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
@@ -212,26 +210,9 @@ impl SnapshotGuest for VmConfig {
         log: Log,
     ) -> Result<(), String> {
         let vmid = vm.guest.vmid;
-        let m = manager(env).await?;
-        let path = m.path(state).map_err(err)?;
-        let resolver = StorageResolver(Arc::clone(&m));
-        let report = env
-            .state
-            .qemu
-            .start(
-                vmid,
-                &vm.config.current,
-                &resolver,
-                oxve_qemu::StartOptions {
-                    paused: false,
-                    state_file: Some(path),
-                },
-            )
-            .await
-            .map_err(err)?;
+        let pid = super::hibernate::start_with_state(env, vmid, &vm.config.current, state).await?;
         log(format!(
-            "VM {vmid} resumed from the snapshot's RAM (pid {})",
-            report.pid
+            "VM {vmid} resumed from the snapshot's RAM (pid {pid})"
         ));
         Ok(())
     }
