@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission, PermissionChecker};
 use oxve_storage::{AllocOptions, VolumeFormat, VolumeId};
-use oxve_store::{guest_config_key, Expect, GuestLock, StoreError};
+use oxve_store::{guest_config_key, Expect, StoreError};
 use oxve_types::params::Params;
 use oxve_types::schema::Schema;
 use serde_json::Value;
@@ -430,7 +430,7 @@ pub fn methods<G: SnapshotGuest>() -> Vec<ApiMethod<RpcEnv>> {
                 let (vmid, newid) = (job.source, job.newid);
                 // Serialize with other operations on the source (templates stay unlocked,
                 // so many linked clones can be made at once).
-                let lock = (!template).then_some(GuestLock::Clone);
+                let lock = (!template).then_some(G::CLONE_LOCK);
                 if let Some(l) = lock {
                     lock_guest::<G>(&env, vmid, l).await?;
                 }

@@ -56,6 +56,9 @@ pub trait SnapshotGuest: GuestConfigDoc + Clone + Default + Send + Sync + 'stati
     /// The API directory (`qemu`, `lxc`).
     const API_DIR: &'static str;
     const TASKS: TaskNames;
+    /// The lock a non-template source holds while it is cloned (containers have no `clone`
+    /// lock in Proxmox: `disk`).
+    const CLONE_LOCK: GuestLock;
     /// Whether a snapshot can hold the guest's RAM (`vmstate`).
     const VMSTATE: bool;
     /// Content type of the guest's volumes on a storage.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use oxve_storage::{ContentType, VolumeId};
+use oxve_store::GuestLock;
 use oxve_tasks::TaskContext;
 use oxve_types::config_text::Section;
 use oxve_types::lxc::config::section_json;
@@ -40,6 +41,7 @@ impl SnapshotGuest for CtConfig {
         clone: "vzclone",
         template: None,
     };
+    const CLONE_LOCK: GuestLock = GuestLock::Disk;
     const VMSTATE: bool = false;
     const CONTENT: ContentType = ContentType::Rootdir;
     const CLONE_NAME: (&'static str, &'static str) = ("hostname", "Set a hostname for the new CT.");

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use oxve_storage::{ContentType, VolumeFormat, VolumeId};
+use oxve_store::GuestLock;
 use oxve_tasks::TaskContext;
 use oxve_types::qemu::{
     random_mac, DriveVolume, NetDevice, VmConfig, VmSettings, DEFAULT_MAC_PREFIX,
@@ -31,6 +32,7 @@ impl SnapshotGuest for VmConfig {
         clone: "qmclone",
         template: Some("qmtemplate"),
     };
+    const CLONE_LOCK: GuestLock = GuestLock::Clone;
     const VMSTATE: bool = true;
     const CONTENT: ContentType = ContentType::Images;
     const CLONE_NAME: (&'static str, &'static str) = ("name", "Set a name for the new VM.");
