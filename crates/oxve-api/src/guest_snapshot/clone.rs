@@ -460,3 +460,78 @@ pub fn methods<G: SnapshotGuest>() -> Vec<ApiMethod<RpcEnv>> {
             }),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use oxve_types::lxc::CtConfig;
+    use oxve_types::qemu::VmConfig;
+
+    use super::*;
+
+    fn job(snapname: Option<&str>, name: Option<&str>) -> CloneJob {
+        CloneJob {
+            source: 100,
+            snapname: snapname.map(str::to_string),
+            newid: 101,
+            full: true,
+            storage: None,
+            format: None,
+            name: name.map(str::to_string),
+            description: None,
+            reserved: String::new(),
+        }
+    }
+
+    #[test]
+    fn container_clone_settings() {
+        let src = CtConfig::parse(
+            "hostname: tmpl\nmemory: 256\nnet0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,ip=dhcp\n\
+             parent: s1\nrootfs: bt:base-100-disk-0.raw,size=1G\ntemplate: 1\nunused0: bt:100/vm-100-disk-9.raw\n\n\
+             [s1]\nhostname: old\nmemory: 64\nrootfs: bt:100/vm-100-disk-0.raw,size=1G\nsnaptime: 1700000000\n",
+        )
+        .unwrap();
+        let s = clone_settings(&src, &job(None, Some("copy"))).unwrap();
+        let c = CtConfig {
+            current: s,
+            ..Default::default()
+        };
+        assert_eq!(c.hostname(), Some("copy"));
+        assert!(!c.template() && c.get("parent").is_none() && c.unused_volumes().is_empty());
+        let mac = c.nets()[0].1.hwaddr().unwrap().to_string();
+        assert_ne!(mac, "BC:24:11:00:00:01");
+        assert!(mac.starts_with("BC:24:11:"));
+        // from a snapshot: its settings, without the snapshot's metadata
+        let s = clone_settings(&src, &job(Some("s1"), None)).unwrap();
+        assert_eq!(<CtConfig as SnapshotGuest>::get(&s, "memory"), Some("64"));
+        assert_eq!(
+            <CtConfig as SnapshotGuest>::get(&s, "hostname"),
+            Some("old")
+        );
+        assert_eq!(<CtConfig as SnapshotGuest>::get(&s, "snaptime"), None);
+        assert!(clone_settings(&src, &job(Some("nope"), None)).is_err());
+    }
+
+    #[test]
+    fn vm_clone_settings() {
+        let src = VmConfig::parse(
+            "name: golden\nnet0: virtio=BC:24:11:00:00:02,bridge=vmbr0\nscsi0: local:100/base-100-disk-0.qcow2,size=1G\n\
+             template: 1\nvmgenid: 00000000-0000-0000-0000-000000000001\n",
+        )
+        .unwrap();
+        let s = clone_settings(&src, &job(None, None)).unwrap();
+        assert_eq!(s.name(), Some("Copy-of-VM-golden"));
+        assert!(!s.template());
+        assert_ne!(
+            s.net(0).unwrap().macaddr.as_deref(),
+            Some("BC:24:11:00:00:02")
+        );
+        assert_ne!(s.get("vmgenid"), src.current.get("vmgenid"));
+        let mut s = s;
+        let v = VolumeId::parse("local:100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2").unwrap();
+        VmConfig::set_volume(&mut s, "scsi0", &v).unwrap();
+        assert_eq!(
+            s.get("scsi0"),
+            Some("local:100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2,size=1G")
+        );
+    }
+}
