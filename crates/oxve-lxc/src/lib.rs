@@ -14,6 +14,7 @@
 mod acl;
 pub mod appliance;
 mod cmd;
+pub mod console;
 mod engine;
 mod error;
 pub mod lxcconf;

@@ -4,28 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::btrfs::{make_btrfs, Btrfs};
+use common::ct::{ct_template, TEMPLATE};
 use common::{wait_task, Daemon, Session};
 use serde_json::Value;
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success());
-    }
-    file
-}
 
 async fn task(s: &Session, r: common::Reply) -> Value {
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -63,7 +48,7 @@ async fn snapshot_and_rollback_on_btrfs() {
     let s = Session::admin(&d).await;
     let cache = d.data_dir.join("local/template/cache");
     std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(template(), cache.join(TEMPLATE)).unwrap();
+    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
     let r = s
         .post(
             "/storage",
@@ -297,7 +282,7 @@ async fn setup(fs: &mut Btrfs) -> (Daemon, Session) {
     let s = Session::admin(&d).await;
     let cache = d.data_dir.join("local/template/cache");
     std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(template(), cache.join(TEMPLATE)).unwrap();
+    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
     let mp = fs.mountpoint();
     let r = s
         .post(

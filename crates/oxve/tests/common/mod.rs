@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod btrfs;
+pub mod ct;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 
 mod aplinfo;
 mod config;
+mod console;
 mod create;
 mod destroy;
 mod feature;
@@ -30,6 +31,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(crate::guest_snapshot::methods::<oxve_types::lxc::CtConfig>());
     all.extend(move_volume::methods());
     all.extend(feature::methods());
+    all.extend(console::methods());
     all
 }
 

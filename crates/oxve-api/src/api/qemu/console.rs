@@ -64,9 +64,21 @@ async fn open_session(
             }
             engine.serial_socket(vmid, index)
         }
+        ConsoleTarget::Container(_) => return Err(ApiError::internal("not a VM console")),
     }
     .map_err(|e| ApiError::internal(e.to_string()))?;
+    spawn_session(env, vmid, target, task_type)
+}
 
+/// Opens a console session of guest `vmid` and starts its task (`vncproxy`, `termproxy`),
+/// which lives until the websocket closes or nobody connects in time. Returns the port,
+/// the ticket and the task's UPID.
+pub(crate) fn spawn_session(
+    env: &RpcEnv,
+    vmid: u32,
+    target: ConsoleTarget,
+    task_type: &'static str,
+) -> Result<(u16, String, String), ApiError> {
     let user = env.caller()?.user().to_string();
     let (port, ticket, watch) = env
         .state
@@ -104,7 +116,7 @@ async fn open_session(
     Ok((port, ticket, upid.to_string()))
 }
 
-fn cert_pem(env: &RpcEnv) -> String {
+pub(crate) fn cert_pem(env: &RpcEnv) -> String {
     std::fs::read_to_string(env.state.data_dir.join("pki/node.pem")).unwrap_or_default()
 }
 
@@ -193,8 +205,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     ]
 }
 
-/// The `vncwebsocket` check: the session of `port` exists for this VM with this ticket.
-fn check_websocket(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
+/// The `vncwebsocket` check: the session of `port` exists for this guest with this ticket.
+pub(crate) fn check_websocket(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
     local_node(env, params.req_str("node"))?;
     let vmid = params.int("vmid").unwrap_or_default() as u32;
     let port = params.int("port").unwrap_or_default() as u16;

@@ -3,7 +3,7 @@
 
 pub mod bulk;
 mod config;
-mod console;
+pub(crate) mod console;
 mod create;
 mod destroy;
 mod disk_ops;
