@@ -9,7 +9,7 @@ mod groups;
 mod guest;
 mod host;
 mod ipsets;
-mod store;
+pub(crate) mod store;
 mod sync;
 
 use oxve_router::ApiMethod;
