@@ -17,6 +17,7 @@ mod cmd;
 pub mod console;
 mod engine;
 mod error;
+pub mod hotplug;
 pub mod lxcconf;
 mod mount;
 pub mod paths;

@@ -8,6 +8,7 @@ mod create;
 mod destroy;
 mod feature;
 mod guest_kind;
+mod hotplug;
 mod list;
 mod move_volume;
 mod resize;
