@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::ct::{can_run_containers, ct_template, StopContainers, TEMPLATE};
+use common::ct::{attach, can_run_containers, install_template, StopContainers, TEMPLATE};
 use common::ws::{connect, guest_exec, open_termproxy};
 use common::{wait_task, Daemon, Session};
 
@@ -34,9 +34,7 @@ async fn console_reaches_a_shell_inside() {
         vmids: vec![9781],
     };
     let s = Session::admin(&d).await;
-    let cache = d.data_dir.join("local/template/cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
+    install_template(&d);
     let r = s
         .post(
             "/nodes/testnode/lxc",
@@ -81,14 +79,7 @@ async fn console_reaches_a_shell_inside() {
     assert!(out.contains("TERM=xterm-256color"), "{out}");
     // what the console writes lands in the container
     guest_exec(&mut ws, "echo typed > /root/from-console").await;
-    let inside = Command::new("lxc-attach")
-        .args(["-n", "9781", "-P"])
-        .arg(&lxc_path)
-        .args(["--", "/bin/cat", "/root/from-console"])
-        .current_dir("/")
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&inside.stdout).trim(), "typed");
+    assert_eq!(attach(&lxc_path, 9781, "cat /root/from-console"), "typed");
     assert!(console_processes(&lxc_path) >= 1);
 
     // closing the websocket ends the console and its task

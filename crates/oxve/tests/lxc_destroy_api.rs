@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::ct::{can_run_containers, ct_template, StopContainers, TEMPLATE};
+use common::ct::{can_run_containers, install_template, StopContainers, TEMPLATE};
 use common::{wait_task, Daemon, Session};
 
 async fn task_ok(s: &Session, r: common::Reply) {
@@ -66,9 +66,7 @@ async fn destroy_with_unreferenced_disks_and_purge() {
         vmids: vec![9791, 9792],
     };
     let s = Session::admin(&d).await;
-    let cache = d.data_dir.join("local/template/cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
+    install_template(&d);
     // ACL entries of another user (the admin's own would narrow its rights on the path)
     let user = "bob@pve".to_string();
     let r = s.post("/access/users", &[("userid", &user)]).await;

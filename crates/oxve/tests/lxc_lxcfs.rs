@@ -3,26 +3,8 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::ct::{can_run_containers, ct_template, StopContainers, TEMPLATE};
+use common::ct::{attach, can_run_containers, install_template, StopContainers, TEMPLATE};
 use common::{wait_task, Daemon, Session};
-
-fn attach(lxc_path: &std::path::Path, script: &str) -> String {
-    let out = Command::new("lxc-attach")
-        .args(["-n", "9795", "-P"])
-        .arg(lxc_path)
-        .args(["--clear-env", "--", "/bin/sh", "-c", script])
-        .current_dir("/")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[tokio::test]
 async fn meminfo_inside_shows_the_limit() {
@@ -40,9 +22,7 @@ async fn meminfo_inside_shows_the_limit() {
         vmids: vec![9795],
     };
     let s = Session::admin(&d).await;
-    let cache = d.data_dir.join("local/template/cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
+    install_template(&d);
     let r = s
         .post(
             "/nodes/testnode/lxc",
@@ -60,7 +40,7 @@ async fn meminfo_inside_shows_the_limit() {
     let t = wait_task(&s, r.data().as_str().unwrap()).await;
     assert_eq!(t["exitstatus"], "OK", "{t}");
 
-    let meminfo = attach(&lxc_path, "cat /proc/meminfo");
+    let meminfo = attach(&lxc_path, 9795, "cat /proc/meminfo");
     let kb = |key: &str| -> u64 {
         meminfo
             .lines()

@@ -5,10 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::btrfs::{make_btrfs, Btrfs};
-use common::ct::{ct_template, TEMPLATE};
+use common::ct::{attach, install_template, TEMPLATE};
 use common::{wait_task, Daemon, Session};
 use serde_json::Value;
 
@@ -17,24 +16,8 @@ async fn task(s: &Session, r: common::Reply) -> Value {
     wait_task(s, r.data().as_str().unwrap()).await
 }
 
-fn attach(lxc_path: &Path, script: &str) -> String {
-    attach_to(lxc_path, 9761, script)
-}
-
-fn attach_to(lxc_path: &Path, vmid: u32, script: &str) -> String {
-    let out = Command::new("lxc-attach")
-        .args(["-n", &vmid.to_string(), "-P"])
-        .arg(lxc_path)
-        .args(["--clear-env", "--", "/bin/sh", "-c", script])
-        .current_dir("/")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+fn attach_first(lxc_path: &Path, script: &str) -> String {
+    attach(lxc_path, 9761, script)
 }
 
 #[tokio::test]
@@ -46,9 +29,7 @@ async fn snapshot_and_rollback_on_btrfs() {
     let lxc_path = d.data_dir.join("run/lxc");
     fs.lxc_path = Some(lxc_path.clone());
     let s = Session::admin(&d).await;
-    let cache = d.data_dir.join("local/template/cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
+    install_template(&d);
     let r = s
         .post(
             "/storage",
@@ -87,7 +68,7 @@ async fn snapshot_and_rollback_on_btrfs() {
         "{:?}",
         conf.data()
     );
-    attach(&lxc_path, "echo before > /root/state");
+    attach_first(&lxc_path, "echo before > /root/state");
     let f = s
         .get(
             "/nodes/testnode/lxc/9761/feature",
@@ -149,7 +130,7 @@ async fn snapshot_and_rollback_on_btrfs() {
     );
 
     // change files and config, then roll back
-    attach(&lxc_path, "echo after > /root/state; touch /root/new-file");
+    attach_first(&lxc_path, "echo after > /root/state; touch /root/new-file");
     assert_eq!(
         s.put("/nodes/testnode/lxc/9761/config", &[("memory", "128")])
             .await
@@ -196,7 +177,7 @@ async fn snapshot_and_rollback_on_btrfs() {
     .await;
     assert_eq!(t["exitstatus"], "OK", "{t}");
     assert_eq!(
-        attach_to(&lxc_path, 9765, "cat /root/state; hostname"),
+        attach(&lxc_path, 9765, "cat /root/state; hostname"),
         "before\nfromsnap"
     );
     let t = task(
@@ -227,7 +208,7 @@ async fn snapshot_and_rollback_on_btrfs() {
     assert_eq!(t["exitstatus"], "OK", "{t}");
     assert_eq!(t["type"], "vzrollback");
     assert_eq!(
-        attach(
+        attach_first(
             &lxc_path,
             "cat /root/state; ls /root/new-file 2>/dev/null || echo gone"
         ),
@@ -280,9 +261,7 @@ async fn setup(fs: &mut Btrfs) -> (Daemon, Session) {
     let d = Daemon::start();
     fs.lxc_path = Some(d.data_dir.join("run/lxc"));
     let s = Session::admin(&d).await;
-    let cache = d.data_dir.join("local/template/cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
+    install_template(&d);
     let mp = fs.mountpoint();
     let r = s
         .post(
@@ -447,7 +426,7 @@ async fn template_linked_and_full_clones() {
         .await;
         assert_eq!(t["exitstatus"], "OK", "{t}");
         assert_eq!(
-            attach_to(&lxc_path, vmid, "hostname; cat /run/oxve-init"),
+            attach(&lxc_path, vmid, "hostname; cat /run/oxve-init"),
             format!("{name}\noxve-ct-init started {name}")
         );
     }

@@ -46,3 +46,27 @@ impl Drop for StopContainers {
         }
     }
 }
+
+/// Puts the busybox template into the daemon's `local` storage (`local:vztmpl/TEMPLATE`).
+pub fn install_template(d: &super::Daemon) {
+    let cache = d.data_dir.join("local/template/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
+}
+
+/// Runs `script` with `/bin/sh` in running container `vmid`; its output, trimmed.
+pub fn attach(lxc_path: &Path, vmid: u32, script: &str) -> String {
+    let out = Command::new("lxc-attach")
+        .args(["-n", &vmid.to_string(), "-P"])
+        .arg(lxc_path)
+        .args(["--clear-env", "--", "/bin/sh", "-c", script])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

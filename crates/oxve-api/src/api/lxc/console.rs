@@ -3,28 +3,17 @@
 //! websocket runs the console command of the container's `cmode` on a terminal (Proxmox's
 //! `lxc-console`, or `lxc-attach` for `cmode: shell`).
 
-use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
-use oxve_types::schema::{ObjectSchema, Schema};
+use oxve_router::{ApiError, ApiMethod, HttpMethod};
+use oxve_types::schema::Schema;
 use serde_json::json;
 
 use super::store_io::load;
-use super::vmid_param;
-use crate::api::common::{local_node, node_param};
-use crate::api::qemu::console::{check_websocket, spawn_session};
+use crate::api::common::local_node;
+use crate::api::qemu::console::{
+    base_params, spawn_session, vncwebsocket_method, CONSOLE_PERMISSION,
+};
 use crate::consoles::{ConsoleTarget, CtConsoleMode};
 use crate::env::RpcEnv;
-
-const CONSOLE_PERMISSION: Permission = Permission::Privs {
-    path: "/vms/{vmid}",
-    privs: &["VM.Console"],
-    any: false,
-};
-
-fn base_params() -> ObjectSchema {
-    Schema::object("")
-        .required("node", node_param())
-        .required("vmid", vmid_param())
-}
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     vec![
@@ -60,27 +49,6 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 "upid": upid,
             }))
         }),
-        ApiMethod::new(
-            HttpMethod::Get,
-            "/nodes/{node}/lxc/{vmid}/vncwebsocket",
-            "vncwebsocket",
-        )
-        .description("Opens a websocket for the console (upgrade the request to a websocket).")
-        .parameters(
-            base_params()
-                .required(
-                    "port",
-                    Schema::integer("Port number returned by previous termproxy call.")
-                        .minimum(5900)
-                        .maximum(5999),
-                )
-                .required(
-                    "vncticket",
-                    Schema::string("Ticket from previous call to termproxy.").max_length(512),
-                ),
-        )
-        .returns(Schema::object("").additional_properties(true))
-        .permission(CONSOLE_PERMISSION)
-        .handler(|env: RpcEnv, params| async move { check_websocket(&env, &params) }),
+        vncwebsocket_method("/nodes/{node}/lxc/{vmid}/vncwebsocket"),
     ]
 }

@@ -13,13 +13,13 @@ use crate::api::common::{local_node, node_param};
 use crate::consoles::{ConsoleTarget, CONNECT_TIMEOUT};
 use crate::env::RpcEnv;
 
-const CONSOLE_PERMISSION: Permission = Permission::Privs {
+pub(crate) const CONSOLE_PERMISSION: Permission = Permission::Privs {
     path: "/vms/{vmid}",
     privs: &["VM.Console"],
     any: false,
 };
 
-fn base_params() -> ObjectSchema {
+pub(crate) fn base_params() -> ObjectSchema {
     Schema::object("")
         .required("node", node_param())
         .required("vmid", vmid_param())
@@ -180,11 +180,13 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 "upid": upid,
             }))
         }),
-        ApiMethod::new(
-            HttpMethod::Get,
-            "/nodes/{node}/qemu/{vmid}/vncwebsocket",
-            "vncwebsocket",
-        )
+        vncwebsocket_method("/nodes/{node}/qemu/{vmid}/vncwebsocket"),
+    ]
+}
+
+/// `GET <path>`: the websocket of a console session (VMs and containers).
+pub(crate) fn vncwebsocket_method(path: &'static str) -> ApiMethod<RpcEnv> {
+    ApiMethod::new(HttpMethod::Get, path, "vncwebsocket")
         .description("Opens a weksocket for VNC traffic (upgrade the request to a websocket).")
         .parameters(
             base_params()
@@ -201,12 +203,11 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
         )
         .returns(Schema::object("").additional_properties(true))
         .permission(CONSOLE_PERMISSION)
-        .handler(|env: RpcEnv, params| async move { check_websocket(&env, &params) }),
-    ]
+        .handler(|env: RpcEnv, params| async move { check_websocket(&env, &params) })
 }
 
 /// The `vncwebsocket` check: the session of `port` exists for this guest with this ticket.
-pub(crate) fn check_websocket(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
+fn check_websocket(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
     local_node(env, params.req_str("node"))?;
     let vmid = params.int("vmid").unwrap_or_default() as u32;
     let port = params.int("port").unwrap_or_default() as u16;
