@@ -24,6 +24,7 @@ apt_packages=(
   cpio dosfstools mtools syslinux syslinux-common isolinux xorriso fdisk  # guest image
   btrfs-progs                     # btrfs storage tests on a loop file
   lxc zstd e2fsprogs              # containers: liblxc tools, vztmpl archives, ext4 rootfs images
+  lxcfs                           # containers see their own limits in /proc/meminfo, cpuinfo, ...
   wrk                             # API benchmark (bench/)
   iproute2 iputils-ping nftables dnsmasq-base busybox-static  # networking: netns, NAT, DHCP (udhcpc in tests)
   wireguard-tools wireguard-go    # VPN endpoints (userspace WireGuard where the kernel has none)
@@ -49,6 +50,18 @@ fi
 for f in /etc/subuid /etc/subgid; do
   grep -qs '^root:100000:65536$' "$f" || echo 'root:100000:65536' >>"$f"
 done
+
+# lxcfs runs as a host service (as on Proxmox): LXC's common config then bind-mounts its
+# /proc files into every container it starts. Without systemd, start it detached.
+if ! mountpoint -q /var/lib/lxcfs; then
+  if [ -d /run/systemd/system ]; then
+    systemctl enable --now lxcfs
+  else
+    mkdir -p /var/lib/lxcfs
+    setsid lxcfs /var/lib/lxcfs </dev/null >/var/log/lxcfs.log 2>&1 &
+    for _ in $(seq 50); do mountpoint -q /var/lib/lxcfs && break; sleep 0.1; done
+  fi
+fi
 
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install a Rust toolchain (rustup) first" >&2

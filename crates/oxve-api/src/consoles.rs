@@ -26,6 +26,37 @@ pub enum ConsoleTarget {
     Vnc,
     /// `serial<N>` of the VM, spoken through the termproxy protocol.
     Serial(u32),
+    /// A container's console in its `cmode`, on a terminal, through the termproxy protocol.
+    Container(CtConsoleMode),
+}
+
+/// A container's console mode (`cmode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtConsoleMode {
+    /// One of the container's ttys.
+    Tty,
+    /// `/dev/console`.
+    Console,
+    /// A shell inside the container.
+    Shell,
+}
+
+impl CtConsoleMode {
+    pub fn parse(cmode: &str) -> Self {
+        match cmode {
+            "console" => CtConsoleMode::Console,
+            "shell" => CtConsoleMode::Shell,
+            _ => CtConsoleMode::Tty,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CtConsoleMode::Tty => "tty",
+            CtConsoleMode::Console => "console",
+            CtConsoleMode::Shell => "shell",
+        }
+    }
 }
 
 /// A prepared session, claimed by the websocket that presents its ticket.

@@ -6,6 +6,8 @@ pub mod cache;
 pub mod consoles;
 pub mod env;
 pub mod guest_config;
+pub mod guest_destroy;
+pub mod guest_snapshot;
 pub mod guests;
 pub mod http;
 pub mod rrd_sampler;

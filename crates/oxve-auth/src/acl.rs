@@ -132,6 +132,11 @@ impl Acl {
         self.prune();
     }
 
+    /// Drop every entry on `path` (a destroyed guest's `/vms/<vmid>`).
+    pub fn remove_path(&mut self, path: &str) {
+        self.nodes.remove(path);
+    }
+
     /// Remove empty subjects and empty nodes.
     pub fn prune(&mut self) {
         for node in self.nodes.values_mut() {

@@ -14,8 +14,10 @@
 mod acl;
 pub mod appliance;
 mod cmd;
+pub mod console;
 mod engine;
 mod error;
+pub mod hotplug;
 pub mod lxcconf;
 mod mount;
 pub mod paths;

@@ -472,18 +472,18 @@ impl StorageManager {
                 caps.default_format
             });
         }
-        if snap.is_some() && info.format != VolumeFormat::Qcow2 {
-            return Err(StorageError::unsupported(
-                src.storage(),
-                format!("copying '{}' volumes from a snapshot", info.format),
-            ));
-        }
         src_plugin.activate_volume(src.volname())?;
-        let path = src_plugin.path(src.volname())?;
+        // qcow2 snapshots are inside the image; other formats' are files of their own.
+        let (path, snapshot) = match snap {
+            Some(s) if info.format != VolumeFormat::Qcow2 => {
+                (src_plugin.snapshot_path(src.volname(), s)?, None)
+            }
+            _ => (src_plugin.path(src.volname())?, snap),
+        };
         let source = ConvertSource {
             path: &path,
             format: info.format.as_str(),
-            snapshot: snap,
+            snapshot,
         };
         self.convert_into(source, info.size, target, &opts, progress)
     }

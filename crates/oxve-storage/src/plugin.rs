@@ -211,6 +211,13 @@ pub trait StoragePlugin: Send + Sync {
         unsupported(self, "files (iso, vztmpl, backup, snippets)")
     }
 
+    /// The file of an image volume as it was at snapshot `snap`, for storages that keep
+    /// snapshots as separate files (btrfs); qcow2 internal snapshots are read through
+    /// qemu-img instead.
+    fn snapshot_path(&self, _volname: &str, _snap: &str) -> Result<PathBuf, StorageError> {
+        unsupported(self, "reading volumes at a snapshot")
+    }
+
     /// Take a snapshot of a volume.
     fn snapshot_create(&self, _volname: &str, _snap: &str) -> Result<(), StorageError> {
         unsupported(self, "snapshots")

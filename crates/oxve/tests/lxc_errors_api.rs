@@ -8,24 +8,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::ct::{ct_template as template, TEMPLATE};
 use common::{wait_task, Daemon, Session};
 use serde_json::Value;
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success(), "scripts/build-ct-template.sh failed");
-    }
-    file
-}
 
 fn usable() -> bool {
     let ok = nix::unistd::Uid::effective().is_root() && Path::new("/usr/bin/lxc-start").exists();
@@ -277,16 +262,15 @@ async fn bad_requests_change_nothing() {
     let r = s
         .post("/nodes/testnode/lxc/9711/snapshot", &[("snapname", "s1")])
         .await;
-    let t = wait_task(&s, r.data().as_str().unwrap()).await;
+    // refused before anything is touched, naming the volume
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let message = r.body["message"].as_str().unwrap();
     assert!(
-        t["exitstatus"].as_str().unwrap().contains("snapshot"),
-        "{t}"
+        message.contains("snapshot") && message.contains("rootfs"),
+        "{message}"
     );
     let c = s.get("/nodes/testnode/lxc/9711/config", &[]).await;
-    assert!(
-        c.data().get("lock").is_none(),
-        "failed snapshot released the lock"
-    );
+    assert!(c.data().get("lock").is_none(), "no lock left behind");
     assert!(
         s.get("/nodes/testnode/lxc/9711/snapshot", &[])
             .await

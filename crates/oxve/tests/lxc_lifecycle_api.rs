@@ -8,24 +8,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::ct::{ct_template as template, TEMPLATE};
 use common::{send, wait_task, Daemon, DaemonOptions, Session};
 use serde_json::Value;
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success(), "scripts/build-ct-template.sh failed");
-    }
-    file
-}
 
 /// LXC needs root and the Debian lxc package; elsewhere these tests say so and pass.
 fn usable() -> bool {

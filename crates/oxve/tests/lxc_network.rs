@@ -8,23 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::ct::{ct_template as template, TEMPLATE};
 use common::{wait_task, Daemon, Session};
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success());
-    }
-    file
-}
 
 fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("run ip");
@@ -73,27 +58,37 @@ fn attach(lxc_path: &Path, vmid: u32, script: &str) -> (bool, String) {
     )
 }
 
+/// The tests here start containers one test at a time: LXC's loop device setup races when
+/// two containers start at the same instant.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A network namespace with bridge `vmbr0`, entered by this test thread (the runtime's only
+/// one), so everything the test starts lives in it.
+fn enter_netns_with_bridge(prefix: &str, vmids: &[u32]) -> NetNs {
+    let ns = NetNs {
+        name: format!("{prefix}{}", std::process::id()),
+        lxc_path: None,
+        vmids: vmids.to_vec(),
+    };
+    ip(&["netns", "add", &ns.name]);
+    ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
+    ip(&["-n", &ns.name, "link", "add", "vmbr0", "type", "bridge"]);
+    ip(&["-n", &ns.name, "link", "set", "vmbr0", "up"]);
+    let f = std::fs::File::open(format!("/var/run/netns/{}", ns.name)).unwrap();
+    // SAFETY: setns on a valid namespace fd only changes this thread's network namespace.
+    let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+    ns
+}
+
 #[tokio::test]
 async fn containers_on_a_bridge_ping_each_other() {
     if !nix::unistd::Uid::effective().is_root() || !Path::new("/usr/bin/lxc-start").exists() {
         eprintln!("skipped: needs root and the lxc package");
         return;
     }
-    let mut ns = NetNs {
-        name: format!("oxvect{}", std::process::id()),
-        lxc_path: None,
-        vmids: vec![9751, 9752],
-    };
-    ip(&["netns", "add", &ns.name]);
-    ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
-    ip(&["-n", &ns.name, "link", "add", "vmbr0", "type", "bridge"]);
-    ip(&["-n", &ns.name, "link", "set", "vmbr0", "up"]);
-    // this test thread (the runtime's only one) and everything it starts live in the namespace
-    let f = std::fs::File::open(format!("/var/run/netns/{}", ns.name)).unwrap();
-    // SAFETY: setns on a valid namespace fd only changes this thread's network namespace.
-    let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut ns = enter_netns_with_bridge("oxvect", &[9751, 9752]);
     let d = Daemon::start_in_netns(&ns.name);
     let lxc_path = d.data_dir.join("run/lxc");
     ns.lxc_path = Some(lxc_path.clone());
@@ -176,4 +171,110 @@ async fn containers_on_a_bridge_ping_each_other() {
         !links.contains("veth975"),
         "veths gone with the containers: {links}"
     );
+}
+
+/// NICs added to running containers are plugged in at once (the veth on the bridge, the
+/// address inside, traffic flows), and removed ones are unplugged.
+#[tokio::test]
+async fn nics_hotplug_into_running_containers() {
+    if !nix::unistd::Uid::effective().is_root() || !Path::new("/usr/bin/lxc-start").exists() {
+        eprintln!("skipped: needs root and the lxc package");
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut ns = enter_netns_with_bridge("oxvehp", &[9753, 9754]);
+    let d = Daemon::start_in_netns(&ns.name);
+    let lxc_path = d.data_dir.join("run/lxc");
+    ns.lxc_path = Some(lxc_path.clone());
+    let s = Session::admin(&d).await;
+    let cache = d.data_dir.join("local/template/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::copy(template(), cache.join(TEMPLATE)).unwrap();
+    let tmpl = format!("local:vztmpl/{TEMPLATE}");
+    for vmid in [9753, 9754] {
+        let r = s
+            .post(
+                "/nodes/testnode/lxc",
+                &[
+                    ("vmid", &vmid.to_string()),
+                    ("ostemplate", &tmpl),
+                    ("rootfs", "local:0.1"),
+                    ("start", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let t = wait_task(&s, r.data().as_str().unwrap()).await;
+        assert_eq!(t["exitstatus"], "OK", "{t}");
+    }
+
+    // plug a NIC into each running container
+    for (vmid, addr) in [(9753, "10.98.0.1/24"), (9754, "10.98.0.2/24")] {
+        let net1 = format!("name=eth1,bridge=vmbr0,ip={addr},mtu=1400,firewall=0");
+        let r = s
+            .put(
+                &format!("/nodes/testnode/lxc/{vmid}/config"),
+                &[("net1", &net1)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let pending = s
+            .get(&format!("/nodes/testnode/lxc/{vmid}/pending"), &[])
+            .await;
+        let item = pending
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["key"] == "net1")
+            .cloned()
+            .unwrap();
+        assert!(item.get("pending").is_none(), "applied live: {item}");
+    }
+    let link = ip(&["-n", &ns.name, "-o", "link", "show", "veth9753i1"]);
+    assert!(
+        link.contains("master vmbr0") && link.contains("mtu 1400"),
+        "{link}"
+    );
+    let (ok, inside) = attach(&lxc_path, 9753, "ip -4 -o addr show eth1");
+    assert!(ok && inside.contains("10.98.0.1/24"), "{inside}");
+    let (ok, out) = attach(&lxc_path, 9753, "ping -c 2 -W 2 10.98.0.2");
+    assert!(ok, "ping over the hotplugged NICs: {out}");
+
+    // and unplug it again
+    let r = s
+        .put("/nodes/testnode/lxc/9753/config", &[("delete", "net1")])
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let conf = s.get("/nodes/testnode/lxc/9753/config", &[]).await;
+    assert!(conf.data().get("net1").is_none(), "{:?}", conf.data());
+    let links = ip(&["-n", &ns.name, "-o", "link"]);
+    assert!(!links.contains("veth9753i1"), "{links}");
+    let (_, inside) = attach(&lxc_path, 9753, "ls /sys/class/net");
+    assert!(!inside.contains("eth1"), "{inside}");
+
+    // a NIC on a bridge that does not exist stays pending, nothing is left behind
+    let r = s
+        .put(
+            "/nodes/testnode/lxc/9754/config",
+            &[("net2", "name=eth2,bridge=nosuchbr,ip=10.97.0.1/24")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let conf = s
+        .get("/nodes/testnode/lxc/9754/config", &[("current", "1")])
+        .await;
+    assert!(conf.data().get("net2").is_none(), "{:?}", conf.data());
+    let links = ip(&["-n", &ns.name, "-o", "link"]);
+    assert!(!links.contains("veth9754i2"), "{links}");
+
+    for vmid in [9753, 9754] {
+        let r = s
+            .delete(&format!("/nodes/testnode/lxc/{vmid}"), &[("force", "1")])
+            .await;
+        assert_eq!(
+            wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+            "OK"
+        );
+    }
 }

@@ -5,26 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::ct::{ct_template as template, TEMPLATE};
 use common::{wait_task, Daemon, Session};
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success());
-    }
-    file
-}
 
 async fn user(admin: &Session, d: &Daemon, name: &str, grants: &[(&str, &str)]) -> Session {
     let userid = format!("{name}@pve");

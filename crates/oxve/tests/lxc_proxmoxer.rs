@@ -6,29 +6,14 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::ct::{ct_template as template, TEMPLATE};
 use common::{Daemon, ADMIN_PASSWORD};
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
 
 fn python() -> String {
     std::env::var("OXVE_CLIENT_PYTHON").unwrap_or_else(|_| {
         let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
         venv.to_string_lossy().into_owned()
     })
-}
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success());
-    }
-    file
 }
 
 struct Cleanup(PathBuf);

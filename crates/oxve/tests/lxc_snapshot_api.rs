@@ -4,132 +4,32 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::btrfs::{make_btrfs, Btrfs};
+use common::ct::{attach, install_template, TEMPLATE};
 use common::{wait_task, Daemon, Session};
 use serde_json::Value;
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success());
-    }
-    file
-}
-
-/// A btrfs on a loop file; the container is stopped and the file system unmounted on drop.
-struct Btrfs {
-    dir: tempfile::TempDir,
-    lxc_path: Option<PathBuf>,
-    vmids: Vec<u32>,
-}
-
-impl Btrfs {
-    fn mountpoint(&self) -> PathBuf {
-        self.dir.path().join("mnt")
-    }
-}
-
-impl Drop for Btrfs {
-    fn drop(&mut self) {
-        if let Some(p) = &self.lxc_path {
-            for vmid in &self.vmids {
-                let _ = Command::new("lxc-stop")
-                    .args(["-n", &vmid.to_string(), "-k", "-P"])
-                    .arg(p)
-                    .output();
-            }
-        }
-        let _ = Command::new("umount").arg(self.mountpoint()).output();
-    }
-}
-
-fn make_btrfs(vmids: &[u32]) -> Option<Btrfs> {
-    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    if !nix::unistd::Uid::effective().is_root()
-        || !Path::new("/usr/bin/lxc-start").exists()
-        || !fs.contains("btrfs")
-        || Command::new("mkfs.btrfs")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
-        eprintln!("skipped: needs root, lxc, btrfs-progs and kernel btrfs");
-        return None;
-    }
-    let b = Btrfs {
-        dir: tempfile::tempdir().unwrap(),
-        lxc_path: None,
-        vmids: vmids.to_vec(),
-    };
-    let img = b.dir.path().join("btrfs.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(1 << 30)
-        .unwrap();
-    assert!(Command::new("mkfs.btrfs")
-        .args(["-q", "-f"])
-        .arg(&img)
-        .status()
-        .unwrap()
-        .success());
-    std::fs::create_dir(b.mountpoint()).unwrap();
-    assert!(Command::new("mount")
-        .args(["-o", "loop"])
-        .arg(&img)
-        .arg(b.mountpoint())
-        .status()
-        .unwrap()
-        .success());
-    Some(b)
-}
 
 async fn task(s: &Session, r: common::Reply) -> Value {
     assert_eq!(r.status, 200, "{:?}", r.body);
     wait_task(s, r.data().as_str().unwrap()).await
 }
 
-fn attach(lxc_path: &Path, script: &str) -> String {
-    attach_to(lxc_path, 9761, script)
-}
-
-fn attach_to(lxc_path: &Path, vmid: u32, script: &str) -> String {
-    let out = Command::new("lxc-attach")
-        .args(["-n", &vmid.to_string(), "-P"])
-        .arg(lxc_path)
-        .args(["--clear-env", "--", "/bin/sh", "-c", script])
-        .current_dir("/")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+fn attach_first(lxc_path: &Path, script: &str) -> String {
+    attach(lxc_path, 9761, script)
 }
 
 #[tokio::test]
 async fn snapshot_and_rollback_on_btrfs() {
-    let Some(mut fs) = make_btrfs(&[9761]) else {
+    let Some(mut fs) = make_btrfs(&[9761, 9765], true) else {
         return;
     };
     let d = Daemon::start();
     let lxc_path = d.data_dir.join("run/lxc");
     fs.lxc_path = Some(lxc_path.clone());
     let s = Session::admin(&d).await;
-    let cache = d.data_dir.join("local/template/cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(template(), cache.join(TEMPLATE)).unwrap();
+    install_template(&d);
     let r = s
         .post(
             "/storage",
@@ -168,7 +68,7 @@ async fn snapshot_and_rollback_on_btrfs() {
         "{:?}",
         conf.data()
     );
-    attach(&lxc_path, "echo before > /root/state");
+    attach_first(&lxc_path, "echo before > /root/state");
     let f = s
         .get(
             "/nodes/testnode/lxc/9761/feature",
@@ -220,7 +120,7 @@ async fn snapshot_and_rollback_on_btrfs() {
         s.post("/nodes/testnode/lxc/9761/snapshot", &[("snapname", "s1")])
             .await
             .status,
-        500
+        400
     );
     assert_eq!(
         s.post("/nodes/testnode/lxc/9761/snapshot", &[("snapname", "1bad")])
@@ -230,13 +130,72 @@ async fn snapshot_and_rollback_on_btrfs() {
     );
 
     // change files and config, then roll back
-    attach(&lxc_path, "echo after > /root/state; touch /root/new-file");
+    attach_first(&lxc_path, "echo after > /root/state; touch /root/new-file");
     assert_eq!(
         s.put("/nodes/testnode/lxc/9761/config", &[("memory", "128")])
             .await
             .status,
         200
     );
+    // a full clone of the snapshot (the container runs on) holds the files of that instant
+    let t = task(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9761/clone",
+            &[
+                ("newid", "9765"),
+                ("snapname", "s1"),
+                ("storage", "local"),
+                ("hostname", "fromsnap"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let c = s
+        .get("/nodes/testnode/lxc/9765/config", &[])
+        .await
+        .data()
+        .clone();
+    assert!(
+        c["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("local:9765/vm-9765-disk-0.raw"),
+        "{c}"
+    );
+    assert_eq!(c["memory"], 64, "the snapshot's settings");
+    assert!(
+        c.get("parent").is_none() && c.get("snaptime").is_none(),
+        "{c}"
+    );
+    let t = task(
+        &s,
+        s.post("/nodes/testnode/lxc/9765/status/start", &[]).await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    assert_eq!(
+        attach(&lxc_path, 9765, "cat /root/state; hostname"),
+        "before\nfromsnap"
+    );
+    let t = task(
+        &s,
+        s.delete("/nodes/testnode/lxc/9765", &[("force", "1")])
+            .await,
+    )
+    .await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    // a linked clone of a snapshot is refused
+    let r = s
+        .post(
+            "/nodes/testnode/lxc/9761/clone",
+            &[("newid", "9765"), ("snapname", "s1"), ("full", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+
     let t = task(
         &s,
         s.post(
@@ -249,7 +208,7 @@ async fn snapshot_and_rollback_on_btrfs() {
     assert_eq!(t["exitstatus"], "OK", "{t}");
     assert_eq!(t["type"], "vzrollback");
     assert_eq!(
-        attach(
+        attach_first(
             &lxc_path,
             "cat /root/state; ls /root/new-file 2>/dev/null || echo gone"
         ),
@@ -302,9 +261,7 @@ async fn setup(fs: &mut Btrfs) -> (Daemon, Session) {
     let d = Daemon::start();
     fs.lxc_path = Some(d.data_dir.join("run/lxc"));
     let s = Session::admin(&d).await;
-    let cache = d.data_dir.join("local/template/cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::copy(template(), cache.join(TEMPLATE)).unwrap();
+    install_template(&d);
     let mp = fs.mountpoint();
     let r = s
         .post(
@@ -323,7 +280,7 @@ async fn setup(fs: &mut Btrfs) -> (Daemon, Session) {
 
 #[tokio::test]
 async fn template_linked_and_full_clones() {
-    let Some(mut fs) = make_btrfs(&[9762, 9763, 9764]) else {
+    let Some(mut fs) = make_btrfs(&[9762, 9763, 9764], true) else {
         return;
     };
     let (d, s) = setup(&mut fs).await;
@@ -424,7 +381,8 @@ async fn template_linked_and_full_clones() {
     let r = s
         .post("/nodes/testnode/lxc/9762/clone", &[("newid", "9764")])
         .await;
-    assert_eq!(r.status, 500, "the new VMID is taken");
+    assert_eq!(r.status, 400, "the new VMID is taken");
+    assert!(r.body["errors"]["newid"].is_string(), "{:?}", r.body);
 
     // move the full clone's rootfs back to btrfs, keeping the old one as unused0
     let t = task(
@@ -468,7 +426,7 @@ async fn template_linked_and_full_clones() {
         .await;
         assert_eq!(t["exitstatus"], "OK", "{t}");
         assert_eq!(
-            attach_to(&lxc_path, vmid, "hostname; cat /run/oxve-init"),
+            attach(&lxc_path, vmid, "hostname; cat /run/oxve-init"),
             format!("{name}\noxve-ct-init started {name}")
         );
     }

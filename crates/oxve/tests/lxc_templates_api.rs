@@ -5,26 +5,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
+use common::ct::{ct_template as template, TEMPLATE};
 use common::{wait_task, Daemon, DaemonOptions, Session};
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success());
-    }
-    file
-}
 
 fn sha512(path: &std::path::Path) -> String {
     use sha2::{Digest, Sha512};

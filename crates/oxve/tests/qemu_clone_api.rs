@@ -230,3 +230,120 @@ async fn template_linked_and_full_clones() {
     }
     assert!(!base.exists());
 }
+
+/// `btrfs subvolume show` field `name` of subvolume `path`.
+fn subvolume_field(path: &std::path::Path, name: &str) -> String {
+    let out = Command::new("btrfs")
+        .args(["subvolume", "show"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+/// Linked clones on btrfs: the template's raw disk becomes a read-only base subvolume, the
+/// clone's disk a snapshot of it (sharing its extents) that boots; a full clone of the
+/// template copies the data to the dir storage.
+#[tokio::test]
+async fn linked_clone_on_btrfs() {
+    let Some(fs) = common::btrfs::make_btrfs(&[], false) else {
+        return;
+    };
+    let d = Daemon::start();
+    let s = Session::admin(&d).await;
+    let mnt = fs.mountpoint();
+    let r = s
+        .post(
+            "/storage",
+            &[
+                ("storage", "bt"),
+                ("type", "btrfs"),
+                ("path", mnt.to_str().unwrap()),
+                ("content", "images"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/qemu",
+            &[
+                ("vmid", "470"),
+                ("name", "golden"),
+                ("memory", "256"),
+                ("scsihw", "virtio-scsi-single"),
+                ("scsi0", "bt:1"),
+                ("serial0", "socket"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let disk = config(&s, 470).await["scsi0"].as_str().unwrap().to_string();
+    assert!(disk.starts_with("bt:470/vm-470-disk-0.raw"), "{disk}");
+    let raw = mnt.join("images/470/vm-470-disk-0/disk.raw");
+    assert!(Command::new("qemu-img")
+        .args(["convert", "-n", "-O", "raw"])
+        .arg(guest_image())
+        .arg(&raw)
+        .status()
+        .unwrap()
+        .success());
+
+    task_ok(&s, s.post("/nodes/testnode/qemu/470/template", &[]).await).await;
+    let base_disk = config(&s, 470).await["scsi0"].as_str().unwrap().to_string();
+    assert!(
+        base_disk.starts_with("bt:470/base-470-disk-0.raw"),
+        "{base_disk}"
+    );
+    let base = mnt.join("images/470/base-470-disk-0");
+    assert!(subvolume_field(&base, "Flags:").contains("readonly"));
+
+    let started = std::time::Instant::now();
+    let t = task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/qemu/470/clone",
+            &[("newid", "471"), ("name", "linked")],
+        )
+        .await,
+    )
+    .await;
+    eprintln!("linked clone on btrfs: {:?}", started.elapsed());
+    assert!(t["upid"].as_str().unwrap().contains(":qmclone:470:"));
+    let conf = config(&s, 471).await;
+    let disk = conf["scsi0"].as_str().unwrap();
+    assert!(disk.starts_with("bt:471/vm-471-disk-0.raw"), "{disk}");
+    let clone = mnt.join("images/471/vm-471-disk-0");
+    assert_eq!(
+        subvolume_field(&clone, "Parent UUID:"),
+        subvolume_field(&base, "UUID:"),
+        "the clone is a snapshot of the base"
+    );
+    boots(&s, 471).await;
+
+    // a full clone of the template to the dir storage holds the same data
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/qemu/470/clone",
+            &[("newid", "472"), ("full", "1"), ("storage", "local")],
+        )
+        .await,
+    )
+    .await;
+    let disk = config(&s, 472).await["scsi0"].as_str().unwrap().to_string();
+    assert!(disk.starts_with("local:472/vm-472-disk-0.raw"), "{disk}");
+    let copy = d.data_dir.join("local/images/472/vm-472-disk-0.raw");
+    let same = Command::new("qemu-img")
+        .args(["compare", "-f", "raw", "-F", "raw"])
+        .arg(base.join("disk.raw"))
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(same.success(), "the full clone matches its template");
+}

@@ -14,6 +14,20 @@ impl AccessControl {
         Ok(self.snapshot().await?.config().acl.entries())
     }
 
+    /// Drops every ACL entry on `path` (purging a destroyed guest); true if there were any.
+    pub async fn remove_acl_path(&self, path: &str) -> Result<bool> {
+        let path = normalize_path(path)
+            .ok_or_else(|| AuthError::param("path", format!("invalid ACL path '{path}'")))?;
+        let mut removed = false;
+        modify_user_cfg(self.store(), |cfg| {
+            removed = cfg.acl.nodes.contains_key(&path);
+            cfg.acl.remove_path(&path);
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
     /// `PUT /access/acl`: grant (or with `delete`, revoke) each role to each user, group and
     /// token on the path. Every role, user, group and token must exist, and a new entry's
     /// path must be one ACLs can be set on.

@@ -301,6 +301,21 @@ impl StoragePlugin for BtrfsPlugin {
         self.dir.content_path(content, name)
     }
 
+    fn snapshot_path(&self, volname: &str, snap: &str) -> Result<PathBuf, StorageError> {
+        let (_, _, format, subvol) = self.parse(volname)?;
+        let snapshot = Self::snap_path(&subvol, snap);
+        let path = match format {
+            VolumeFormat::Raw => snapshot.join("disk.raw"),
+            _ => snapshot,
+        };
+        if !path.exists() {
+            return Err(StorageError::VolumeNotFound {
+                volid: format!("{}@{snap}", self.dir.volid(volname)),
+            });
+        }
+        Ok(path)
+    }
+
     fn snapshot_create(&self, volname: &str, snap: &str) -> Result<(), StorageError> {
         check_snapshot_name(snap)?;
         let (_, _, _, subvol) = self.parse(volname)?;

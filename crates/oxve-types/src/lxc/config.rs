@@ -422,7 +422,7 @@ fn unused_in(section: &Section) -> Vec<(String, String)> {
     out.into_iter().map(|(_, k, v)| (k, v)).collect()
 }
 
-fn section_json(section: &Section) -> Map<String, Value> {
+pub fn section_json(section: &Section) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(d) = &section.description {
         out.insert("description".into(), Value::String(d.clone()));

@@ -85,18 +85,24 @@ pub async fn connect(s: &Session, path_and_query: &str) -> Result<Ws, u16> {
 
 /// Opens the serial console of running VM `vmid` (termproxy + vncwebsocket + login).
 pub async fn open_serial(s: &Session, vmid: u32) -> Ws {
+    open_termproxy(
+        s,
+        &format!("/nodes/testnode/qemu/{vmid}"),
+        &[("serial", "serial0")],
+    )
+    .await
+}
+
+/// `termproxy` of guest `guest` (`/nodes/testnode/lxc/100`) with `params`, its websocket
+/// connected and logged in.
+pub async fn open_termproxy(s: &Session, guest: &str, params: &[(&str, &str)]) -> Ws {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let r = s
-        .post(
-            &format!("/nodes/testnode/qemu/{vmid}/termproxy"),
-            &[("serial", "serial0")],
-        )
-        .await;
+    let r = s.post(&format!("{guest}/termproxy"), params).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let ticket = r.data()["ticket"].as_str().unwrap().to_string();
     let path = format!(
-        "/nodes/testnode/qemu/{vmid}/vncwebsocket?port={}&vncticket={}",
+        "{guest}/vncwebsocket?port={}&vncticket={}",
         r.data()["port"],
         percent_encoding::utf8_percent_encode(&ticket, percent_encoding::NON_ALPHANUMERIC)
     );
@@ -118,22 +124,25 @@ pub async fn guest_exec(ws: &mut Ws, command: &str) -> String {
     use tokio_tungstenite::tungstenite::Message;
     static NEXT: AtomicU32 = AtomicU32::new(1000);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let (start, end) = (format!("S-{n}\r\n"), format!("E-{n}"));
+    // Line ends vary (a container console's nested terminals send CR CR LF): compare
+    // without CRs.
+    let (start, end) = (format!("S-{n}\n"), format!("E-{n}"));
     let line = format!("echo S-$(({n}+0)); {command}; echo E-$(({n}+0))\r");
     let mut output = String::new();
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut next_send = Instant::now();
     loop {
-        if let (Some(a), Some(b)) = (output.find(&start), output.rfind(&end)) {
+        let clean = output.replace('\r', "");
+        if let (Some(a), Some(b)) = (clean.find(&start), clean.rfind(&end)) {
             if b > a {
-                return output[a + start.len()..b].replace('\r', "");
+                return clean[a + start.len()..b].to_string();
             }
         }
         assert!(
             Instant::now() < deadline,
             "no answer to '{command}' in: {output}"
         );
-        if Instant::now() >= next_send && !output.contains(&start) {
+        if Instant::now() >= next_send && !clean.contains(&start) {
             let msg = format!("0:{}:{line}", line.len());
             ws.send(Message::text(msg)).await.unwrap();
             next_send = Instant::now() + Duration::from_secs(5);

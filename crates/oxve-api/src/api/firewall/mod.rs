@@ -10,7 +10,7 @@ mod guest;
 mod host;
 mod ipsets;
 mod scopes;
-mod store;
+pub(crate) mod store;
 mod sync;
 
 use oxve_router::ApiMethod;

@@ -1,6 +1,7 @@
 //! GET/PUT .../lxc/{vmid}/config and GET .../pending. Changes are staged in `[pve:pending]`
 //! as Proxmox does; a stopped container applies them at once, a running one applies
-//! fast-plug options and cgroup limits live and keeps the rest for its next start.
+//! fast-plug options, cgroup limits and added or removed NICs and mount points live and
+//! keeps the rest for its next start.
 
 use oxve_router::{ApiError, ApiMethod, ApiResponse, HttpMethod, Permission, PermissionChecker};
 use oxve_storage::VolumeId;
@@ -140,8 +141,11 @@ async fn update_config(env: &RpcEnv, params: &oxve_types::params::Params) -> Res
                 .await
                 .is_ok();
             let cpu_ok = env.state.lxc.set_cpu_limits(vmid, &live).await.is_ok();
+            let mut nics = super::hotplug::hotplug_nics(env, vmid, &ct.config).await;
+            nics.extend(super::hotplug::hotplug_mounts(env, vmid, &ct.config).await);
             ct.config.apply_pending(|k| {
                 FASTPLUG_KEYS.contains(&k)
+                    || nics.iter().any(|n| n == k)
                     || (mem_ok && (k == "memory" || k == "swap"))
                     || (cpu_ok && CGROUP_KEYS.contains(&k) && k != "memory" && k != "swap")
             })

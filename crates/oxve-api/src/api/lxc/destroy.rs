@@ -41,7 +41,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     .optional(
                         "destroy-unreferenced-disks",
                         Schema::boolean(
-                            "Also destroy disks of this VMID that the config does not reference.",
+                            "Also destroy disks of this VMID on enabled storages that the config does not reference.",
                         ),
                     )
                     .optional("skiplock", Schema::boolean("Ignore locks (root only).")),
@@ -99,6 +99,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         add(&v);
                     }
                 }
+                let unreferenced = params.bool_or("destroy-unreferenced-disks", false);
+                let purge = params.bool_or("purge", false);
                 let key = guest_config_key(&ct.guest);
                 let digest = ct.digest.clone();
                 let task_env = env.clone();
@@ -119,6 +121,11 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                                     .await
                                     .map_err(|e| e.to_string())?;
                             }
+                            let mut volids = volids;
+                            if unreferenced {
+                                crate::guest_destroy::add_unreferenced(&env, vmid, &mut volids)
+                                    .await?;
+                            }
                             let log_ctx = ctx.clone();
                             volumes::free_volumes(&env, volids, move |m| log_ctx.log(m)).await;
                             env.state
@@ -127,6 +134,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                                 .await
                                 .map_err(|e| e.to_string())?;
                             env.state.lxc.cleanup(vmid);
+                            crate::guest_destroy::clean_up(&env, vmid, purge, |m| ctx.log(m))
+                                .await;
                             ctx.log(format!("destroyed CT {vmid}"));
                             Ok::<(), String>(())
                         },

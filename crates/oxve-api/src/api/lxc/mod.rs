@@ -2,15 +2,16 @@
 //! `oxve_types::lxc`, volumes in `oxve-storage`, running containers in `oxve-lxc`.
 
 mod aplinfo;
-mod clone;
 mod config;
+mod console;
 mod create;
 mod destroy;
 mod feature;
+mod guest_kind;
+mod hotplug;
 mod list;
 mod move_volume;
 mod resize;
-mod snapshot;
 pub(crate) mod status;
 pub(crate) mod store_io;
 mod volumes;
@@ -28,10 +29,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(status::methods());
     all.extend(resize::methods());
     all.extend(aplinfo::methods());
-    all.extend(snapshot::methods());
-    all.extend(clone::methods());
+    all.extend(crate::guest_snapshot::methods::<oxve_types::lxc::CtConfig>());
     all.extend(move_volume::methods());
     all.extend(feature::methods());
+    all.extend(console::methods());
     all
 }
 

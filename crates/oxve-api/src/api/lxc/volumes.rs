@@ -289,28 +289,7 @@ fn make_fs(path: &VolumePath, root_uid: u32) -> Result<(), String> {
     }
 }
 
-/// Free volumes (undo of a failed operation, or removed ones); errors are logged.
-pub async fn free_volumes(
-    env: &RpcEnv,
-    volids: Vec<VolumeId>,
-    log: impl Fn(String) + Send + 'static,
-) {
-    if volids.is_empty() {
-        return;
-    }
-    let Ok(manager) = env.state.storage.manager(env.state.store.as_ref()).await else {
-        return;
-    };
-    let _ = tokio::task::spawn_blocking(move || {
-        for volid in volids {
-            match manager.free(&volid) {
-                Ok(()) => log(format!("removed volume '{volid}'")),
-                Err(e) => log(format!("unable to remove volume '{volid}' - {e}")),
-            }
-        }
-    })
-    .await;
-}
+pub use crate::guest_snapshot::free_volumes;
 
 /// The archive of an `ostemplate` volume (`local:vztmpl/x.tar.zst`), checked to exist; the
 /// caller needs Datastore.Audit or Datastore.AllocateSpace on its storage.

@@ -13,13 +13,13 @@ use crate::api::common::{local_node, node_param};
 use crate::consoles::{ConsoleTarget, CONNECT_TIMEOUT};
 use crate::env::RpcEnv;
 
-const CONSOLE_PERMISSION: Permission = Permission::Privs {
+pub(crate) const CONSOLE_PERMISSION: Permission = Permission::Privs {
     path: "/vms/{vmid}",
     privs: &["VM.Console"],
     any: false,
 };
 
-fn base_params() -> ObjectSchema {
+pub(crate) fn base_params() -> ObjectSchema {
     Schema::object("")
         .required("node", node_param())
         .required("vmid", vmid_param())
@@ -64,9 +64,21 @@ async fn open_session(
             }
             engine.serial_socket(vmid, index)
         }
+        ConsoleTarget::Container(_) => return Err(ApiError::internal("not a VM console")),
     }
     .map_err(|e| ApiError::internal(e.to_string()))?;
+    spawn_session(env, vmid, target, task_type)
+}
 
+/// Opens a console session of guest `vmid` and starts its task (`vncproxy`, `termproxy`),
+/// which lives until the websocket closes or nobody connects in time. Returns the port,
+/// the ticket and the task's UPID.
+pub(crate) fn spawn_session(
+    env: &RpcEnv,
+    vmid: u32,
+    target: ConsoleTarget,
+    task_type: &'static str,
+) -> Result<(u16, String, String), ApiError> {
     let user = env.caller()?.user().to_string();
     let (port, ticket, watch) = env
         .state
@@ -104,7 +116,7 @@ async fn open_session(
     Ok((port, ticket, upid.to_string()))
 }
 
-fn cert_pem(env: &RpcEnv) -> String {
+pub(crate) fn cert_pem(env: &RpcEnv) -> String {
     std::fs::read_to_string(env.state.data_dir.join("pki/node.pem")).unwrap_or_default()
 }
 
@@ -168,11 +180,13 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 "upid": upid,
             }))
         }),
-        ApiMethod::new(
-            HttpMethod::Get,
-            "/nodes/{node}/qemu/{vmid}/vncwebsocket",
-            "vncwebsocket",
-        )
+        vncwebsocket_method("/nodes/{node}/qemu/{vmid}/vncwebsocket"),
+    ]
+}
+
+/// `GET <path>`: the websocket of a console session (VMs and containers).
+pub(crate) fn vncwebsocket_method(path: &'static str) -> ApiMethod<RpcEnv> {
+    ApiMethod::new(HttpMethod::Get, path, "vncwebsocket")
         .description("Opens a weksocket for VNC traffic (upgrade the request to a websocket).")
         .parameters(
             base_params()
@@ -189,11 +203,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
         )
         .returns(Schema::object("").additional_properties(true))
         .permission(CONSOLE_PERMISSION)
-        .handler(|env: RpcEnv, params| async move { check_websocket(&env, &params) }),
-    ]
+        .handler(|env: RpcEnv, params| async move { check_websocket(&env, &params) })
 }
 
-/// The `vncwebsocket` check: the session of `port` exists for this VM with this ticket.
+/// The `vncwebsocket` check: the session of `port` exists for this guest with this ticket.
 fn check_websocket(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
     local_node(env, params.req_str("node"))?;
     let vmid = params.int("vmid").unwrap_or_default() as u32;

@@ -79,7 +79,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 })
                 .cloned()
                 .collect();
-            let clones: Vec<String> = super::clone::linked_clones_of(&env, &bases)
+            let clones: Vec<String> = crate::guest_snapshot::linked_clones_of(&env, &bases)
                 .await?
                 .into_iter()
                 .filter(|c| *c != vmid)
@@ -92,6 +92,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 )));
             }
             let unreferenced = params.bool_or("destroy-unreferenced-disks", false);
+            let purge = params.bool_or("purge", false);
             let key = guest_config_key(&vm.guest);
             let digest = vm.digest.clone();
             let task_env = env.clone();
@@ -102,24 +103,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                     let env = task_env;
                     let mut volumes = volumes;
                     if unreferenced {
-                        let manager = env.state.storage.manager(env.state.store.as_ref()).await.map_err(|e| e.message)?;
-                        let extra = tokio::task::spawn_blocking(move || {
-                            let mut found = Vec::new();
-                            for entry in manager.config().entries() {
-                                let filter = oxve_storage::plugin::VolumeFilter { vmid: Some(vmid), ..Default::default() };
-                                if let Ok(list) = manager.list(&entry.id, &filter) {
-                                    found.extend(list.into_iter().filter_map(|v| VolumeId::parse(&v.volid).ok()));
-                                }
-                            }
-                            found
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?;
-                        for v in extra {
-                            if !volumes.contains(&v) {
-                                volumes.push(v);
-                            }
-                        }
+                        crate::guest_destroy::add_unreferenced(&env, vmid, &mut volumes).await?;
                     }
                     let log_ctx = ctx.clone();
                     disks::free_volumes(&env, volumes, move |m| log_ctx.log(m)).await;
@@ -128,6 +112,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         .delete(&key, Expect::Digest(digest))
                         .await
                         .map_err(|e| e.to_string())?;
+                    crate::guest_destroy::clean_up(&env, vmid, purge, |m| ctx.log(m)).await;
                     ctx.log(format!("destroyed VM {vmid}"));
                     Ok::<(), String>(())
                 })

@@ -175,28 +175,7 @@ pub async fn allocate(
     Ok(volids)
 }
 
-/// Free volumes (undo of a failed multi-step operation, or removed disks); errors are logged.
-pub async fn free_volumes(
-    env: &RpcEnv,
-    volids: Vec<VolumeId>,
-    log: impl Fn(String) + Send + 'static,
-) {
-    if volids.is_empty() {
-        return;
-    }
-    let Ok(manager) = env.state.storage.manager(env.state.store.as_ref()).await else {
-        return;
-    };
-    let _ = tokio::task::spawn_blocking(move || {
-        for volid in volids {
-            match manager.free(&volid) {
-                Ok(()) => log(format!("removed volume '{volid}'")),
-                Err(e) => log(format!("unable to remove volume '{volid}' - {e}")),
-            }
-        }
-    })
-    .await;
-}
+pub use crate::guest_snapshot::free_volumes;
 
 /// Every existing volume a request names must be a valid volume id that exists (Proxmox
 /// checks this before writing the config); path tricks are refused here.

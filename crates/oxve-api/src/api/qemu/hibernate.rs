@@ -142,30 +142,9 @@ pub async fn resume_from_disk(
         .get("vmstate")
         .and_then(|v| VolumeId::parse(v).ok())
         .ok_or("the VM has no saved state")?;
-    let manager = env
-        .state
-        .storage
-        .manager(env.state.store.as_ref())
-        .await
-        .map_err(|e| e.message)?;
-    let path = manager.path(&volid).map_err(|e| e.to_string())?;
-    let resolver = StorageResolver(Arc::clone(&manager));
     log(format!("resuming VM {vmid} from its saved state {volid}"));
-    let report = env
-        .state
-        .qemu
-        .start(
-            vmid,
-            &vm.config.current,
-            &resolver,
-            oxve_qemu::StartOptions {
-                paused: false,
-                state_file: Some(path),
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    log(format!("VM {vmid} resumed with pid {}", report.pid));
+    let pid = start_with_state(env, vmid, &vm.config.current, &volid).await?;
+    log(format!("VM {vmid} resumed with pid {pid}"));
     let mut vm = load(env, vmid).await.map_err(|e| e.message)?;
     vm.config.current.remove("vmstate");
     vm.config.current.remove("lock");
@@ -175,4 +154,37 @@ pub async fn resume_from_disk(
         .map_err(|e| e.message)?;
     disks::free_volumes(env, vec![volid], log).await;
     Ok(())
+}
+
+/// Starts VM `vmid` with `settings` from the RAM and device state in volume `state`, so it
+/// runs on from that instant; returns QEMU's pid.
+pub(super) async fn start_with_state(
+    env: &RpcEnv,
+    vmid: u32,
+    settings: &oxve_types::qemu::VmSettings,
+    state: &VolumeId,
+) -> Result<u32, String> {
+    let manager = env
+        .state
+        .storage
+        .manager(env.state.store.as_ref())
+        .await
+        .map_err(|e| e.message)?;
+    let path = manager.path(state).map_err(|e| e.to_string())?;
+    let resolver = StorageResolver(Arc::clone(&manager));
+    let report = env
+        .state
+        .qemu
+        .start(
+            vmid,
+            settings,
+            &resolver,
+            oxve_qemu::StartOptions {
+                paused: false,
+                state_file: Some(path),
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(report.pid)
 }

@@ -2,17 +2,16 @@
 //! `oxve_types::qemu`, volumes in `oxve-storage`, the running VMs in the engine.
 
 pub mod bulk;
-mod clone;
 mod config;
-mod console;
+pub(crate) mod console;
 mod create;
 mod destroy;
 mod disk_ops;
 mod disks;
+mod guest_kind;
 mod hibernate;
 mod list;
 mod monitor;
-mod snapshot;
 pub(crate) mod status;
 pub(crate) mod store_io;
 
@@ -31,8 +30,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(console::methods());
     all.extend(monitor::methods());
     all.extend(bulk::methods());
-    all.extend(snapshot::methods());
-    all.extend(clone::methods());
+    all.extend(crate::guest_snapshot::methods::<oxve_types::qemu::VmConfig>());
     all
 }
 
