@@ -39,39 +39,15 @@ impl QemuEngine {
     /// Exports drives `keys` of running VM `vmid`, as they are, read-only over NBD on a socket
     /// in the run dir (pause the VM first for a consistent view).
     pub async fn start_backup_export(&self, vmid: u32, keys: &[String]) -> Result<BackupExport> {
+        let nodes = self.drive_nodes(vmid, keys).await?;
         let qmp = self.qmp(vmid).await?;
         let fail = |action: &'static str| move |e| QemuError::qmp(vmid, action, e);
-        let blocks: Value = qmp
-            .execute_value("query-block", &json!({}))
-            .await
-            .map_err(fail("query-block"))?;
         let mut export = BackupExport {
             socket: self.paths().dir().join(format!("{vmid}.backup")),
             drives: Vec::new(),
             server_started: false,
         };
         let result = async {
-            let mut nodes = Vec::new();
-            for key in keys {
-                let device = format!("drive-{key}");
-                let inserted = blocks
-                    .as_array()
-                    .and_then(|all| all.iter().find(|b| b["device"] == device.as_str()))
-                    .map(|b| &b["inserted"])
-                    .filter(|i| i.is_object())
-                    .ok_or_else(|| QemuError::Config {
-                        vmid,
-                        key: key.clone(),
-                        message: "the running VM has no such disk".into(),
-                    })?;
-                let node = inserted["node-name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let size = inserted["image"]["virtual-size"].as_u64().unwrap_or(0);
-                nodes.push((key.clone(), node, size));
-            }
-            let exported_nodes = nodes;
             let _ = std::fs::remove_file(&export.socket);
             qmp.execute_unit(
                 "nbd-server-start",
@@ -80,7 +56,7 @@ impl QemuEngine {
             .await
             .map_err(fail("nbd-server-start"))?;
             export.server_started = true;
-            for (key, node, size) in exported_nodes {
+            for (key, node, size) in nodes {
                 qmp.execute_unit(
                     "block-export-add",
                     &json!({

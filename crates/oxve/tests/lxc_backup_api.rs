@@ -5,99 +5,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use common::{send, wait_task, Daemon, Session};
+use common::ct::{attach, can_run_containers, install_template, StopContainers, TEMPLATE};
+use common::{task_log, wait_task, Daemon, Session};
 use serde_json::Value;
-
-const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
-
-fn template() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = root.join("target/ct-template");
-    let file = out.join(TEMPLATE);
-    if !file.exists() {
-        let status = Command::new(root.join("scripts/build-ct-template.sh"))
-            .arg(&out)
-            .status()
-            .expect("build the CT template");
-        assert!(status.success(), "scripts/build-ct-template.sh failed");
-    }
-    file
-}
-
-fn usable() -> bool {
-    let ok = nix::unistd::Uid::effective().is_root() && Path::new("/usr/bin/lxc-start").exists();
-    if !ok {
-        eprintln!("skipped: needs root and the lxc package");
-    }
-    ok
-}
-
-/// Kills the test's containers even when an assertion fails.
-struct Cleanup {
-    lxc_path: PathBuf,
-    vmids: Vec<u32>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for vmid in &self.vmids {
-            let _ = Command::new("lxc-stop")
-                .args(["-n", &vmid.to_string(), "-k", "-P"])
-                .arg(&self.lxc_path)
-                .output();
-        }
-    }
-}
-
-async fn upload_template(d: &Daemon, s: &Session) {
-    let data = std::fs::read(template()).unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("content", "vztmpl")
-        .part(
-            "filename",
-            reqwest::multipart::Part::bytes(data).file_name(TEMPLATE),
-        );
-    let r = send(
-        s.http
-            .post(format!(
-                "{}/api2/json/nodes/testnode/storage/local/upload",
-                d.base
-            ))
-            .header("Cookie", format!("PVEAuthCookie={}", s.ticket))
-            .header("CSRFPreventionToken", &s.csrf)
-            .multipart(form),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(
-        wait_task(s, r.data().as_str().unwrap()).await["exitstatus"],
-        "OK"
-    );
-}
 
 async fn task_ok(s: &Session, r: common::Reply) -> Value {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let t = wait_task(s, r.data().as_str().unwrap()).await;
     assert_eq!(t["exitstatus"], "OK", "{t}");
     t
-}
-
-async fn task_log(s: &Session, upid: &str) -> String {
-    let r = s
-        .get(
-            &format!("/nodes/testnode/tasks/{upid}/log"),
-            &[("limit", "10000")],
-        )
-        .await;
-    r.data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| format!("{}\n", l["t"].as_str().unwrap_or_default()))
-        .collect()
 }
 
 async fn archive_volid(s: &Session, upid: &str) -> String {
@@ -113,22 +31,6 @@ async fn archive_volid(s: &Session, upid: &str) -> String {
     )
 }
 
-fn attach(d: &Daemon, vmid: u32, script: &str) -> String {
-    let out = Command::new("lxc-attach")
-        .args(["-n", &vmid.to_string(), "-P"])
-        .arg(d.data_dir.join("run/lxc"))
-        .args(["--clear-env", "--", "/bin/sh", "-c", script])
-        .current_dir("/")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 async fn status(s: &Session, vmid: u32) -> String {
     let r = s
         .get(&format!("/nodes/testnode/lxc/{vmid}/status/current"), &[])
@@ -138,16 +40,17 @@ async fn status(s: &Session, vmid: u32) -> String {
 
 #[tokio::test]
 async fn container_backed_up_and_restored_with_owners() {
-    if !usable() {
+    if !can_run_containers() {
         return;
     }
     let d = Daemon::start();
-    let _cleanup = Cleanup {
-        lxc_path: d.data_dir.join("run/lxc"),
+    let lxc_path = d.data_dir.join("run/lxc");
+    let _cleanup = StopContainers {
+        lxc_path: lxc_path.clone(),
         vmids: vec![9751, 9752],
     };
     let s = Session::admin(&d).await;
-    upload_template(&d, &s).await;
+    install_template(&d);
     task_ok(
         &s,
         s.post(
@@ -172,7 +75,7 @@ async fn container_backed_up_and_restored_with_owners() {
     )
     .await;
     attach(
-        &d,
+        &lxc_path,
         9751,
         "echo precious > /data/file && chown 1000:1000 /data/file && echo root-data > /root/note && echo temp > /scratch/x && sync",
     );
@@ -199,7 +102,7 @@ async fn container_backed_up_and_restored_with_owners() {
     assert!(log.contains("excluding volume mount point mp1"), "{log}");
     assert_eq!(status(&s, 9751).await, "running");
     assert_eq!(
-        attach(&d, 9751, "echo alive"),
+        attach(&lxc_path, 9751, "echo alive"),
         "alive",
         "thawed after the backup"
     );
@@ -258,7 +161,7 @@ async fn container_backed_up_and_restored_with_owners() {
     .await;
     assert_eq!(
         attach(
-            &d,
+            &lxc_path,
             9752,
             "cat /data/file; stat -c %u:%g /data/file; cat /root/note"
         ),

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::ws::{guest_exec, open_serial};
-use common::{create_and_start_guest, wait_task, Daemon, Session};
+use common::{create_and_start_guest, task_log, wait_task, Daemon, Session};
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
@@ -34,21 +34,6 @@ async fn wait_long(s: &Session, upid: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("task {upid} did not finish");
-}
-
-async fn task_log(s: &Session, upid: &str) -> String {
-    let r = s
-        .get(
-            &format!("/nodes/testnode/tasks/{upid}/log"),
-            &[("limit", "10000")],
-        )
-        .await;
-    r.data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| format!("{}\n", l["t"].as_str().unwrap_or_default()))
-        .collect()
 }
 
 /// The archive a finished vzdump task wrote (from its log).
@@ -140,18 +125,17 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     )
     .await;
     let mut term = open_serial(&s, 480).await;
-    // P1: 4 MiB of pattern at 16 MiB of the data disk.
+    // P1: 4 MiB of pattern at 16 MiB of the data disk; P2 ready in the guest's tmpfs.
     guest_exec(
         &mut term,
-        "yes P1-pattern-P1 | head -c 4194304 > /tmp/p1 && dd if=/tmp/p1 of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null",
+        "yes P1-pattern-P1 | head -c 4194304 > /tmp/p1 && dd if=/tmp/p1 of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null; yes P2-overwrite-P2 | head -c 4194304 > /tmp/p2",
     )
     .await;
     let src_conf = config(&s, 480).await;
     let src_data = volume_path(&d, src_conf["scsi1"].as_str().unwrap());
     assert_eq!(&read_image(&src_data, 16 * MIB, MIB)[..6], b"P1-pat");
 
-    // Snapshot mode, slowed down (bwlimit; the backup job counts every byte of the 83 MiB of
-    // disks) so the guest overwrites P1 with P2 while it runs.
+    // Snapshot mode, slowed down (bwlimit) so the guest overwrites P1 with P2 while it runs.
     let r = s
         .post(
             "/nodes/testnode/vzdump",
@@ -160,7 +144,7 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
                 ("mode", "snapshot"),
                 ("storage", "local"),
                 ("compress", "zstd"),
-                ("bwlimit", "2048"),
+                ("bwlimit", "1024"),
                 ("notes-template", "{{vmid}} on {{node}}"),
                 ("protected", "1"),
             ],
@@ -183,7 +167,7 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     assert!(started, "{}", task_log(&s, &upid).await);
     guest_exec(
         &mut term,
-        "yes P2-overwrite-P2 | head -c 4194304 > /tmp/p2 && dd if=/tmp/p2 of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null",
+        "dd if=/tmp/p2 of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null",
     )
     .await;
     let running = s

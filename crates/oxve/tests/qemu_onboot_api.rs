@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{wait_task, Daemon, DaemonOptions, Session};
+use common::{task_log, wait_task, Daemon, DaemonOptions, Session};
 
 async fn create(s: &Session, vmid: &str, extra: &[(&str, &str)]) {
     let mut params = vec![("vmid", vmid), ("memory", "64")];
@@ -25,21 +25,6 @@ async fn state(s: &Session, vmid: u32) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
-}
-
-async fn task_log(s: &Session, upid: &str) -> String {
-    let r = s
-        .get(
-            &format!("/nodes/testnode/tasks/{upid}/log"),
-            &[("limit", "1000")],
-        )
-        .await;
-    r.data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["t"].as_str().unwrap_or_default().to_string() + "\n")
-        .collect()
 }
 
 #[tokio::test]

@@ -348,6 +348,25 @@ pub async fn wait_task(s: &Session, upid: &str) -> Value {
     panic!("task {upid} did not finish");
 }
 
+/// A task's whole log, one line each.
+pub async fn task_log(s: &Session, upid: &str) -> String {
+    let r = s
+        .get(
+            &format!("/nodes/testnode/tasks/{upid}/log"),
+            &[("limit", "100000")],
+        )
+        .await;
+    r.data()
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|l| format!("{}\n", l["t"].as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The project's guest image (qcow2), built by `scripts/build-guest-image.sh` when missing.
 pub fn guest_image() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -128,6 +128,7 @@ pub async fn guest_exec(ws: &mut Ws, command: &str) -> String {
     // without CRs.
     let (start, end) = (format!("S-{n}\n"), format!("E-{n}"));
     let line = format!("echo S-$(({n}+0)); {command}; echo E-$(({n}+0))\r");
+    let typed = format!("echo S-$(({n}+0));");
     let mut output = String::new();
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut next_send = Instant::now();
@@ -142,7 +143,9 @@ pub async fn guest_exec(ws: &mut Ws, command: &str) -> String {
             Instant::now() < deadline,
             "no answer to '{command}' in: {output}"
         );
-        if Instant::now() >= next_send && !clean.contains(&start) {
+        // Resend only while nothing took the line: once the terminal echoed it, the shell has
+        // it queued, and a second copy would run the command twice.
+        if Instant::now() >= next_send && !clean.contains(&start) && !clean.contains(&typed) {
             let msg = format!("0:{}:{line}", line.len());
             ws.send(Message::text(msg)).await.unwrap();
             next_send = Instant::now() + Duration::from_secs(5);

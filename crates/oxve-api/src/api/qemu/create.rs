@@ -28,7 +28,7 @@ const CREATE_ONLY: &[&str] = &[
     "import-working-storage",
 ];
 
-pub(super) fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         let _ = std::io::Read::read_exact(&mut f, &mut b);

@@ -4,7 +4,7 @@
 pub mod bulk;
 mod config;
 pub(crate) mod console;
-mod create;
+pub(crate) mod create;
 mod destroy;
 mod disk_ops;
 mod disks;

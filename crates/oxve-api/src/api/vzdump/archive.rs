@@ -39,8 +39,51 @@ pub struct ArchivePlan {
     pub disks: Vec<ArchiveDisk>,
     /// Bytes per second, at most (`bwlimit`).
     pub bwlimit: Option<u64>,
+    /// I/O priority of the reading and writing thread (`ionice`: 0-7 best effort, 8 idle).
+    pub ionice: u8,
     /// Directory for `qemu-nbd` sockets.
     pub work_dir: PathBuf,
+}
+
+impl ArchivePlan {
+    /// A new archive of guest `vmid` (`qemu` or `lxc`) in the job's dump directory, named as
+    /// Proxmox names backups, with `config` (file name, text) and a fresh work directory;
+    /// the disks are added by the caller.
+    pub fn new(
+        env: &crate::env::RpcEnv,
+        spec: &super::job::JobSpec,
+        guest_type: &'static str,
+        vmid: u32,
+        config: (&str, String),
+        log: &super::job::GuestLog,
+    ) -> Result<ArchivePlan, String> {
+        let ctime = super::qemu::now();
+        let target = spec.dumpdir.join(format!(
+            "vzdump-{guest_type}-{vmid}-{}.oxar{}",
+            super::job::archive_time(ctime),
+            spec.compression.extension()
+        ));
+        let work_dir = env
+            .state
+            .data_dir
+            .join("tmp")
+            .join(format!("vzdump-{vmid}-{ctime}"));
+        std::fs::create_dir_all(&work_dir)
+            .map_err(|e| format!("create {}: {e}", work_dir.display()))?;
+        log.info(format!("creating vzdump archive '{}'", target.display()));
+        Ok(ArchivePlan {
+            target,
+            compression: spec.compression,
+            guest_type,
+            vmid,
+            ctime,
+            configs: vec![(config.0.to_string(), config.1.into_bytes())],
+            disks: Vec::new(),
+            bwlimit: spec.bwlimit,
+            ionice: spec.ionice,
+            work_dir,
+        })
+    }
 }
 
 fn tmp_path(target: &Path) -> PathBuf {
@@ -54,6 +97,7 @@ pub fn write_archive(
     plan: &ArchivePlan,
     log: &(dyn Fn(String) + Sync),
 ) -> Result<Manifest, String> {
+    set_ionice(plan.ionice);
     let tmp = tmp_path(&plan.target);
     let result = write_to(plan, &tmp, log);
     if result.is_err() {
@@ -108,7 +152,7 @@ fn write_to(
         let disk_start = Instant::now();
         let mut next_report = 10u64;
         let mut progress = |done: u64, size: u64| {
-            let percent = if size == 0 { 100 } else { done * 100 / size };
+            let percent = (done * 100).checked_div(size).unwrap_or(100);
             if percent >= next_report {
                 next_report = percent / 10 * 10 + 10;
                 log(format!(
@@ -180,6 +224,27 @@ impl DiskSource for Throttled<'_> {
         }
         Ok(())
     }
+}
+
+/// Sets this thread's I/O priority as `ionice` does: levels 0-7 of the best-effort class,
+/// 8 for the idle class (only the BFQ scheduler honours it).
+fn set_ionice(level: u8) {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    const CLASS_SHIFT: libc::c_long = 13;
+    let prio = if level >= 8 {
+        3 << CLASS_SHIFT
+    } else {
+        (2 << CLASS_SHIFT) | libc::c_long::from(level)
+    };
+    // SAFETY: ioprio_set on the calling thread (who = 0) changes only its I/O priority.
+    unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0 as libc::c_long,
+            prio,
+        )
+    };
 }
 
 /// Sizes as Proxmox's logs show them (`1.5 GiB`).

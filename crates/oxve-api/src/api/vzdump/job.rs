@@ -49,6 +49,8 @@ pub struct JobSpec {
     /// The storage of `dumpdir`, when it is one.
     pub storage: Option<String>,
     pub bwlimit: Option<u64>,
+    /// `ionice` of the archive thread.
+    pub ionice: u8,
     pub notes_template: Option<String>,
     pub protected: bool,
     /// Retention applied to each guest's backups after it is backed up (`remove`).
@@ -128,7 +130,7 @@ pub async fn run(env: RpcEnv, spec: JobSpec, ctx: TaskContext) -> Result<(), Str
                 if let Some(notes) = &spec.notes_template {
                     let text = render_notes(notes, &env.state.node, *vmid, done.name.as_deref());
                     write_sidecar(&done.archive, "notes", text.as_bytes());
-                    log.info(format!("adding notes to backup"));
+                    log.info("adding notes to backup");
                 }
                 if spec.protected {
                     write_sidecar(&done.archive, "protected", b"");
@@ -150,7 +152,7 @@ pub async fn run(env: RpcEnv, spec: JobSpec, ctx: TaskContext) -> Result<(), Str
         }
     }
     if failed > 0 {
-        ctx.log(format!("INFO: Backup job finished with errors"));
+        ctx.log("INFO: Backup job finished with errors");
         return Err("job errors".into());
     }
     ctx.log("INFO: Backup job finished successfully");

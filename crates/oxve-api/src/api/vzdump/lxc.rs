@@ -125,31 +125,16 @@ async fn backup_locked(
         frozen_mounts.push(env.state.lxc.paths().mount_point(vmid, &key));
         disks.push(ArchiveDisk { name: key, input });
     }
-    let ctime = now();
-    let target = spec.dumpdir.join(format!(
-        "vzdump-lxc-{vmid}-{}.oxar{}",
-        archive_time(ctime),
-        spec.compression.extension()
-    ));
-    let work_dir = env
-        .state
-        .data_dir
-        .join("tmp")
-        .join(format!("vzdump-{vmid}-{ctime}"));
-    std::fs::create_dir_all(&work_dir)
-        .map_err(|e| format!("create {}: {e}", work_dir.display()))?;
-    let plan = ArchivePlan {
-        target: target.clone(),
-        compression: spec.compression,
-        guest_type: "lxc",
+    let mut plan = ArchivePlan::new(
+        env,
+        spec,
+        "lxc",
         vmid,
-        ctime,
-        configs: vec![("pct.conf".into(), archived_config(conf)?.into_bytes())],
-        disks,
-        bwlimit: spec.bwlimit,
-        work_dir: work_dir.clone(),
-    };
-    log.info(format!("creating vzdump archive '{}'", target.display()));
+        ("pct.conf", archived_config(conf)?),
+        log,
+    )?;
+    plan.disks = disks;
+    let (target, work_dir) = (plan.target.clone(), plan.work_dir.clone());
     let result = match (running, mode) {
         (false, _) => write(plan, log).await,
         (true, Mode::Stop) => {

@@ -341,6 +341,7 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
             .int("bwlimit")
             .filter(|b| *b > 0)
             .map(|kib| kib as u64 * 1024),
+        ionice: params.int_or("ionice", 7).clamp(0, 8) as u8,
         notes_template: params.str("notes-template").map(str::to_string),
         protected: params.bool_or("protected", false),
         stopwait: params.int_or("stopwait", 10).max(0) as u64,

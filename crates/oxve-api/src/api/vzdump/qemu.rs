@@ -94,34 +94,15 @@ async fn backup_locked(
         log.info(format!("VM Name: {n}"));
     }
     let disks = included_disks(settings, log);
-    let ctime = now();
-    let target = spec.dumpdir.join(format!(
-        "vzdump-qemu-{vmid}-{}.oxar{}",
-        archive_time(ctime),
-        spec.compression.extension()
-    ));
-    let work_dir = env
-        .state
-        .data_dir
-        .join("tmp")
-        .join(format!("vzdump-{vmid}-{ctime}"));
-    std::fs::create_dir_all(&work_dir)
-        .map_err(|e| format!("create {}: {e}", work_dir.display()))?;
-    let plan = ArchivePlan {
-        target: target.clone(),
-        compression: spec.compression,
-        guest_type: "qemu",
+    let plan = ArchivePlan::new(
+        env,
+        spec,
+        "qemu",
         vmid,
-        ctime,
-        configs: vec![(
-            "qemu-server.conf".into(),
-            archived_config(settings)?.into_bytes(),
-        )],
-        disks: Vec::new(),
-        bwlimit: spec.bwlimit,
-        work_dir: work_dir.clone(),
-    };
-    log.info(format!("creating vzdump archive '{}'", target.display()));
+        ("qemu-server.conf", archived_config(settings)?),
+        log,
+    )?;
+    let (target, work_dir) = (plan.target.clone(), plan.work_dir.clone());
     let result = match (running, spec.mode) {
         (false, _) => offline(env, plan, &disks, log).await,
         (true, Mode::Stop) => {
@@ -252,7 +233,7 @@ async fn point_in_time(
                 log.info("backup job running: the point in time is taken");
                 next = 10;
             }
-            let percent = if total == 0 { 0 } else { done * 100 / total };
+            let percent = (done * 100).checked_div(total).unwrap_or(0);
             if percent >= next {
                 next = percent / 10 * 10 + 10;
                 log.info(format!("backup job: {percent}% copied"));

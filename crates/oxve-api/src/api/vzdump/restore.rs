@@ -271,6 +271,9 @@ fn new_volume(
     })
 }
 
+/// Where each archived disk goes: archive disk name → (config key, placement).
+pub type Placements = BTreeMap<String, (String, DiskPlacement)>;
+
 /// What differs between restoring a VM and a container.
 pub trait RestoreKind: crate::guest_config::GuestConfigDoc + Send + 'static {
     /// `qemu` or `lxc`, as archive names say.
@@ -285,7 +288,7 @@ pub trait RestoreKind: crate::guest_config::GuestConfigDoc + Send + 'static {
         text: &str,
         storage: Option<&str>,
         manager: &StorageManager,
-    ) -> Result<(Self, BTreeMap<String, (String, DiskPlacement)>), String>;
+    ) -> Result<(Self, Placements), String>;
     /// Points the config at the restored volumes and drops the disks that were not in the
     /// archive; with `unique`, new MAC addresses.
     fn finish(

@@ -6,7 +6,8 @@ use oxve_storage::{ContentType, StorageManager};
 use oxve_types::lxc::{CtConfig, MountSource};
 use oxve_types::qemu::{random_mac, DriveVolume, NetDevice, VmConfig, DEFAULT_MAC_PREFIX};
 
-use super::restore::{format_of, DiskPlacement, RestoreKind, RestoredDisk};
+use super::restore::{format_of, DiskPlacement, Placements, RestoreKind, RestoredDisk};
+use crate::api::qemu::create::uuid_v4;
 
 /// The storage a disk is restored to: `storage`, else where it was, which must exist.
 fn target_storage(
@@ -22,24 +23,6 @@ fn target_storage(
     Ok(target)
 }
 
-fn uuid() -> String {
-    let mut b = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 impl RestoreKind for VmConfig {
     const ARCHIVE_TYPE: &'static str = "qemu";
     const CONF_NAME: &'static str = "qemu-server.conf";
@@ -49,7 +32,7 @@ impl RestoreKind for VmConfig {
         text: &str,
         storage: Option<&str>,
         manager: &StorageManager,
-    ) -> Result<(Self, BTreeMap<String, (String, DiskPlacement)>), String> {
+    ) -> Result<(Self, Placements), String> {
         let conf = VmConfig::parse(text).map_err(|e| format!("archived config: {e}"))?;
         let mut placements = BTreeMap::new();
         for drive in conf.current.drives() {
@@ -108,7 +91,7 @@ impl RestoreKind for VmConfig {
             self.current.remove(key);
         }
         // A restored VM is a new generation of the machine.
-        self.set("vmgenid", &uuid()).map_err(|e| e.to_string())?;
+        self.set("vmgenid", &uuid_v4()).map_err(|e| e.to_string())?;
         if unique {
             for (index, nic) in self.current.nets() {
                 let renewed = NetDevice {
@@ -118,7 +101,7 @@ impl RestoreKind for VmConfig {
                 self.set(&format!("net{index}"), &renewed.print())
                     .map_err(|e| e.to_string())?;
             }
-            self.set("smbios1", &format!("uuid={}", uuid()))
+            self.set("smbios1", &format!("uuid={}", uuid_v4()))
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -158,7 +141,7 @@ impl RestoreKind for CtConfig {
         text: &str,
         storage: Option<&str>,
         manager: &StorageManager,
-    ) -> Result<(Self, BTreeMap<String, (String, DiskPlacement)>), String> {
+    ) -> Result<(Self, Placements), String> {
         let conf = CtConfig::parse(text).map_err(|e| format!("archived config: {e}"))?;
         let mut placements = BTreeMap::new();
         for (key, mp) in conf.mount_points() {
