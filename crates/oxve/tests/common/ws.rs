@@ -144,8 +144,12 @@ pub async fn guest_exec(ws: &mut Ws, command: &str) -> String {
             "no answer to '{command}' in: {output}"
         );
         // Resend only while nothing took the line: once the terminal echoed it, the shell has
-        // it queued, and a second copy would run the command twice.
-        if Instant::now() >= next_send && !clean.contains(&start) && !clean.contains(&typed) {
+        // it queued and a second copy would run the command twice, unless a prompt came after
+        // the echo (a shell that started later and dropped what was typed before).
+        let queued = clean
+            .rfind(&typed)
+            .is_some_and(|at| !clean[at..].contains("# "));
+        if Instant::now() >= next_send && !clean.contains(&start) && !queued {
             let msg = format!("0:{}:{line}", line.len());
             ws.send(Message::text(msg)).await.unwrap();
             next_send = Instant::now() + Duration::from_secs(5);
