@@ -91,6 +91,14 @@ test('create a container with the wizard, start it, its tabs and console, stop i
   await eventually(async () => (await api.get(`/nodes/${NODE}/lxc/100/status/current`)).status === 'running', 30000);
   await openTab(page, '100 (uict)', 'Summary');
   await eventually(async () => /running/.test(await view(page).locator('td[data-key=status]').innerText()), 20000);
+  // Some CPU time in the container, then its history graphs fill from the daemon's sampler (every 10 s; the page reloads every 30 s).
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('lxc-attach', ['-n', '100', '-P', path.join(daemon.dataDir, 'run', 'lxc'), '--clear-env', '--', '/bin/sh', '-c',
+    'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'], { stdio: 'ignore', cwd: '/' });
+  const nonzero = (title) => view(page).locator(`.rrd-graph[data-graph="${title}"]`).getAttribute('data-nonzero').then(Number);
+  await eventually(async () => (await nonzero('CPU usage')) > 0 && (await nonzero('Memory usage')) > 0, 90000);
+  const points = await api.get(`/nodes/${NODE}/lxc/100/rrddata`, { timeframe: 'hour' });
+  assert.ok(points.some((p) => p.mem > 0 && p.maxmem === 64 * 1024 * 1024), JSON.stringify(points.slice(-3)));
   await screenshot(page, 'ct-summary');
 
   await t.test('the container console (termproxy + vncwebsocket, xterm.js)', async (st) => {

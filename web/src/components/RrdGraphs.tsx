@@ -127,7 +127,8 @@ function Graph({ spec, rows }: { spec: GraphSpec; rows: Row[] }): JSX.Element {
     plot.current?.setData(data);
   });
   return (
-    <section className="card rrd-graph" aria-label={spec.title} data-graph={spec.title}>
+    <section className="card rrd-graph" aria-label={spec.title} data-graph={spec.title}
+      data-nonzero={(data.slice(1) as (number | null)[][]).reduce((n, col) => n + col.filter((v) => typeof v === 'number' && v > 0).length, 0)}>
       <h2 className="card-title">{spec.title}</h2>
       <div className="card-body" ref={box} />
     </section>

@@ -1,6 +1,7 @@
 // VM/CT -> Backup: this guest's archives on every backup storage of its node
-// (GET .../storage/{storage}/content?content=backup&vmid=), with notes and protection; Backup
-// now, Restore (over this guest) and Remove.
+// (GET .../storage/{storage}/content?content=backup&vmid=), with notes, protection and the last
+// verification; Backup now, Restore (over this guest), Edit notes/protection, Verify, the prune
+// simulation and Remove.
 
 import { useState, type JSX } from 'react';
 import { api, apiPath } from '../../lib/api';
@@ -12,7 +13,8 @@ import { ErrorLine } from '../../components/widgets';
 import type { ViewContext } from '../context';
 import { storagesFor } from '../qemu/storages';
 import { backupNow, restoreBackup } from './dialogs';
-import { guestNode } from './guest';
+import { editBackupAttributes, showPruneSimulation, verifyBackup } from './backup-actions';
+import { guestNode, guestType } from './guest';
 
 export interface BackupEntry {
   volid: string;
@@ -23,6 +25,14 @@ export interface BackupEntry {
   notes?: string;
   protected?: number;
   vmid?: number;
+  verification?: { state: string; upid?: string };
+}
+
+/** The verification column: ok / failed, or nothing before the first verify. */
+function verifyState(b: BackupEntry): JSX.Element | string {
+  const state = b.verification?.state;
+  if (!state) return '';
+  return <span className={`verify-state verify-${state}`} data-verify={state}>{state === 'ok' ? '✔ ok' : `✖ ${state}`}</span>;
 }
 
 /** The backups of `vmid` on every backup storage of `node`. */
@@ -62,15 +72,26 @@ export function GuestBackups({ ctx }: { ctx: ViewContext }): JSX.Element {
       <Toolbar items={[
         { text: 'Backup now', primary: true, onClick: () => void backupNow(ctx, reload) },
         { text: 'Restore', enabled: Boolean(sel), onClick: () => sel && void restoreBackup(node, sel.volid, { vmid, taskStarted: ctx.taskStarted }) },
-        { text: 'Remove', danger: true, enabled: Boolean(sel && !Number(sel.protected)), onClick: () => sel && void remove(sel) },
+        { text: 'Edit', enabled: Boolean(sel), title: 'Notes and protection',
+          onClick: () => sel && void editBackupAttributes(node, sel).then((saved) => saved && reload()) },
+        { text: 'Verify', enabled: Boolean(sel), title: 'Read the archive back and check its checksums',
+          onClick: () => sel && void verifyBackup(node, sel).then((upid) => {
+            if (upid) ctx.taskStarted(upid);
+            reload();
+          }) },
+        { text: 'Prune simulation', enabled: rows.length > 0, title: 'What a prune with the retention settings would keep or remove',
+          onClick: () => showPruneSimulation(node, (sel ?? rows[0]).storage, vmid, guestType(ctx)) },
+        { text: 'Remove', danger: true, enabled: Boolean(sel && !Number(sel.protected)),
+          title: sel && Number(sel.protected) ? 'Protected backups cannot be removed' : undefined, onClick: () => sel && void remove(sel) },
       ]} />
       <ErrorLine error={error} />
       <Grid label="Backups" rows={rows} rowKey={(b) => b.volid} selected={selected} onSelect={setSelected} emptyText="No backups"
         columns={[
           { key: 'volid', title: 'Name', render: (b) => b.volid.replace(/^[^:]+:(backup\/)?/, '') },
           { key: 'storage', title: 'Storage', width: '110px' },
-          { key: 'notes', title: 'Notes', width: '180px' },
+          { key: 'notes', title: 'Notes', width: '160px' },
           { key: 'protected', title: 'Protected', width: '80px', render: (b) => (Number(b.protected) ? '🔒 yes' : '') },
+          { key: 'verification', title: 'Verify State', width: '100px', sortValue: (b) => b.verification?.state ?? '', render: verifyState },
           { key: 'ctime', title: 'Date', width: '170px', render: (b) => (b.ctime ? time(b.ctime) : '') },
           { key: 'format', title: 'Format', width: '90px' },
           { key: 'size', title: 'Size', width: '90px', render: (b) => (b.size !== undefined ? bytes(b.size) : '') },
