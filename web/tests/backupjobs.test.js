@@ -39,7 +39,7 @@ test('backup jobs: create, list with next run, edit, remove; keyboard in dialogs
   await dlg.waitFor({ state: 'detached' });
   assert.deepEqual(await api.get('/cluster/backup'), []);
   // The focus goes back to the button that opened it.
-  assert.match(await focused(page), /button:Add/);
+  await eventually(async () => /button:Add/.test(await focused(page)));
 
   // Create: a bad schedule is refused at its field; Enter in a field submits.
   await page.keyboard.press('Enter');
@@ -48,9 +48,9 @@ test('backup jobs: create, list with next run, edit, remove; keyboard in dialogs
   await dlg.getByLabel('Schedule').fill('someday at noon');
   await dlg.getByLabel('Selection mode').selectOption('include');
   await dlg.getByLabel('VM IDs').fill('100, 101');
-  await dlg.getByLabel('Mode').selectOption('stop');
+  await dlg.getByLabel('Mode', { exact: true }).selectOption('stop');
   await dlg.getByLabel('Compression').selectOption('gzip');
-  await dlg.getByLabel('Keep last').fill('3');
+  await dlg.getByLabel('Keep last', { exact: true }).fill('3');
   await dlg.getByLabel('Keep daily').fill('7');
   await dlg.getByLabel('Comment').fill('nightly');
   await dlg.getByLabel('Comment').press('Enter');
@@ -82,7 +82,7 @@ test('backup jobs: create, list with next run, edit, remove; keyboard in dialogs
   await page.keyboard.press('Enter');
   dlg = dialog(page, `Edit: Backup Job ${job.id}`);
   assert.equal(await dlg.getByLabel('VM IDs').inputValue(), '100,101');
-  assert.equal(await dlg.getByLabel('Keep last').inputValue(), '3');
+  assert.equal(await dlg.getByLabel('Keep last', { exact: true }).inputValue(), '3');
   assert.equal(await dlg.getByLabel('Schedule').inputValue(), 'mon..fri 22:30');
   await dlg.getByLabel('Selection mode').selectOption('all');
   await dlg.getByLabel('Keep daily').fill('');

@@ -96,16 +96,15 @@ export function DcBackupJobs(): JSX.Element {
       <Grid label="Backup jobs" rows={rows} rowKey={(j) => j.id} selected={selected} onSelect={setSelected} onActivate={(j) => edit(j)}
         emptyText="No backup jobs"
         columns={[
-          { key: 'enabled', title: 'Enabled', width: '70px', render: (j) => (j.enabled === undefined || Number(j.enabled) ? 'yes' : 'no') },
-          { key: 'node', title: 'Node', width: '100px', render: (j) => j.node || 'All' },
-          { key: 'schedule', title: 'Schedule', width: '130px' },
-          { key: 'next-run', title: 'Next Run', width: '160px', sortValue: (j) => j['next-run'] ?? 0,
+          { key: 'enabled', title: 'Enabled', width: '78px', render: (j) => (j.enabled === undefined || Number(j.enabled) ? 'yes' : 'no') },
+          { key: 'node', title: 'Node', width: '80px', render: (j) => j.node || 'All' },
+          { key: 'schedule', title: 'Schedule', width: '120px', render: (j) => <span title={j.id}>{j.schedule}</span> },
+          { key: 'next-run', title: 'Next Run', width: '150px', sortValue: (j) => j['next-run'] ?? 0,
             render: (j) => (j['next-run'] ? time(j['next-run']) : (Number(j.enabled ?? 1) ? '-' : 'disabled')) },
-          { key: 'storage', title: 'Storage', width: '100px' },
+          { key: 'storage', title: 'Storage', width: '90px' },
+          { key: 'mode', title: 'Mode', width: '76px' },
           { key: 'selection', title: 'Selection', render: selectionText, sortable: false },
-          { key: 'mode', title: 'Mode', width: '80px' },
           { key: 'comment', title: 'Comment' },
-          { key: 'id', title: 'ID', width: '150px' },
         ]} />
     </div>
   );

@@ -87,14 +87,13 @@ export function GuestBackups({ ctx }: { ctx: ViewContext }): JSX.Element {
       <ErrorLine error={error} />
       <Grid label="Backups" rows={rows} rowKey={(b) => b.volid} selected={selected} onSelect={setSelected} emptyText="No backups"
         columns={[
-          { key: 'volid', title: 'Name', render: (b) => b.volid.replace(/^[^:]+:(backup\/)?/, '') },
-          { key: 'storage', title: 'Storage', width: '110px' },
-          { key: 'notes', title: 'Notes', width: '160px' },
-          { key: 'protected', title: 'Protected', width: '80px', render: (b) => (Number(b.protected) ? '🔒 yes' : '') },
-          { key: 'verification', title: 'Verify State', width: '100px', sortValue: (b) => b.verification?.state ?? '', render: verifyState },
-          { key: 'ctime', title: 'Date', width: '170px', render: (b) => (b.ctime ? time(b.ctime) : '') },
-          { key: 'format', title: 'Format', width: '90px' },
-          { key: 'size', title: 'Size', width: '90px', render: (b) => (b.size !== undefined ? bytes(b.size) : '') },
+          { key: 'volid', title: 'Name', render: (b) => <span title={b.volid}>{b.volid.replace(/^[^:]+:(backup\/)?/, '')}</span> },
+          { key: 'storage', title: 'Storage', width: '76px' },
+          { key: 'notes', title: 'Notes', width: '130px', render: (b) => <span title={b.notes}>{b.notes}</span> },
+          { key: 'protected', title: 'Protected', width: '84px', render: (b) => (Number(b.protected) ? 'yes' : '') },
+          { key: 'verification', title: 'Verified', width: '76px', sortValue: (b) => b.verification?.state ?? '', render: verifyState },
+          { key: 'ctime', title: 'Date', width: '148px', render: (b) => (b.ctime ? time(b.ctime) : '') },
+          { key: 'size', title: 'Size', width: '72px', render: (b) => (b.size !== undefined ? bytes(b.size) : '') },
         ]} />
     </div>
   );
