@@ -214,21 +214,33 @@ impl Sampler {
             };
             let mem = [st.mem, st.maxmem, st.disk, st.maxdisk];
             let io = [st.netin, st.netout, st.diskread, st.diskwrite];
-            self.guest(&format!("qemu/{vmid}"), time, st.cpu, f64::from(st.cpus), mem, io);
+            self.guest(
+                &format!("qemu/{vmid}"),
+                time,
+                st.cpu,
+                f64::from(st.cpus),
+                mem,
+                io,
+            );
         }
     }
 
     /// Containers: CPU, memory and block I/O from their cgroups, network from their veths
-    /// (what `status/current` reports).
+    /// (what `status/current` reports). CPU is the rate of the cgroup's CPU time since this
+    /// sampler's previous reading, not since any other status call's.
     async fn cts(&mut self, time: u64) {
         for (vmid, text) in self.guest_configs(GuestKind::Lxc).await {
             let Ok(config) = CtConfig::parse(&text) else {
                 continue;
             };
             let st = self.state.lxc.status(vmid, &config).await;
+            let key = format!("lxc/{vmid}");
+            let cpu = self.rates.rates(&format!("{key}/cpu"), vec![st.cputime_ns])[0]
+                .filter(|_| st.cpus > 0.0)
+                .map_or(st.cpu, |ns| (ns / 1e9 / st.cpus).clamp(0.0, 1.0));
             let mem = [st.mem, st.maxmem, st.disk, st.maxdisk];
             let io = [st.netin, st.netout, st.diskread, st.diskwrite];
-            self.guest(&format!("lxc/{vmid}"), time, st.cpu, st.cpus, mem, io);
+            self.guest(&key, time, cpu, st.cpus, mem, io);
         }
     }
 

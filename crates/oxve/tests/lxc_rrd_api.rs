@@ -115,7 +115,15 @@ async fn rrddata_of_a_running_container() {
     ip(&["netns", "add", &ns.name]);
     ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
     ip(&["-n", &ns.name, "link", "add", "vmbr0", "type", "bridge"]);
-    ip(&["-n", &ns.name, "addr", "add", "10.97.0.254/24", "dev", "vmbr0"]);
+    ip(&[
+        "-n",
+        &ns.name,
+        "addr",
+        "add",
+        "10.97.0.254/24",
+        "dev",
+        "vmbr0",
+    ]);
     ip(&["-n", &ns.name, "link", "set", "vmbr0", "up"]);
     // this test thread (the runtime's only one) reaches the daemon inside the namespace
     let f = std::fs::File::open(format!("/var/run/netns/{}", ns.name)).unwrap();
@@ -186,11 +194,17 @@ async fn rrddata_of_a_running_container() {
     }
     assert_eq!(num(last, "maxmem"), 96.0 * 1024.0 * 1024.0, "{last}");
     assert_eq!(num(last, "maxcpu"), 1.0, "{last}");
-    assert!(num(last, "mem") > 0.0, "a running container uses memory: {last}");
+    assert!(
+        num(last, "mem") > 0.0,
+        "a running container uses memory: {last}"
+    );
     assert!(num(last, "maxdisk") > 90.0 * 1024.0 * 1024.0, "{last}");
     // the rates are per second and plausible for ~3 pings of 1.2 KB a second
     let peak_out = points.iter().map(|p| num(p, "netout")).fold(0.0, f64::max);
-    assert!(peak_out < 1e6, "netout is a rate, not a counter: {peak_out}");
+    assert!(
+        peak_out < 1e6,
+        "netout is a rate, not a counter: {peak_out}"
+    );
 
     // The MAX consolidation is served too; the container is stopped by the cleanup.
     let r = s
