@@ -99,10 +99,10 @@ export function DcBackupJobs(): JSX.Element {
           { key: 'enabled', title: 'Enabled', width: '78px', render: (j) => (j.enabled === undefined || Number(j.enabled) ? 'yes' : 'no') },
           { key: 'node', title: 'Node', width: '80px', render: (j) => j.node || 'All' },
           { key: 'schedule', title: 'Schedule', width: '120px', render: (j) => <span title={j.id}>{j.schedule}</span> },
-          { key: 'next-run', title: 'Next Run', width: '150px', sortValue: (j) => j['next-run'] ?? 0,
+          { key: 'next-run', title: 'Next Run', width: '166px', sortValue: (j) => j['next-run'] ?? 0,
             render: (j) => (j['next-run'] ? time(j['next-run']) : (Number(j.enabled ?? 1) ? '-' : 'disabled')) },
           { key: 'storage', title: 'Storage', width: '90px' },
-          { key: 'mode', title: 'Mode', width: '76px' },
+          { key: 'mode', title: 'Mode', width: '70px' },
           { key: 'selection', title: 'Selection', render: selectionText, sortable: false },
           { key: 'comment', title: 'Comment' },
         ]} />
