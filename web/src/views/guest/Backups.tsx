@@ -105,8 +105,8 @@ export function GuestBackups({ ctx }: { ctx: ViewContext }): JSX.Element {
       <Grid label="Backups" rows={rows} rowKey={(b) => b.volid} selected={selected} onSelect={setSelected} emptyText="No backups"
         columns={[
           { key: 'volid', title: 'Name', render: (b) => <span title={b.volid}>{b.volid.replace(/^[^:]+:(backup\/)?/, '')}</span> },
-          { key: 'storage', title: 'Storage', width: '70px' },
-          { key: 'notes', title: 'Notes', width: '120px', render: (b) => <span title={b.notes}>{b.notes}</span> },
+          { key: 'storage', title: 'Storage', width: '80px' },
+          { key: 'notes', title: 'Notes', width: '110px', render: (b) => <span title={b.notes}>{b.notes}</span> },
           { key: 'protected', title: 'Protected', width: '94px', render: (b) => (Number(b.protected) ? 'yes' : '') },
           { key: 'verification', title: 'Verified', width: '76px', sortValue: (b) => b.verification?.state ?? '', render: verifyState },
           { key: 'ctime', title: 'Date', width: '160px', render: (b) => (b.ctime ? time(b.ctime) : '') },
