@@ -1,7 +1,7 @@
 // Containers through the UI against a real daemon and real LXC (as root): upload the project's
-// busybox template, create a CT with the wizard, start it, see its summary and resources, edit
-// a pending-free option, open its console (termproxy + vncwebsocket; skipped while the daemon
-// answers 501/404 for a container's termproxy), stop it.
+// busybox template, create a CT with the wizard, start it, see its summary (history graphs with
+// data) and resources, edit a pending-free option, open its console (termproxy + vncwebsocket;
+// skipped while the daemon answers 501/404 for a container's termproxy), stop it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,6 +91,19 @@ test('create a container with the wizard, start it, its tabs and console, stop i
   await eventually(async () => (await api.get(`/nodes/${NODE}/lxc/100/status/current`)).status === 'running', 30000);
   await openTab(page, '100 (uict)', 'Summary');
   await eventually(async () => /running/.test(await view(page).locator('td[data-key=status]').innerText()), 20000);
+  // Some CPU time in the container (a loop in the background), then its history fills from the
+  // daemon's sampler (every 10 s, a point a minute); the graphs show it.
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('lxc-attach', ['-n', '100', '-P', path.join(daemon.dataDir, 'run', 'lxc'), '--clear-env', '--', '/bin/sh', '-c',
+    '(i=0; while [ $i -lt 1000000 ]; do i=$((i+1)); done) >/dev/null 2>&1 </dev/null &'], { stdio: 'ignore', cwd: '/' });
+  const rrd = () => api.get(`/nodes/${NODE}/lxc/100/rrddata`, { timeframe: 'hour' });
+  await eventually(async () => (await rrd()).some((p) => p.cpu > 0 && p.mem > 0), 150000);
+  const points = await rrd();
+  assert.ok(points.some((p) => p.mem > 0 && p.maxmem === 64 * 1024 * 1024), JSON.stringify(points.slice(-3)));
+  // Reload the graphs now (they refresh every 30 s) through the consolidation picker.
+  await view(page).getByLabel('Consolidation').selectOption('MAX');
+  const nonzero = (title) => view(page).locator(`.rrd-graph[data-graph="${title}"]`).getAttribute('data-nonzero').then(Number);
+  await eventually(async () => (await nonzero('CPU usage')) > 0 && (await nonzero('Memory usage')) > 0, 20000);
   await screenshot(page, 'ct-summary');
 
   await t.test('the container console (termproxy + vncwebsocket, xterm.js)', async (st) => {

@@ -1,6 +1,7 @@
 // VM dialogs through the UI against a real daemon (qcow2 disks, qemu-img): the Snapshots tab
 // (take -> its task log -> the tree, rollback, remove), clone (full, then linked from a
-// template), convert to template, and Backup now / restore (skipped while vzdump answers 501).
+// template), convert to template, and backups: Backup now, notes and protection, verify, the prune
+// simulation, restore and remove.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ async function moreMenu(page, item) {
 }
 
 test('snapshots with their task log, clone (full and linked), template, backup and restore', async (t) => {
-  const { page, api, assertNoErrors } = await setup(t, { allowErrors: [/status of 501/] });
+  const { page, api, assertNoErrors } = await setup(t);
   await createVm(api, 100, 'snapvm');
   await loginAsAdmin(page);
 
@@ -93,42 +94,82 @@ test('snapshots with their task log, clone (full and linked), template, backup a
   const c102 = await api.get(`/nodes/${NODE}/qemu/102/config`);
   assert.match(c102.scsi0, /base-101-disk|vm-102-disk/, c102.scsi0);
 
-  // Backup now (POST /nodes/{node}/vzdump), listed on the Backup tab, restored as 103.
-  await t.test('backup now and restore', async (st) => {
-    await openTab(page, '100 (snapvm)', 'Backup');
-    await view(page).getByRole('button', { name: 'Backup now' }).click();
-    dlg = dialog(page, 'Backup VM 100');
-    await dlg.locator('select[name=storage] option').first().waitFor({ state: 'attached' });
-    await dlg.getByLabel('Mode').selectOption('stop');
-    await dlg.getByLabel('Protected').check();
-    await dlg.getByLabel('Notes').fill('ui backup {{vmid}}');
-    await dlg.getByRole('button', { name: 'Backup' }).click();
-    const outcome = await Promise.race([
-      page.locator('.task-dialog[data-state=open]').waitFor().then(() => 'task'),
-      dlg.locator('.form-message').waitFor().then(() => 'error'),
-    ]);
-    if (outcome === 'error') {
-      const msg = await dlg.locator('.form-message').innerText();
-      await dlg.getByRole('button', { name: 'Cancel' }).click();
-      if (/not implemented|501/i.test(msg)) {
-        st.skip(`POST /nodes/{node}/vzdump answers 501 on this daemon (${msg.trim()}): backup and restore not exercised`);
-        return;
-      }
-      assert.fail(`Backup now failed: ${msg}`);
-    }
-    await finishTask(page, 120000);
-    const row = gridRow(view(page), 'vzdump-qemu-100');
-    await row.waitFor({ timeout: 20000 });
-    assert.match(await row.innerText(), /ui backup 100/);
-    assert.match(await row.innerText(), /yes/);
-    await screenshot(page, 'vm-backup');
-    await row.click();
-    await view(page).getByRole('button', { name: 'Restore' }).click();
-    dlg = dialog(page, 'Restore: VM');
-    await dlg.getByLabel('VM ID').fill('103');
-    await dlg.getByRole('button', { name: 'Restore' }).click();
-    await finishTask(page, 120000);
-    assert.equal(Number((await api.get(`/nodes/${NODE}/qemu/103/config`)).memory), 128);
-  });
+  // Backup now (POST /nodes/{node}/vzdump) in snapshot mode, listed on the Backup tab with its
+  // notes and protection; its notes edited, verified, the prune simulation, restored as 103,
+  // unprotected and removed.
+  await openTab(page, '100 (snapvm)', 'Backup');
+  const backups = view(page);
+  await backups.getByRole('button', { name: 'Backup now' }).click();
+  dlg = dialog(page, 'Backup VM 100');
+  await dlg.locator('select[name=storage] option').first().waitFor({ state: 'attached' });
+  await dlg.getByLabel('Mode').selectOption('snapshot');
+  await dlg.getByLabel('Protected').check();
+  await dlg.getByLabel('Notes').fill('ui backup {{vmid}}');
+  await dlg.getByRole('button', { name: 'Backup' }).click();
+  const backupLog = await finishTask(page, 180000, { shot: 'vm-backup-task' });
+  assert.match(backupLog, /TASK OK/, backupLog);
+  const row = gridRow(backups, 'vzdump-qemu-100');
+  await row.waitFor({ timeout: 20000 });
+  assert.match(await row.innerText(), /ui backup 100/);
+  assert.match(await row.innerText(), /yes/);
+  const [backup] = await api.get(`/nodes/${NODE}/storage/local/content`, { content: 'backup', vmid: 100 });
+  assert.equal(backup.protected, 1);
+  await row.click();
+  assert.equal(await backups.getByRole('button', { name: 'Remove' }).isDisabled(), true, 'a protected backup cannot be removed');
+
+  // Edit the notes (PUT .../content/{volume}).
+  await backups.getByRole('button', { name: 'Edit' }).click();
+  dlg = dialog(page, 'Edit: Backup');
+  assert.equal(await dlg.getByLabel('Notes').inputValue(), 'ui backup 100');
+  assert.equal(await dlg.getByLabel('Protected').isChecked(), true);
+  await dlg.getByLabel('Notes').fill('before the upgrade');
+  await dlg.getByRole('button', { name: 'OK' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  await gridRow(backups, 'before the upgrade').waitFor();
+  await eventually(async () => (await api.get(`/nodes/${NODE}/storage/local/content`, { content: 'backup', vmid: 100 }))[0].notes === 'before the upgrade');
+
+  // Verify: its task, then the state in the list.
+  await gridRow(backups, 'vzdump-qemu-100').click();
+  await backups.getByRole('button', { name: 'Verify' }).click();
+  const verifyLog = await finishTask(page, 120000);
+  assert.match(verifyLog, /TASK OK/, verifyLog);
+  await gridRow(backups, 'vzdump-qemu-100').locator('[data-verify=ok]').waitFor({ timeout: 30000 });
+  await screenshot(page, 'vm-backup');
+
+  // The prune simulation (GET prunebackups): the protected backup is kept as protected.
+  await backups.getByRole('button', { name: 'Prune simulation' }).click();
+  dlg = dialog(page, 'Prune simulation: local');
+  await gridRow(dlg, 'vzdump-qemu-100', 'protected').waitFor();
+  await dlg.getByLabel('Keep last').fill('1');
+  await gridRow(dlg, 'vzdump-qemu-100', 'protected').waitFor();
+  await screenshot(page, 'vm-prune-simulation');
+  await page.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached' });
+
+  // Restore as 103.
+  await gridRow(backups, 'vzdump-qemu-100').click();
+  await backups.getByRole('button', { name: 'Restore' }).click();
+  dlg = dialog(page, 'Restore: VM');
+  await dlg.getByLabel('VM ID').fill('103');
+  await dlg.getByRole('button', { name: 'Restore' }).click();
+  const restoreLog = await finishTask(page, 180000);
+  assert.match(restoreLog, /TASK OK/, restoreLog);
+  const c103 = await api.get(`/nodes/${NODE}/qemu/103/config`);
+  assert.equal(Number(c103.memory), 128);
+  assert.equal(c103.name, 'snapvm');
+
+  // Unprotect, then remove it.
+  await gridRow(backups, 'vzdump-qemu-100').click();
+  await backups.getByRole('button', { name: 'Edit' }).click();
+  dlg = dialog(page, 'Edit: Backup');
+  await dlg.getByLabel('Protected').uncheck();
+  await dlg.getByRole('button', { name: 'OK' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  await eventually(async () => backups.getByRole('button', { name: 'Remove' }).isEnabled());
+  await backups.getByRole('button', { name: 'Remove' }).click();
+  await dialog(page, 'Remove backup').getByRole('button', { name: 'Remove' }).click();
+  await finishTask(page);
+  await eventually(async () => (await api.get(`/nodes/${NODE}/storage/local/content`, { content: 'backup', vmid: 100 })).length === 0, 30000);
+  await gridRow(backups, 'vzdump-qemu-100').waitFor({ state: 'detached', timeout: 20000 });
   assertNoErrors();
 });

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { importTs } from './ts.js';
 
 const { snapshotTree } = await importTs('views/guest/snapshot-tree.ts');
-const { vzdumpParams, restoreRequest, backupGuestType } = await importTs('views/guest/backup-params.ts');
+const { vzdumpParams, restoreRequest, backupGuestType, pruneBackupsString } = await importTs('views/guest/backup-params.ts');
+const { jobParams, jobFormValues, keepValues, selectionText } = await importTs('views/dc/backup-job-params.ts');
 const { createCtParams, ctNet, nicValue } = await importTs('views/lxc/ct-params.ts');
 
 test('the snapshot tree nests children under parents, NOW last under its parent', () => {
@@ -64,4 +65,38 @@ test('the CT wizard\'s POST parameters and NIC strings', () => {
   assert.equal(ctNet({ ...base, ipmode: 'static', ip: '10.0.0.5/24', gw: '10.0.0.1', firewall: false }), 'name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1');
   assert.equal(ctNet({ ...base, nonet: true }), undefined);
   assert.equal(nicValue({ name: 'eth1', bridge: 'vmbr1', hwaddr: '', tag: '10', ipmode: 'manual', ip: '', gw: '', firewall: false }), 'name=eth1,bridge=vmbr1,tag=10');
+});
+
+test('retention: keep-* values to prune-backups and back', () => {
+  assert.equal(pruneBackupsString({ 'keep-last': '3', 'keep-daily': ' 7 ', 'keep-weekly': '', other: '1' }), 'keep-last=3,keep-daily=7');
+  assert.equal(pruneBackupsString({ 'keep-last': '', 'keep-yearly': 'x' }), undefined);
+  assert.deepEqual(keepValues('keep-last=2,keep-monthly=1'), { 'keep-last': '2', 'keep-monthly': '1' });
+  assert.deepEqual(keepValues({ 'keep-all': 1, 'keep-daily': 4 }), { 'keep-daily': '4' });
+});
+
+test('a backup job window sends Proxmox\'s job parameters, with delete on edit', () => {
+  const values = { enabled: true, node: '', storage: 'local', schedule: ' sat 02:00 ', selection: 'include', vmids: '100 101;102', mode: 'stop', compress: 'zstd', comment: '', 'keep-last': '3' };
+  assert.deepEqual(jobParams(values, false), {
+    enabled: 1, schedule: 'sat 02:00', storage: 'local', mode: 'stop', compress: 'zstd', node: undefined, comment: undefined,
+    all: undefined, vmid: '100,101,102', exclude: undefined, 'prune-backups': 'keep-last=3',
+  });
+  const edit = jobParams({ ...values, selection: 'exclude', vmids: '105', 'keep-last': '', enabled: false }, true);
+  assert.equal(edit.all, 1);
+  assert.equal(edit.exclude, '105');
+  assert.equal(edit.enabled, 0);
+  assert.equal(edit.delete, 'node,comment,vmid,prune-backups');
+  assert.equal(jobParams({ ...values, selection: 'all' }, true).delete, 'node,comment,vmid,exclude');
+});
+
+test('a listed backup job fills the window and the selection column', () => {
+  const job = { id: 'backup-1', schedule: 'daily', all: 1, exclude: '100', storage: 'local', 'prune-backups': { 'keep-last': 5 }, enabled: 0 };
+  const v = jobFormValues(job);
+  assert.equal(v.selection, 'exclude');
+  assert.equal(v.vmids, '100');
+  assert.equal(v.enabled, false);
+  assert.equal(v['keep-last'], '5');
+  assert.equal(v.mode, 'snapshot');
+  assert.equal(selectionText(job), 'All except 100');
+  assert.equal(selectionText({ id: 'b', vmid: '100,101' }), '100,101');
+  assert.equal(selectionText({ id: 'c', all: 1 }), 'All');
 });

@@ -1,5 +1,5 @@
-//! The metrics sampler: every [`INTERVAL`] it records the node's, each VM's and each storage's
-//! figures into the node's round-robin archives ([`oxve_rrd::RrdStore`]) and writes the changed
+//! The metrics sampler: every [`INTERVAL`] it records the node's, each VM's, each container's
+//! and each storage's figures into the node's round-robin archives ([`oxve_rrd::RrdStore`]) and writes the changed
 //! series to disk. Counters (network, disk I/O) become rates in bytes per second between two
 //! samples. Data source names are those of Proxmox's `rrddata`.
 
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oxve_store::{guest_config_key, GuestKind};
+use oxve_types::lxc::CtConfig;
 use oxve_types::qemu::VmConfig;
 
 use crate::state::AppState;
@@ -30,6 +31,7 @@ pub const NODE_SOURCES: &[&str] = &[
     "netin",
     "netout",
 ];
+/// The series of a VM or a container (Proxmox keeps both in the same layout).
 pub const VM_SOURCES: &[&str] = &[
     "cpu",
     "maxcpu",
@@ -165,42 +167,80 @@ impl Sampler {
         self.record(&key, NODE_SOURCES, time, &values);
     }
 
-    async fn vms(&mut self, time: u64) {
+    /// The config text of this node's guests of `kind`, by VMID.
+    async fn guest_configs(&self, kind: GuestKind) -> Vec<(u32, String)> {
         let store = &self.state.store;
         let Ok(guests) = store.guests().await else {
-            return;
+            return Vec::new();
         };
+        let mut out = Vec::new();
         for guest in guests
             .into_iter()
-            .filter(|g| g.kind == GuestKind::Qemu && g.node == self.state.node)
+            .filter(|g| g.kind == kind && g.node == self.state.node)
         {
-            let Ok(Some(entry)) = store.get(&guest_config_key(&guest)).await else {
+            if let Ok(Some(entry)) = store.get(&guest_config_key(&guest)).await {
+                out.push((guest.vmid, entry.text));
+            }
+        }
+        out
+    }
+
+    /// One guest's figures; the four counters (netin, netout, diskread, diskwrite) as rates.
+    fn guest(&mut self, key: &str, time: u64, cpu: f64, maxcpu: f64, mem: [u64; 4], io: [u64; 4]) {
+        let io = self.rates.rates(key, io.to_vec());
+        let f = |v: u64| Some(v as f64);
+        let values = [
+            Some(cpu),
+            Some(maxcpu),
+            f(mem[0]),
+            f(mem[1]),
+            f(mem[2]),
+            f(mem[3]),
+            io[0],
+            io[1],
+            io[2],
+            io[3],
+        ];
+        self.record(key, VM_SOURCES, time, &values);
+    }
+
+    async fn vms(&mut self, time: u64) {
+        for (vmid, text) in self.guest_configs(GuestKind::Qemu).await {
+            let Ok(config) = VmConfig::parse(&text) else {
                 continue;
             };
-            let Ok(config) = VmConfig::parse(&entry.text) else {
+            let Ok(st) = self.state.qemu.status(vmid, &config.current).await else {
                 continue;
             };
-            let Ok(st) = self.state.qemu.status(guest.vmid, &config.current).await else {
+            let mem = [st.mem, st.maxmem, st.disk, st.maxdisk];
+            let io = [st.netin, st.netout, st.diskread, st.diskwrite];
+            self.guest(
+                &format!("qemu/{vmid}"),
+                time,
+                st.cpu,
+                f64::from(st.cpus),
+                mem,
+                io,
+            );
+        }
+    }
+
+    /// Containers: CPU, memory and block I/O from their cgroups, network from their veths
+    /// (what `status/current` reports). CPU is the rate of the cgroup's CPU time since this
+    /// sampler's previous reading, not since any other status call's.
+    async fn cts(&mut self, time: u64) {
+        for (vmid, text) in self.guest_configs(GuestKind::Lxc).await {
+            let Ok(config) = CtConfig::parse(&text) else {
                 continue;
             };
-            let key = format!("qemu/{}", guest.vmid);
-            let io = self
-                .rates
-                .rates(&key, vec![st.netin, st.netout, st.diskread, st.diskwrite]);
-            let f = |v: u64| Some(v as f64);
-            let values = [
-                Some(st.cpu),
-                Some(f64::from(st.cpus)),
-                f(st.mem),
-                f(st.maxmem),
-                f(st.disk),
-                f(st.maxdisk),
-                io[0],
-                io[1],
-                io[2],
-                io[3],
-            ];
-            self.record(&key, VM_SOURCES, time, &values);
+            let st = self.state.lxc.status(vmid, &config).await;
+            let key = format!("lxc/{vmid}");
+            let cpu = self.rates.rates(&format!("{key}/cpu"), vec![st.cputime_ns])[0]
+                .filter(|_| st.cpus > 0.0)
+                .map_or(st.cpu, |ns| (ns / 1e9 / st.cpus).clamp(0.0, 1.0));
+            let mem = [st.mem, st.maxmem, st.disk, st.maxdisk];
+            let io = [st.netin, st.netout, st.diskread, st.diskwrite];
+            self.guest(&key, time, cpu, st.cpus, mem, io);
         }
     }
 
@@ -239,6 +279,7 @@ pub fn spawn(state: Arc<AppState>) {
             let time = epoch();
             sampler.node(time);
             sampler.vms(time).await;
+            sampler.cts(time).await;
             sampler.storages(time).await;
             let rrd = Arc::clone(&sampler.state.rrd);
             match tokio::task::spawn_blocking(move || rrd.flush()).await {

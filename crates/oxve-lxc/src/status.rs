@@ -39,6 +39,10 @@ pub struct CtStatus {
     pub diskread: u64,
     pub diskwrite: u64,
     pub uptime: u64,
+    /// Cumulative CPU time of the container's cgroup (ns): a sampler computes its own rate
+    /// from it, as `cpu` is relative to whichever status call came before.
+    #[serde(skip)]
+    pub cputime_ns: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// Set while the container's processes are frozen (suspend).
@@ -120,6 +124,7 @@ impl LxcEngine {
             diskread: 0,
             diskwrite: 0,
             uptime: 0,
+            cputime_ns: 0,
             pid: None,
             frozen: None,
         };
@@ -157,6 +162,7 @@ impl LxcEngine {
             st.frozen = Some(1);
         }
         if let Some(usage) = process::cgroup_u64(pid, "cpuacct", "cpuacct.usage") {
+            st.cputime_ns = usage;
             let now = Instant::now();
             let prev = lock(&self.samples).insert(
                 vmid,

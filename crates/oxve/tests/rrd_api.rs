@@ -82,7 +82,7 @@ async fn rrddata_of_node_storage_and_vm() {
     check_shape(&storage, 1800);
     assert!(storage.last().unwrap()["used"].as_f64().unwrap() > 0.0);
 
-    // No container engine yet: an empty history, as for any guest without samples.
+    // A container that does not exist has an empty history, as any guest without samples.
     let lxc = s
         .get("/nodes/testnode/lxc/105/rrddata", &[("timeframe", "hour")])
         .await;

@@ -54,7 +54,11 @@ export function Content({ route, services }: { route: Route; services: Services 
         {Tools ? <><span className="spacer" /><Tools key={route.id} ctx={ctx} /></> : null}
       </header>
       <Tabs.Root className="content-body" orientation="vertical" value={active.id} onValueChange={(tab) => navigate(route.id, tab)}>
-        <Tabs.List className="content-tabs" aria-label="Views">
+        {/* Radix skips forwarding the list's focus to the active tab after a mouse click on a
+            tab; without this the list itself becomes an extra, invisible Tab stop. */}
+        <Tabs.List className="content-tabs" aria-label="Views" onFocus={(e) => {
+          if (e.target === e.currentTarget) e.currentTarget.querySelector<HTMLElement>('[role=tab][data-state=active]')?.focus();
+        }}>
           {tabs.map((t) => (
             <Tabs.Trigger key={t.id} value={t.id} className={t.parent ? 'content-tab sub' : 'content-tab'} data-tab={t.id}>{t.title}</Tabs.Trigger>
           ))}

@@ -55,6 +55,8 @@ function Window({ opts, handle, register, children }: {
 
 /** Open a modal window whose body is `render(handle)`. */
 export function openWindow(opts: WindowOptions, render: (w: WindowHandle) => ReactNode): WindowHandle {
+  // Windows have no Radix trigger: give the focus back to what had it (the opening button).
+  const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
   const host = document.createElement('div');
   document.body.append(host);
   const root = createRoot(host);
@@ -69,6 +71,8 @@ export function openWindow(opts: WindowOptions, render: (w: WindowHandle) => Rea
       setTimeout(() => {
         root.unmount();
         host.remove();
+        const lost = !document.activeElement || document.activeElement === document.body;
+        if (lost && opener?.isConnected) opener.focus();
       }, 0);
       opts.onClose?.();
     },

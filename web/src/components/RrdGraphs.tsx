@@ -91,7 +91,9 @@ function Graph({ spec, rows }: { spec: GraphSpec; rows: Row[] }): JSX.Element {
       height: 170,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
+      // Byte scales reach at least 1 KiB, so idle traffic shows readable ticks (not 0.5 B/s
+      // rounded to "1 B/s" twice).
+      scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), spec.unit.startsWith('bytes') ? Math.max(max * 1.1, 1024) : (max > 0 ? max * 1.1 : 1)] } },
       axes: [
         { stroke: '#66727f', grid: { stroke: '#eef1f4' } },
         { stroke: '#66727f', grid: { stroke: '#eef1f4' }, size: 76, values: (_u, ticks) => ticks.map((t) => fmt(spec.unit, t)) },
@@ -127,7 +129,8 @@ function Graph({ spec, rows }: { spec: GraphSpec; rows: Row[] }): JSX.Element {
     plot.current?.setData(data);
   });
   return (
-    <section className="card rrd-graph" aria-label={spec.title} data-graph={spec.title}>
+    <section className="card rrd-graph" aria-label={spec.title} data-graph={spec.title}
+      data-nonzero={(data.slice(1) as (number | null)[][]).reduce((n, col) => n + col.filter((v) => typeof v === 'number' && v > 0).length, 0)}>
       <h2 className="card-title">{spec.title}</h2>
       <div className="card-body" ref={box} />
     </section>

@@ -107,6 +107,7 @@ const TASK_TYPES: Record<string, [string, string]> = {
   srvreload: ['SRV', 'Reload'], srvrestart: ['SRV', 'Restart'],
   resize: ['VM/CT', 'Resize disk'], move: ['VM', 'Move disk'],
   testsleep: ['', 'Test sleep'],
+  verify: ['VM/CT', 'Verify backup'], prunebackups: ['', 'Prune Backups'],
 };
 
 export function taskDescription(type: string, id?: string): string {

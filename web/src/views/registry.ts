@@ -21,6 +21,7 @@ import { CtDns, CtNetwork, CtOptions, CtResources } from './lxc/CtConfig';
 import { NodeNetwork } from './node/NodeNetwork';
 import { FirewallOptions, FirewallRules } from './firewall/Firewall';
 import { ConsoleTab } from '../console/ConsolePage';
+import { DcBackupJobs } from './dc/DcBackupJobs';
 
 const VncTab = ({ ctx }: { ctx: ViewContext }) => ConsoleTab({ ctx, kind: 'vnc' });
 const SerialTab = ({ ctx }: { ctx: ViewContext }) => ConsoleTab({ ctx, kind: 'serial' });
@@ -43,6 +44,7 @@ const FIREWALL: Tab[] = [
 const TABS: Record<ObjectType, Tab[]> = {
   datacenter: [
     { id: 'summary', title: 'Summary', view: DcSummary },
+    { id: 'backup', title: 'Backup', view: DcBackupJobs },
     { id: 'acl', title: 'Permissions', view: DatacenterPermissions },
     { id: 'users', title: 'Users', view: AccessUsers, parent: 'acl' },
     { id: 'tokens', title: 'API Tokens', view: AccessTokens, parent: 'acl' },

@@ -50,3 +50,22 @@ export function restoreRequest(node: string, volid: string, v: Record<string, un
   }
   return { path: apiPath('nodes', node, type), params };
 }
+
+/** The retention options of `prune-backups` (Proxmox's keep-* keys). */
+export const KEEP_OPTIONS = [
+  { name: 'keep-last', label: 'Keep last' },
+  { name: 'keep-hourly', label: 'Keep hourly' },
+  { name: 'keep-daily', label: 'Keep daily' },
+  { name: 'keep-weekly', label: 'Keep weekly' },
+  { name: 'keep-monthly', label: 'Keep monthly' },
+  { name: 'keep-yearly', label: 'Keep yearly' },
+];
+
+/** `prune-backups` from keep-* values ('keep-last=3,keep-daily=7'); undefined when none is set. */
+export function pruneBackupsString(values: Record<string, unknown>): string | undefined {
+  const parts = KEEP_OPTIONS
+    .map((k) => [k.name, String(values[k.name] ?? '').trim()])
+    .filter(([, v]) => /^\d+$/.test(v))
+    .map(([k, v]) => `${k}=${Number(v)}`);
+  return parts.length ? parts.join(',') : undefined;
+}

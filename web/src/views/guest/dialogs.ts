@@ -74,8 +74,8 @@ export async function convertToTemplate(ctx: ViewContext): Promise<void> {
   ctx.refreshResources();
 }
 
-/** Backup now: POST /nodes/{node}/vzdump for this guest. */
-export async function backupNow(ctx: ViewContext, after?: () => void): Promise<void> {
+/** Backup now: POST /nodes/{node}/vzdump for this guest; `after` gets the task's UPID. */
+export async function backupNow(ctx: ViewContext, after?: (upid?: string) => void): Promise<void> {
   const node = guestNode(ctx);
   const upid = await openFormDialog({
     title: `Backup ${guestWord(ctx)} ${ctx.vmid}`,
@@ -95,7 +95,7 @@ export async function backupNow(ctx: ViewContext, after?: () => void): Promise<v
     onSubmit: (v) => api.post<string>(apiPath('nodes', node, 'vzdump'), vzdumpParams(String(ctx.vmid), v)),
   });
   if (typeof upid === 'string') ctx.taskStarted(upid);
-  after?.();
+  after?.(typeof upid === 'string' ? upid : undefined);
 }
 
 /** Restore a backup archive, over its guest (`vmid`, force) or as a new one. */
