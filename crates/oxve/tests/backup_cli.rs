@@ -133,7 +133,12 @@ async fn backup_and_restore_through_the_cli() {
     let content = json(
         socket,
         &[
-            "storage", "content", "testnode", "local", "--content", "backup",
+            "storage",
+            "content",
+            "testnode",
+            "local",
+            "--content",
+            "backup",
         ],
     );
     let entry = content
@@ -143,6 +148,22 @@ async fn backup_and_restore_through_the_cli() {
         .find(|e| e["volid"] == lzo.as_str())
         .unwrap_or_else(|| panic!("{lzo} not listed: {content}"));
     assert_eq!(entry["notes"], "clisrc by cli");
+
+    // compress=1 is Proxmox's old name of lzo.
+    let log = ok(
+        socket,
+        &[
+            "backup",
+            "700",
+            "--storage",
+            "local",
+            "--compress",
+            "1",
+            "--remove",
+            "0",
+        ],
+    );
+    assert!(archive_in(&log).ends_with(".oxar.lzo"), "{log}");
 
     // `--background` prints the UPID.
     let upid = ok(
@@ -160,7 +181,10 @@ async fn backup_and_restore_through_the_cli() {
         ],
     );
     let upid = upid.trim();
-    assert!(upid.starts_with("UPID:testnode:") && upid.contains(":vzdump:"), "{upid}");
+    assert!(
+        upid.starts_with("UPID:testnode:") && upid.contains(":vzdump:"),
+        "{upid}"
+    );
     let s = Session::admin(&d).await;
     let t = wait_task(&s, upid).await;
     assert_eq!(t["exitstatus"], "OK", "{t}");
@@ -226,7 +250,10 @@ async fn backup_and_restore_through_the_cli() {
     );
     let jobs = json(socket, &["backup-job", "list"]);
     assert!(
-        jobs.as_array().unwrap().iter().any(|j| j["id"] == "nightly"),
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["id"] == "nightly"),
         "{jobs}"
     );
     ok(socket, &["backup-job", "set", "nightly", "--enabled", "0"]);

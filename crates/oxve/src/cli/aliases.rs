@@ -611,7 +611,9 @@ fn print_help() {
         );
     }
     println!("Backups, like vzdump / qmrestore / pct restore (NODE: --node, else the daemon's):");
-    println!("  oxve backup VMID... [--all 1] [--exclude L] [--mode M] [--storage S] [--compress C] ...");
+    println!(
+        "  oxve backup VMID... [--all 1] [--exclude L] [--mode M] [--storage S] [--compress C] ..."
+    );
     println!("  oxve restore ARCHIVE VMID [--storage S] [--force 1] [--unique 1]");
     println!("Local to the node (root), like pct:");
     println!("  oxve ct exec VMID -- CMD...   run a command in a running container");

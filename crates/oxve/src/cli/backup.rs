@@ -9,7 +9,8 @@ use super::aliases::{show_result, take_option, CommonOptions};
 use super::api_cmd::parse_param_args;
 use super::Client;
 
-const BACKUP_USAGE: &str = "usage: oxve backup VMID... [--all 1] [--exclude LIST] [--mode snapshot|suspend|stop] \
+const BACKUP_USAGE: &str =
+    "usage: oxve backup VMID... [--all 1] [--exclude LIST] [--mode snapshot|suspend|stop] \
      [--storage S] [--compress 0|1|gzip|lzo|zstd] [--notes-template T] [--background] ...";
 const RESTORE_USAGE: &str =
     "usage: oxve restore ARCHIVE VMID [--storage S] [--force 1] [--unique 1] [--background] ...";

@@ -75,7 +75,12 @@ fn compression(params: &Params) -> Result<Compression, ApiError> {
         },
         // `1` is Proxmox's old spelling of lzo
         "1" | "lzo" => Compression::Lzo,
-        other => return Err(ApiError::param("compress", format!("unknown value '{other}'"))),
+        other => {
+            return Err(ApiError::param(
+                "compress",
+                format!("unknown value '{other}'"),
+            ))
+        }
     })
 }
 
