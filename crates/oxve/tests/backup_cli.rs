@@ -263,3 +263,94 @@ async fn backup_and_restore_through_the_cli() {
     let jobs = json(socket, &["backup-job", "list"]);
     assert!(jobs.as_array().unwrap().is_empty(), "{jobs}");
 }
+
+const TEMPLATE: &str = "oxve-busybox_1.0_amd64.tar.zst";
+
+fn ct_template() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = root.join("target/ct-template");
+    let file = out.join(TEMPLATE);
+    if !file.exists() {
+        let status = Command::new(root.join("scripts/build-ct-template.sh"))
+            .arg(&out)
+            .status()
+            .expect("build the CT template");
+        assert!(status.success());
+    }
+    file
+}
+
+/// Stops this test's containers even when it fails.
+struct StopContainers(PathBuf);
+
+impl Drop for StopContainers {
+    fn drop(&mut self) {
+        for id in ["9741", "9742"] {
+            let _ = Command::new("lxc-stop")
+                .args(["-n", id, "-k", "-P"])
+                .arg(&self.0)
+                .output();
+        }
+    }
+}
+
+/// A container archive name makes `oxve restore` a container restore (like `pct restore`):
+/// a file written in the source comes back in the restored container.
+#[test]
+fn container_backup_and_restore_through_the_cli() {
+    if !nix::unistd::Uid::effective().is_root() || !Path::new("/usr/bin/lxc-start").exists() {
+        eprintln!("skipped: needs root and the lxc package");
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let d = rt.block_on(async { Daemon::start() });
+    let _stop = StopContainers(d.data_dir.join("run/lxc"));
+    let socket = d.socket();
+    let socket = socket.to_str().unwrap();
+    let cache = d.data_dir.join("local/template/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::copy(ct_template(), cache.join(TEMPLATE)).unwrap();
+    let tmpl = format!("local:vztmpl/{TEMPLATE}");
+    ok(
+        socket,
+        &[
+            "ct",
+            "create",
+            "testnode",
+            "9741",
+            &tmpl,
+            "--rootfs",
+            "local:0.1",
+            "--hostname",
+            "clict",
+        ],
+    );
+    ok(socket, &["ct", "start", "testnode", "9741"]);
+    ok(
+        socket,
+        &[
+            "ct",
+            "exec",
+            "9741",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo backed-up-by-cli > /root/marker",
+        ],
+    );
+    ok(socket, &["ct", "stop", "testnode", "9741"]);
+
+    let log = ok(
+        socket,
+        &["backup", "9741", "--storage", "local", "--compress", "gzip"],
+    );
+    let archive = archive_in(&log);
+    assert!(archive.contains("vzdump-lxc-9741-"), "{archive}");
+    ok(socket, &["restore", &archive, "9742", "--storage", "local"]);
+    let conf = json(socket, &["ct", "config", "testnode", "9742"]);
+    assert_eq!(conf["hostname"], "clict", "{conf}");
+    ok(socket, &["ct", "start", "testnode", "9742"]);
+    let marker = ok(socket, &["ct", "exec", "9742", "--", "cat", "/root/marker"]);
+    assert_eq!(marker.trim(), "backed-up-by-cli");
+    ok(socket, &["ct", "stop", "testnode", "9742"]);
+}
