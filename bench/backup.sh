@@ -65,11 +65,13 @@ def wait(upid):
 def log(upid):
     return [l["t"] for l in call("GET", f"/nodes/benchnode/tasks/{urllib.parse.quote(upid)}/log", {"limit": 1000})]
 def timed(method, path, params=None):
+    os.sync()  # each side starts without the other's dirty pages to write back
     t = time.perf_counter()
     upid = call(method, path, params)
     wait(upid)
     return time.perf_counter() - t, upid
 def shell(cmd):
+    os.sync()
     t = time.perf_counter()
     subprocess.run(["bash", "-o", "pipefail", "-c", cmd], check=True)
     return time.perf_counter() - t
