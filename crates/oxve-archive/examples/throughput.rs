@@ -61,7 +61,21 @@ fn main() {
     enc.finish().unwrap();
     println!("read + zstd -1:  {}", gib_s(size, t));
 
+    let t = Instant::now();
+    let mut w = ArchiveWriter::new(
+        std::io::sink(),
+        Compression::Zstd { threads: 0 },
+        "qemu",
+        1,
+        0,
+    )
+    .unwrap();
+    w.add_disk("d", &mut src, &mut |_, _| {}).unwrap();
+    w.finish().unwrap();
+    println!("archive to sink: {}", gib_s(size, t));
+
     let archive = dir.join("t.oxar.zst");
+    unsafe { libc_sync() };
     let t = Instant::now();
     let out = BufWriter::with_capacity(4 << 20, File::create(&archive).unwrap());
     let mut w = ArchiveWriter::new(out, Compression::Zstd { threads: 0 }, "qemu", 1, 0).unwrap();
@@ -105,6 +119,7 @@ fn main() {
     println!("archive verify:  {}", gib_s(size, t));
 
     let target = dir.join("t.raw");
+    unsafe { libc_sync() };
     let t = Instant::now();
     let r = ArchiveReader::new(std::io::BufReader::with_capacity(
         4 << 20,
@@ -124,4 +139,9 @@ fn main() {
     println!("archive extract: {}", gib_s(size, t));
     std::fs::remove_file(&target).unwrap();
     std::fs::remove_file(&archive).unwrap();
+}
+
+extern "C" {
+    #[link_name = "sync"]
+    fn libc_sync();
 }
