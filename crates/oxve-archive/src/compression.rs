@@ -2,6 +2,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
+use crate::lzop::{self, LzoReader, LzoWriter};
+
 /// How the archive stream is compressed (`compress` of vzdump).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -11,6 +13,8 @@ pub enum Compression {
     Zstd {
         threads: u32,
     },
+    /// lzo through the `lzop` tool (`compress=lzo`, or `1`, of Proxmox).
+    Lzo,
 }
 
 impl Compression {
@@ -20,6 +24,7 @@ impl Compression {
             Compression::None => "",
             Compression::Gzip => ".gz",
             Compression::Zstd { .. } => ".zst",
+            Compression::Lzo => ".lzo",
         }
     }
 
@@ -43,6 +48,7 @@ impl Compression {
                 }
                 Box::new(enc)
             }
+            Compression::Lzo => Box::new(LzoWriter::new(out)?),
         })
     }
 
@@ -52,6 +58,8 @@ impl Compression {
         let head = buffered.fill_buf()?.to_vec();
         Ok(if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?)
+        } else if head.starts_with(&lzop::MAGIC) {
+            Box::new(LzoReader::new(buffered)?)
         } else if head.starts_with(&[0x1f, 0x8b]) {
             Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
         } else {

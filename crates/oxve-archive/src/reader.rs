@@ -59,6 +59,8 @@ pub struct ArchiveReader<'a> {
     configs: BTreeMap<String, Vec<u8>>,
     /// The record type read ahead after them.
     pending: Option<u8>,
+    /// The format version (1 also hashes block payloads into the stream digest).
+    version: u32,
 }
 
 struct DiskState {
@@ -78,6 +80,7 @@ impl<'a> ArchiveReader<'a> {
             },
             configs: BTreeMap::new(),
             pending: None,
+            version: VERSION,
         };
         if get_u8(&mut r.input)? != HEADER {
             return Err(ArchiveError::BadMagic);
@@ -88,9 +91,10 @@ impl<'a> ArchiveReader<'a> {
             return Err(ArchiveError::BadMagic);
         }
         let version = get_u32(&mut r.input)?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return Err(ArchiveError::Version(version));
         }
+        r.version = version;
         let _ctime = get_u64(&mut r.input)?;
         Ok(r)
     }
@@ -182,17 +186,33 @@ impl<'a> ArchiveReader<'a> {
                         let mut digest = [0u8; 32];
                         read_exact(&mut self.input, &mut digest)?;
                         let data = &mut buf[..len as usize];
-                        read_exact(&mut self.input, data)?;
-                        if Sha256::digest(&*data).as_slice() != digest {
+                        if self.version == VERSION_1 {
+                            read_exact(&mut self.input, data)?;
+                        } else {
+                            read_exact(&mut self.input.inner, data)?;
+                        }
+                        let data = &*data;
+                        // The block is hashed on another core while it is written; a
+                        // mismatch fails the extraction (whose caller discards the target).
+                        let (hashed, written) = std::thread::scope(|s| {
+                            let hashing = s.spawn(|| Sha256::digest(data));
+                            let written = match targets[index].as_mut() {
+                                Some(t) => t.write_at(offset, data),
+                                None => Ok(()),
+                            };
+                            (hashing.join(), written)
+                        });
+                        let hashed = hashed.map_err(|_| {
+                            ArchiveError::Corrupt("block hashing thread panicked".into())
+                        })?;
+                        if hashed.as_slice() != digest {
                             return Err(ArchiveError::BlockChecksum {
                                 disk: disk.name.clone(),
                                 offset,
                             });
                         }
+                        written?;
                         map_block(&mut disk.map, offset, len, &digest);
-                        if let Some(t) = targets[index].as_mut() {
-                            t.write_at(offset, data)?;
-                        }
                         u64::from(len)
                     } else {
                         let len = get_u64(&mut self.input)?;

@@ -141,7 +141,8 @@ impl<'a> ArchiveWriter<'a> {
                     put_u64(&mut self.out, off)?;
                     put_u32(&mut self.out, len as u32)?;
                     self.out.write_all(&digest)?;
-                    self.out.write_all(data)?;
+                    // The payload is covered by its digest: not hashed into the stream again.
+                    self.out.inner.write_all(data)?;
                     disk.data_bytes += len as u64;
                     disk.blocks += 1;
                     off += len as u64;

@@ -538,6 +538,41 @@ const ALIASES: &[Alias] = &[
         help: "NODE VMID VOLUME STORAGE [--delete 1]",
     },
     Alias {
+        words: &["backup-job", "list"],
+        method: HttpMethod::Get,
+        path: "/cluster/backup",
+        positional: &[],
+        help: "list scheduled backup jobs",
+    },
+    Alias {
+        words: &["backup-job", "show"],
+        method: HttpMethod::Get,
+        path: "/cluster/backup/{id}",
+        positional: &[],
+        help: "ID",
+    },
+    Alias {
+        words: &["backup-job", "create"],
+        method: HttpMethod::Post,
+        path: "/cluster/backup",
+        positional: &["id"],
+        help: "ID --schedule 'sat 02:00' --storage S (--vmid 100,101 | --all 1) [--mode M] ...",
+    },
+    Alias {
+        words: &["backup-job", "set"],
+        method: HttpMethod::Put,
+        path: "/cluster/backup/{id}",
+        positional: &[],
+        help: "ID [--schedule S] [--enabled 0|1] [--delete KEYS] ...",
+    },
+    Alias {
+        words: &["backup-job", "delete"],
+        method: HttpMethod::Delete,
+        path: "/cluster/backup/{id}",
+        positional: &[],
+        help: "ID",
+    },
+    Alias {
         words: &["template", "update"],
         method: HttpMethod::Put,
         path: "/nodes/{node}/aplinfo",
@@ -575,13 +610,18 @@ fn print_help() {
             a.help
         );
     }
+    println!("Backups, like vzdump / qmrestore / pct restore (NODE: --node, else the daemon's):");
+    println!(
+        "  oxve backup VMID... [--all 1] [--exclude L] [--mode M] [--storage S] [--compress C] ..."
+    );
+    println!("  oxve restore ARCHIVE VMID [--storage S] [--force 1] [--unique 1]");
     println!("Local to the node (root), like pct:");
     println!("  oxve ct exec VMID -- CMD...   run a command in a running container");
     println!("  oxve ct enter VMID            a shell in a running container");
 }
 
-/// Options shared by every alias, taken out of the argument list before the parameters.
-fn take_option(args: &mut Vec<String>, name: &str) -> Option<String> {
+/// An option's value, taken out of the argument list before the parameters.
+pub(super) fn take_option(args: &mut Vec<String>, name: &str) -> Option<String> {
     let pos = args
         .iter()
         .position(|a| a == name || a.starts_with(&format!("{name}=")))?;
@@ -593,6 +633,60 @@ fn take_option(args: &mut Vec<String>, name: &str) -> Option<String> {
     }
 }
 
+/// The options every short command takes, removed from its arguments.
+pub(super) struct CommonOptions {
+    pub format: OutputFormat,
+    pub connect: ConnectArgs,
+    /// Print a started task's UPID instead of following it.
+    pub background: bool,
+}
+
+impl CommonOptions {
+    pub fn take(args: &mut Vec<String>) -> anyhow::Result<CommonOptions> {
+        let format = match take_option(args, "--output-format").as_deref() {
+            None | Some("text") => OutputFormat::Text,
+            Some("json") => OutputFormat::Json,
+            Some("json-pretty") => OutputFormat::JsonPretty,
+            Some(other) => bail!("unknown --output-format '{other}'"),
+        };
+        let connect = ConnectArgs {
+            host: take_option(args, "--host").or_else(|| std::env::var("OXVE_HOST").ok()),
+            user: take_option(args, "--user").or_else(|| std::env::var("OXVE_USER").ok()),
+            password: std::env::var("OXVE_PASSWORD").ok(),
+            insecure: args.iter().any(|a| a == "--insecure"),
+            socket: take_option(args, "--socket")
+                .or_else(|| std::env::var("OXVE_SOCKET").ok())
+                .unwrap_or_else(|| "/run/oxve/oxve.sock".into())
+                .into(),
+        };
+        args.retain(|a| a != "--insecure");
+        // Task-starting commands wait for the task unless told not to.
+        let background = args.iter().any(|a| a == "--background");
+        args.retain(|a| a != "--background");
+        Ok(CommonOptions {
+            format,
+            connect,
+            background,
+        })
+    }
+}
+
+/// Prints what a call returned; a started task is followed unless in the background.
+pub(super) async fn show_result(
+    client: &Client,
+    data: serde_json::Value,
+    common: &CommonOptions,
+) -> anyhow::Result<()> {
+    match data.as_str().filter(|d| d.starts_with("UPID:")) {
+        // A task: follow its log until it ends, as `qm start` does.
+        Some(upid) if !common.background => follow_task(client, upid).await,
+        _ => {
+            print_value(&data, common.format);
+            Ok(())
+        }
+    }
+}
+
 pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
     if let Some(result) = super::ct::run_local(&words) {
         return result;
@@ -600,6 +694,9 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
     if words.first().map(String::as_str) == Some("help-commands") {
         print_help();
         return Ok(());
+    }
+    if let Some(result) = super::backup::run(&words).await {
+        return result;
     }
     if words.len() >= 2 && words[0] == "vm" && words[1] == "terminal" {
         return super::terminal::run(words.split_off(2)).await;
@@ -615,27 +712,7 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
             )
         })?;
     let mut args: Vec<String> = words.split_off(alias.words.len());
-
-    let format = match take_option(&mut args, "--output-format").as_deref() {
-        None | Some("text") => OutputFormat::Text,
-        Some("json") => OutputFormat::Json,
-        Some("json-pretty") => OutputFormat::JsonPretty,
-        Some(other) => bail!("unknown --output-format '{other}'"),
-    };
-    let connect = ConnectArgs {
-        host: take_option(&mut args, "--host").or_else(|| std::env::var("OXVE_HOST").ok()),
-        user: take_option(&mut args, "--user").or_else(|| std::env::var("OXVE_USER").ok()),
-        password: std::env::var("OXVE_PASSWORD").ok(),
-        insecure: args.iter().any(|a| a == "--insecure"),
-        socket: take_option(&mut args, "--socket")
-            .or_else(|| std::env::var("OXVE_SOCKET").ok())
-            .unwrap_or_else(|| "/run/oxve/oxve.sock".into())
-            .into(),
-    };
-    args.retain(|a| a != "--insecure");
-    // Task-starting commands wait for the task unless told not to.
-    let background = args.iter().any(|a| a == "--background");
-    args.retain(|a| a != "--background");
+    let common = CommonOptions::take(&mut args)?;
 
     // Positional arguments fill the path placeholders, then the alias's named positionals.
     let mut path = alias.path.to_string();
@@ -670,16 +747,9 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
     }
     params.extend(parse_param_args(&args[count..])?);
 
-    let client = Client::connect(&connect).await?;
+    let client = Client::connect(&common.connect).await?;
     let data = client.call(alias.method, &path, &params).await?;
-    match data.as_str().filter(|d| d.starts_with("UPID:")) {
-        // A task: follow its log until it ends, as `qm start` does.
-        Some(upid) if !background => follow_task(&client, upid).await,
-        _ => {
-            print_value(&data, format);
-            Ok(())
-        }
-    }
+    show_result(&client, data, &common).await
 }
 
 /// Prints the log of task `upid` as it grows; fails if the task fails.

@@ -4,6 +4,7 @@
 
 pub mod aliases;
 pub mod api_cmd;
+mod backup;
 mod client;
 pub mod ct;
 mod output;

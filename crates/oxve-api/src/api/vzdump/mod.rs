@@ -73,10 +73,12 @@ fn compression(params: &Params) -> Result<Compression, ApiError> {
         "zstd" => Compression::Zstd {
             threads: params.int_or("zstd", 1) as u32,
         },
+        // `1` is Proxmox's old spelling of lzo
+        "1" | "lzo" => Compression::Lzo,
         other => {
             return Err(ApiError::param(
                 "compress",
-                format!("'{other}' (lzo) is not supported by oxve archives: use zstd or gzip"),
+                format!("unknown value '{other}'"),
             ))
         }
     })
