@@ -304,6 +304,13 @@ impl StorageManager {
         plugin.snapshot_create(volid.volname(), snap)
     }
 
+    /// The file of a volume as it was at snapshot `snap`, for storages that keep snapshots
+    /// as files of their own (btrfs); read-only.
+    pub fn snapshot_path(&self, volid: &VolumeId, snap: &str) -> Result<PathBuf, StorageError> {
+        self.open_volume(volid)?
+            .snapshot_path(volid.volname(), snap)
+    }
+
     /// Delete a snapshot.
     pub fn snapshot_delete(&self, volid: &VolumeId, snap: &str) -> Result<(), StorageError> {
         let plugin = self.open_volume(volid)?;

@@ -199,3 +199,90 @@ async fn container_backed_up_and_restored_with_owners() {
         .await;
     assert_ne!(r.status, 200, "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn snapshot_mode_on_btrfs_takes_a_storage_snapshot() {
+    let Some(mut fs) = common::btrfs::make_btrfs(&[9771, 9772], true) else {
+        return;
+    };
+    let d = Daemon::start();
+    let lxc_path = d.data_dir.join("run/lxc");
+    fs.lxc_path = Some(lxc_path.clone());
+    let s = Session::admin(&d).await;
+    install_template(&d);
+    let r = s
+        .post(
+            "/storage",
+            &[
+                ("storage", "bt"),
+                ("type", "btrfs"),
+                ("path", fs.mountpoint().to_str().unwrap()),
+                ("content", "rootdir,images"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9771"),
+                ("ostemplate", &format!("local:vztmpl/{TEMPLATE}")),
+                ("rootfs", "bt:0.25"),
+                ("memory", "64"),
+                ("start", "1"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    attach(&lxc_path, 9771, "echo at-backup > /root/state && sync");
+    let t = task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/vzdump",
+            &[("vmid", "9771"), ("mode", "snapshot"), ("compress", "zstd")],
+        )
+        .await,
+    )
+    .await;
+    let upid = t["upid"].as_str().unwrap();
+    let log = task_log(&s, upid).await;
+    assert!(log.contains("backup mode: snapshot"), "{log}");
+    assert!(log.contains("create storage snapshot 'vzdump'"), "{log}");
+    assert!(!log.contains("trying 'suspend' mode"), "{log}");
+    // The backup's snapshot is gone again, and the container ran on.
+    let leftovers = std::process::Command::new("btrfs")
+        .args(["subvolume", "list"])
+        .arg(fs.mountpoint())
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&leftovers.stdout).contains("vzdump"),
+        "{}",
+        String::from_utf8_lossy(&leftovers.stdout)
+    );
+    assert_eq!(status(&s, 9771).await, "running");
+    let volid = archive_volid(&s, upid).await;
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9772"),
+                ("ostemplate", &volid),
+                ("restore", "1"),
+                ("storage", "bt"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    task_ok(
+        &s,
+        s.post("/nodes/testnode/lxc/9772/status/start", &[]).await,
+    )
+    .await;
+    assert_eq!(attach(&lxc_path, 9772, "cat /root/state"), "at-backup");
+}

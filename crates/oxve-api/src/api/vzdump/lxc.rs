@@ -6,8 +6,11 @@
 //! - `stop`: a clean shutdown, the images are read, the container is started again.
 //! - `suspend`: the container is frozen and its file systems are frozen on the host
 //!   (`FIFREEZE`, which writes out everything cached first) while the images are read.
-//! - `snapshot`: image volumes on `dir` storage have no snapshots, so, as Proxmox does when a
-//!   volume cannot snapshot, the backup falls back to `suspend` and says so.
+//! - `snapshot`: where every included volume's storage has snapshots (btrfs), the container
+//!   and its file systems are frozen only for the moment the snapshots (`vzdump`) take, and
+//!   the archive is read from the snapshots while it runs on. Elsewhere (image files on
+//!   `dir`), as Proxmox does when a volume cannot snapshot, it falls back to `suspend` and says
+//!   so.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -65,13 +68,6 @@ async fn backup_locked(
         "status = {}",
         if running { "running" } else { "stopped" }
     ));
-    let mut mode = spec.mode;
-    if running && mode == Mode::Snapshot {
-        log.info("mode failure - some volumes do not support snapshots");
-        log.info("trying 'suspend' mode instead");
-        mode = Mode::Suspend;
-    }
-    log.info(format!("backup mode: {}", mode.as_str()));
     let name = conf.get("hostname").map(str::to_string);
     if let Some(n) = &name {
         log.info(format!("CT Name: {n}"));
@@ -84,6 +80,8 @@ async fn backup_locked(
         .map_err(|e| e.message)?;
     let mut disks = Vec::new();
     let mut frozen_mounts = Vec::new();
+    // The included volumes, and whether each can be snapshotted.
+    let mut volumes: Vec<(String, VolumeId, bool)> = Vec::new();
     for (key, mp) in conf.mount_points() {
         if !mp.backup() {
             log.info(format!(
@@ -101,10 +99,16 @@ async fn backup_locked(
         };
         let volid = VolumeId::parse(&volid).map_err(|e| format!("{key}: {e}"))?;
         let m = Arc::clone(&manager);
-        let info = tokio::task::spawn_blocking(move || m.info(&volid))
+        let v = volid.clone();
+        let info = tokio::task::spawn_blocking(move || m.info(&v))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("{key}: {e}"))?;
+        let snapshots = info.format == VolumeFormat::Raw
+            && manager
+                .capabilities(volid.storage())
+                .is_ok_and(|c| c.supports_snapshots(info.format));
+        volumes.push((key.clone(), volid, snapshots));
         let input = match info.format {
             VolumeFormat::Raw => DiskInput::Raw(info.path),
             VolumeFormat::Subvol => {
@@ -125,6 +129,14 @@ async fn backup_locked(
         frozen_mounts.push(env.state.lxc.paths().mount_point(vmid, &key));
         disks.push(ArchiveDisk { name: key, input });
     }
+    let mut mode = spec.mode;
+    let snapshot_mode = running && mode == Mode::Snapshot && volumes.iter().all(|(_, _, s)| *s);
+    if running && mode == Mode::Snapshot && !snapshot_mode {
+        log.info("mode failure - some volumes do not support snapshots");
+        log.info("trying 'suspend' mode instead");
+        mode = Mode::Suspend;
+    }
+    log.info(format!("backup mode: {}", mode.as_str()));
     let mut plan = ArchivePlan::new(
         env,
         spec,
@@ -154,6 +166,22 @@ async fn backup_locked(
                     "backup written, but the container did not start again: {e}"
                 )),
             }
+        }
+        (true, Mode::Snapshot) => {
+            let snapped =
+                take_snapshots(env, &manager, vmid, &volumes, &frozen_mounts, log).await?;
+            for (disk, (_, path)) in plan.disks.iter_mut().zip(&snapped) {
+                disk.input = DiskInput::Raw(path.clone());
+            }
+            let written = write(plan, log).await;
+            let m = Arc::clone(&manager);
+            let _ = tokio::task::spawn_blocking(move || {
+                for (volid, _) in snapped {
+                    let _ = m.snapshot_delete(&volid, VZDUMP_SNAPSHOT);
+                }
+            })
+            .await;
+            written
         }
         (true, _) => {
             log.info("freezing guest");
@@ -186,6 +214,61 @@ async fn backup_locked(
         archive: target,
         name,
     })
+}
+
+/// The snapshot a backup takes and removes again (a name users cannot take, as in Proxmox).
+const VZDUMP_SNAPSHOT: &str = "vzdump";
+
+/// Freezes the container and its file systems, snapshots every volume, thaws; returns each
+/// snapshot's volume and readable file. On failure the snapshots taken are deleted.
+async fn take_snapshots(
+    env: &RpcEnv,
+    manager: &Arc<oxve_storage::StorageManager>,
+    vmid: u32,
+    volumes: &[(String, VolumeId, bool)],
+    mounts: &[PathBuf],
+    log: &GuestLog,
+) -> Result<Vec<(VolumeId, PathBuf)>, String> {
+    log.info("create storage snapshot 'vzdump'");
+    env.state
+        .lxc
+        .suspend(vmid)
+        .await
+        .map_err(|e| format!("unable to freeze the container: {e}"))?;
+    let frozen: Vec<FsFreeze> = mounts
+        .iter()
+        .filter_map(|m| FsFreeze::freeze(m).ok())
+        .collect();
+    let m = Arc::clone(manager);
+    let ids: Vec<VolumeId> = volumes.iter().map(|(_, v, _)| v.clone()).collect();
+    let taken = tokio::task::spawn_blocking(move || {
+        let mut done: Vec<(VolumeId, PathBuf)> = Vec::new();
+        for volid in ids {
+            let made = m
+                .snapshot_create(&volid, VZDUMP_SNAPSHOT)
+                .and_then(|()| m.snapshot_path(&volid, VZDUMP_SNAPSHOT));
+            match made {
+                Ok(path) => done.push((volid, path)),
+                Err(e) => {
+                    let _ = m.snapshot_delete(&volid, VZDUMP_SNAPSHOT);
+                    for (v, _) in &done {
+                        let _ = m.snapshot_delete(v, VZDUMP_SNAPSHOT);
+                    }
+                    return Err(format!("snapshot of {volid}: {e}"));
+                }
+            }
+        }
+        Ok(done)
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    drop(frozen);
+    if let Err(e) = env.state.lxc.resume(vmid).await {
+        log.error(format!("unable to thaw the container: {e}"));
+    }
+    log.info("guest runs on; reading the snapshots");
+    taken
 }
 
 /// A host file system frozen with `FIFREEZE` (everything cached is written first, new writes
