@@ -205,23 +205,8 @@ async fn snapshot_mode_on_btrfs_takes_a_storage_snapshot() {
     let Some(mut fs) = common::btrfs::make_btrfs(&[9771, 9772], true) else {
         return;
     };
-    let d = Daemon::start();
+    let (d, s) = common::btrfs::daemon_with_btrfs_storage(&mut fs).await;
     let lxc_path = d.data_dir.join("run/lxc");
-    fs.lxc_path = Some(lxc_path.clone());
-    let s = Session::admin(&d).await;
-    install_template(&d);
-    let r = s
-        .post(
-            "/storage",
-            &[
-                ("storage", "bt"),
-                ("type", "btrfs"),
-                ("path", fs.mountpoint().to_str().unwrap()),
-                ("content", "rootdir,images"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
     task_ok(
         &s,
         s.post(

@@ -6,9 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use common::btrfs::{make_btrfs, Btrfs};
-use common::ct::{attach, install_template, TEMPLATE};
-use common::{wait_task, Daemon, Session};
+use common::btrfs::{daemon_with_btrfs_storage, make_btrfs};
+use common::ct::{attach, TEMPLATE};
+use common::{wait_task, Session};
 use serde_json::Value;
 
 async fn task(s: &Session, r: common::Reply) -> Value {
@@ -25,23 +25,8 @@ async fn snapshot_and_rollback_on_btrfs() {
     let Some(mut fs) = make_btrfs(&[9761, 9765], true) else {
         return;
     };
-    let d = Daemon::start();
+    let (d, s) = daemon_with_btrfs_storage(&mut fs).await;
     let lxc_path = d.data_dir.join("run/lxc");
-    fs.lxc_path = Some(lxc_path.clone());
-    let s = Session::admin(&d).await;
-    install_template(&d);
-    let r = s
-        .post(
-            "/storage",
-            &[
-                ("storage", "bt"),
-                ("type", "btrfs"),
-                ("path", fs.mountpoint().to_str().unwrap()),
-                ("content", "rootdir,images"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
 
     let t = task(
         &s,
@@ -256,34 +241,12 @@ async fn snapshot_and_rollback_on_btrfs() {
     );
 }
 
-/// A daemon with the template installed and the btrfs as storage `bt`.
-async fn setup(fs: &mut Btrfs) -> (Daemon, Session) {
-    let d = Daemon::start();
-    fs.lxc_path = Some(d.data_dir.join("run/lxc"));
-    let s = Session::admin(&d).await;
-    install_template(&d);
-    let mp = fs.mountpoint();
-    let r = s
-        .post(
-            "/storage",
-            &[
-                ("storage", "bt"),
-                ("type", "btrfs"),
-                ("path", mp.to_str().unwrap()),
-                ("content", "rootdir,images"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    (d, s)
-}
-
 #[tokio::test]
 async fn template_linked_and_full_clones() {
     let Some(mut fs) = make_btrfs(&[9762, 9763, 9764], true) else {
         return;
     };
-    let (d, s) = setup(&mut fs).await;
+    let (d, s) = daemon_with_btrfs_storage(&mut fs).await;
     let lxc_path = d.data_dir.join("run/lxc");
     let t = task(
         &s,

@@ -73,3 +73,25 @@ pub fn make_btrfs(vmids: &[u32], lxc: bool) -> Option<Btrfs> {
         .success());
     Some(b)
 }
+
+/// A daemon with the container template installed and this btrfs as storage `bt`.
+pub async fn daemon_with_btrfs_storage(fs: &mut Btrfs) -> (super::Daemon, super::Session) {
+    let d = super::Daemon::start();
+    fs.lxc_path = Some(d.data_dir.join("run/lxc"));
+    let s = super::Session::admin(&d).await;
+    super::ct::install_template(&d);
+    let mp = fs.mountpoint();
+    let r = s
+        .post(
+            "/storage",
+            &[
+                ("storage", "bt"),
+                ("type", "btrfs"),
+                ("path", mp.to_str().unwrap()),
+                ("content", "rootdir,images"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    (d, s)
+}

@@ -186,6 +186,39 @@ async fn prune(
     }
 }
 
+/// Runs `backup` under the guest's `backup` lock: a guest holding another lock is refused,
+/// and the lock is released however the backup ends.
+pub async fn under_backup_lock(
+    env: &RpcEnv,
+    guest: &oxve_store::GuestRef,
+    label: &str,
+    current_lock: Option<&str>,
+    backup: impl std::future::Future<Output = Result<Done, String>>,
+) -> Result<Done, String> {
+    use oxve_store::{clear_guest_lock, set_guest_lock, GuestLock};
+    if let Some(lock) = current_lock {
+        return Err(format!("{label} is locked ({lock})"));
+    }
+    set_guest_lock(env.state.store.as_ref(), guest, GuestLock::Backup)
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = backup.await;
+    let _ = clear_guest_lock(env.state.store.as_ref(), guest, GuestLock::Backup).await;
+    result
+}
+
+/// The first lines of a guest's backup log.
+pub fn log_start(log: &GuestLog, running: bool) {
+    log.info(format!(
+        "Backup started at {}",
+        archive_time(super::qemu::now())
+    ));
+    log.info(format!(
+        "status = {}",
+        if running { "running" } else { "stopped" }
+    ));
+}
+
 /// What a successful guest backup produced.
 pub struct Done {
     pub archive: PathBuf,

@@ -18,12 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxve_storage::{VolumeFormat, VolumeId};
-use oxve_store::{clear_guest_lock, set_guest_lock, GuestLock};
 use oxve_types::lxc::{CtConfig, MountSource};
 
 use super::archive::{write, ArchiveDisk, ArchivePlan, DiskInput};
-use super::job::{archive_time, Done, GuestLog, JobSpec, Mode};
-use super::qemu::now;
+use super::job::{log_start, under_backup_lock, Done, GuestLog, JobSpec, Mode};
 use crate::api::lxc::status::start_now;
 use crate::api::lxc::store_io::{guest_ref, load};
 use crate::env::RpcEnv;
@@ -43,16 +41,14 @@ pub async fn backup(
     log: &GuestLog,
 ) -> Result<Done, String> {
     let ct = load(env, vmid).await.map_err(|e| e.message)?;
-    if let Some(lock) = ct.config.lock() {
-        return Err(format!("CT is locked ({lock})"));
-    }
-    let guest = guest_ref(env, vmid);
-    set_guest_lock(env.state.store.as_ref(), &guest, GuestLock::Backup)
-        .await
-        .map_err(|e| e.to_string())?;
-    let result = backup_locked(env, spec, vmid, &ct.config, log).await;
-    let _ = clear_guest_lock(env.state.store.as_ref(), &guest, GuestLock::Backup).await;
-    result
+    under_backup_lock(
+        env,
+        &guest_ref(env, vmid),
+        "CT",
+        ct.config.lock(),
+        backup_locked(env, spec, vmid, &ct.config, log),
+    )
+    .await
 }
 
 async fn backup_locked(
@@ -63,11 +59,7 @@ async fn backup_locked(
     log: &GuestLog,
 ) -> Result<Done, String> {
     let running = env.state.lxc.is_running(vmid).is_some();
-    log.info(format!("Backup started at {}", archive_time(now())));
-    log.info(format!(
-        "status = {}",
-        if running { "running" } else { "stopped" }
-    ));
+    log_start(log, running);
     let name = conf.get("hostname").map(str::to_string);
     if let Some(n) = &name {
         log.info(format!("CT Name: {n}"));

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxve_storage::{VolumeFormat, VolumeId};
-use oxve_store::{clear_guest_lock, set_guest_lock, GuestLock};
 use oxve_types::qemu::{DriveVolume, VmSettings};
 
 use super::archive::{write, ArchiveDisk, ArchivePlan, DiskInput};
-use super::job::{archive_time, Done, GuestLog, JobSpec, Mode};
+use super::job::{log_start, under_backup_lock, Done, GuestLog, JobSpec, Mode};
 use crate::api::qemu::status::start_vm;
 use crate::api::qemu::store_io::{guest_ref, load};
 use crate::env::RpcEnv;
@@ -63,16 +62,14 @@ pub async fn backup(
     log: &GuestLog,
 ) -> Result<Done, String> {
     let vm = load(env, vmid).await.map_err(|e| e.message)?;
-    if let Some(lock) = vm.config.current.lock() {
-        return Err(format!("VM is locked ({lock})"));
-    }
-    let guest = guest_ref(env, vmid);
-    set_guest_lock(env.state.store.as_ref(), &guest, GuestLock::Backup)
-        .await
-        .map_err(|e| e.to_string())?;
-    let result = backup_locked(env, spec, vmid, &vm.config.current, log).await;
-    let _ = clear_guest_lock(env.state.store.as_ref(), &guest, GuestLock::Backup).await;
-    result
+    under_backup_lock(
+        env,
+        &guest_ref(env, vmid),
+        "VM",
+        vm.config.current.lock(),
+        backup_locked(env, spec, vmid, &vm.config.current, log),
+    )
+    .await
 }
 
 async fn backup_locked(
@@ -83,11 +80,7 @@ async fn backup_locked(
     log: &GuestLog,
 ) -> Result<Done, String> {
     let running = env.state.qemu.is_running(vmid).is_some();
-    log.info(format!("Backup started at {}", archive_time(now())));
-    log.info(format!(
-        "status = {}",
-        if running { "running" } else { "stopped" }
-    ));
+    log_start(log, running);
     log.info(format!("backup mode: {}", spec.mode.as_str()));
     let name = settings.name().map(str::to_string);
     if let Some(n) = &name {
