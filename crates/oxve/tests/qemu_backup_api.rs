@@ -283,12 +283,13 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     )
     .await;
     let mut term481 = open_serial(&s, 481).await;
-    assert!(guest_exec(
+    // The shell can come up before the SCSI scan found the data disk: wait for it.
+    let seen = guest_exec(
         &mut term481,
-        "dd if=/dev/sdb bs=1M skip=16 count=1 2>/dev/null | head -c 6"
+        "while [ ! -b /dev/sdb ]; do sleep 1; done; dd if=/dev/sdb bs=1M skip=16 count=1 2>/dev/null | head -c 6",
     )
-    .await
-    .contains("P1-pat"));
+    .await;
+    assert!(seen.contains("P1-pat"), "{seen}");
 
     // Refusals: a running target, a flipped byte.
     let r = restore(&s, 481, &stop_archive, &[("force", "1")]).await;

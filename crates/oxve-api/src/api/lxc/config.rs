@@ -130,6 +130,7 @@ async fn update_config(env: &RpcEnv, params: &oxve_types::params::Params) -> Res
         for w in ct.config.stage_update(&update).map_err(update_error)? {
             tracing::info!("CT {vmid}: {w}");
         }
+        let mut nics_plugged = false;
         let changes = if env.state.lxc.is_running(vmid).is_some() {
             // live: fast-plug options, and limits the cgroups take now
             let mut live = ct.config.clone();
@@ -142,6 +143,7 @@ async fn update_config(env: &RpcEnv, params: &oxve_types::params::Params) -> Res
                 .is_ok();
             let cpu_ok = env.state.lxc.set_cpu_limits(vmid, &live).await.is_ok();
             let mut nics = super::hotplug::hotplug_nics(env, vmid, &ct.config).await;
+            nics_plugged = !nics.is_empty();
             nics.extend(super::hotplug::hotplug_mounts(env, vmid, &ct.config).await);
             ct.config.apply_pending(|k| {
                 FASTPLUG_KEYS.contains(&k)
@@ -153,6 +155,15 @@ async fn update_config(env: &RpcEnv, params: &oxve_types::params::Params) -> Res
             ct.config.apply_pending(|_| true)
         };
         save(env.state.store.as_ref(), &ct).await?;
+        if nics_plugged {
+            // Hot-plugged veths are wired as at start (rate, DHCP lease, firewall), now
+            // that the config names them.
+            crate::api::network::ct_nics_plugged(&env.state, vmid, &ct.config)
+                .await
+                .map_err(|e| {
+                    ApiError::internal(format!("NIC plugged in, but wiring it failed: {e}"))
+                })?;
+        }
         Ok::<_, ApiError>(changes.to_free)
     }
     .await;
