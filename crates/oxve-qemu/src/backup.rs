@@ -180,7 +180,7 @@ impl QemuEngine {
             let mut actions = Vec::new();
             for (key, node, size) in &nodes {
                 let image = dir.join(format!("backup-{vmid}-{key}.qcow2"));
-                create_overlay(&image, *size).map_err(|message| QemuError::Config {
+                create_sparse_qcow2(&image, *size).map_err(|message| QemuError::Config {
                     vmid,
                     key: key.clone(),
                     message,
@@ -257,7 +257,7 @@ impl QemuEngine {
     }
 }
 
-fn create_overlay(file: &Path, size: u64) -> std::result::Result<(), String> {
+fn create_sparse_qcow2(file: &Path, size: u64) -> std::result::Result<(), String> {
     let out = std::process::Command::new("qemu-img")
         .args(["create", "-q", "-f", "qcow2"])
         .arg(file)

@@ -57,7 +57,7 @@ impl ArchivePlan {
         config: (&str, String),
         log: &super::job::GuestLog,
     ) -> Result<ArchivePlan, String> {
-        let ctime = super::qemu::now();
+        let ctime = super::job::now();
         let target = spec.dumpdir.join(format!(
             "vzdump-{guest_type}-{vmid}-{}.oxar{}",
             super::job::archive_time(ctime),

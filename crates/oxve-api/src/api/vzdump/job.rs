@@ -209,10 +209,7 @@ pub async fn under_backup_lock(
 
 /// The first lines of a guest's backup log.
 pub fn log_start(log: &GuestLog, running: bool) {
-    log.info(format!(
-        "Backup started at {}",
-        archive_time(super::qemu::now())
-    ));
+    log.info(format!("Backup started at {}", archive_time(now())));
     log.info(format!(
         "status = {}",
         if running { "running" } else { "stopped" }
@@ -276,6 +273,13 @@ fn write_log_file(archive: &std::path::Path, text: &str) {
     if let (Some(name), Some(dir)) = (name, archive.parent()) {
         let _ = std::fs::write(dir.join(name), text);
     }
+}
+
+/// Seconds since the epoch, as archive names and manifests carry the backup time.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `YYYY_MM_DD-HH_MM_SS` in local time, as archive names carry it.

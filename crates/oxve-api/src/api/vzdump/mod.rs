@@ -131,8 +131,11 @@ async fn select_guests(env: &RpcEnv, params: &Params) -> Result<Vec<(u32, GuestK
     Ok(out)
 }
 
-/// The dump directory of a storage with content `backup`.
-async fn storage_dumpdir(env: &RpcEnv, storage: &str) -> Result<PathBuf, ApiError> {
+/// The dump directory of a storage with content `backup`, and the storage's retention.
+async fn storage_dumpdir(
+    env: &RpcEnv,
+    storage: &str,
+) -> Result<(PathBuf, Option<oxve_storage::config::PruneBackups>), ApiError> {
     let manager = env.state.storage.manager(env.state.store.as_ref()).await?;
     let plugin = manager
         .open(storage)
@@ -143,6 +146,7 @@ async fn storage_dumpdir(env: &RpcEnv, storage: &str) -> Result<PathBuf, ApiErro
             format!("storage '{storage}' does not support backups (content 'backup')"),
         ));
     }
+    let retention = plugin.entry().props.effective_prune_backups();
     if plugin.entry().props.disable == Some(true) {
         return Err(ApiError::param(
             "storage",
@@ -166,7 +170,7 @@ async fn storage_dumpdir(env: &RpcEnv, storage: &str) -> Result<PathBuf, ApiErro
         .ok_or_else(|| ApiError::internal("backup storage has no directory"))?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
-    Ok(dir)
+    Ok((dir, retention))
 }
 
 /// The command line vzdump would log for these parameters.
@@ -276,7 +280,8 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
             "oxve backs up container volumes as images; paths cannot be excluded",
         ));
     }
-    let (dumpdir, storage) = match (params.str("dumpdir"), params.str("storage")) {
+    let (dumpdir, storage, storage_retention) = match (params.str("dumpdir"), params.str("storage"))
+    {
         (Some(_), Some(_)) => {
             return Err(ApiError::param(
                 "dumpdir",
@@ -291,7 +296,7 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
                     format!("'{}' is not a directory", dir.display()),
                 ));
             }
-            (dir, None)
+            (dir, None, None)
         }
         (None, storage) => {
             let storage = storage.unwrap_or("local").to_string();
@@ -310,25 +315,18 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
                     "Datastore.Allocate",
                 ));
             }
-            (storage_dumpdir(env, &storage).await?, Some(storage))
+            let (dir, retention) = storage_dumpdir(env, &storage).await?;
+            (dir, Some(storage), retention)
         }
     };
     // Retention after each backup: the job's, else the storage's (`remove=0`: none).
     let prune = match (&storage, params.bool_or("remove", true)) {
-        (Some(storage), true) => match params.str("prune-backups") {
+        (Some(_), true) => match params.str("prune-backups") {
             Some(text) => Some(
                 oxve_storage::config::PruneBackups::parse(text)
                     .map_err(|e| ApiError::param("prune-backups", e))?,
             ),
-            None => env
-                .state
-                .storage
-                .manager(env.state.store.as_ref())
-                .await?
-                .config()
-                .get(storage)
-                .ok()
-                .and_then(|entry| entry.props.effective_prune_backups()),
+            None => storage_retention,
         },
         _ => None,
     };

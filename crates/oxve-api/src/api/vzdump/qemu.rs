@@ -246,9 +246,3 @@ async fn point_in_time(
     }
     write(plan, log).await
 }
-
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
