@@ -54,6 +54,11 @@ done
 
 # lxcfs runs as a host service (as on Proxmox): LXC's common config then bind-mounts its
 # /proc files into every container it starts. Without systemd, start it detached.
+# An lxcfs that died leaves its FUSE mount behind ("Transport endpoint is not connected"):
+# drop that mount first, or mkdir and every container start would fail on it.
+if ! mountpoint -q /var/lib/lxcfs && grep -qs ' /var/lib/lxcfs ' /proc/mounts; then
+  umount -l /var/lib/lxcfs
+fi
 if ! mountpoint -q /var/lib/lxcfs; then
   if [ -d /run/systemd/system ]; then
     systemctl enable --now lxcfs
