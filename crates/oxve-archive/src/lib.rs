@@ -8,6 +8,7 @@
 //!   checks, [`ArchiveReader::extract`] also writes the disks into targets.
 
 mod compression;
+mod direct_io;
 mod error;
 mod lzop;
 mod reader;
@@ -16,6 +17,7 @@ mod source;
 mod writer;
 
 pub use compression::Compression;
+pub use direct_io::{DirectAppend, FileTarget};
 pub use error::ArchiveError;
 pub use reader::{ArchiveReader, DiskManifestHead, DiskTarget, Extracted};
 pub use record::{DiskManifest, Manifest, BLOCK_SIZE};

@@ -6,6 +6,7 @@ use std::io::Read;
 use sha2::{Digest, Sha256};
 
 use crate::compression::Compression;
+use crate::direct_io::DIRECT_ALIGN;
 use crate::error::{ArchiveError, Result};
 use crate::record::*;
 
@@ -137,7 +138,10 @@ impl<'a> ArchiveReader<'a> {
         let mut configs = std::mem::take(&mut self.configs);
         let mut disks: Vec<DiskState> = Vec::new();
         let mut targets: Vec<Option<Box<dyn DiskTarget + 't>>> = Vec::new();
-        let mut buf = vec![0u8; BLOCK_SIZE];
+        // Page-aligned, so that file targets can hand blocks to the device directly.
+        let mut backing = vec![0u8; BLOCK_SIZE + DIRECT_ALIGN];
+        let start = backing.as_ptr().align_offset(DIRECT_ALIGN);
+        let buf = &mut backing[start..start + BLOCK_SIZE];
         loop {
             let kind = match self.pending.take() {
                 Some(kind) => kind,

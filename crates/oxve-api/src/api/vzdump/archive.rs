@@ -3,11 +3,10 @@
 //! leaves a file that looks complete.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oxve_archive::{ArchiveWriter, Compression, DiskSource, FileSource, Manifest};
+use oxve_archive::{ArchiveWriter, Compression, DirectAppend, DiskSource, FileSource, Manifest};
 use oxve_nbd::{NbdSource, QemuNbd};
 
 /// Where a disk's content is read from.
@@ -112,7 +111,7 @@ fn write_to(
     log: &(dyn Fn(String) + Sync),
 ) -> Result<Manifest, String> {
     let file = File::create(tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
-    let out = BufWriter::with_capacity(4 << 20, &file);
+    let out = DirectAppend::new(&file, tmp);
     let mut writer = ArchiveWriter::new(
         out,
         plan.compression,

@@ -4,11 +4,11 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use oxve_archive::{ArchiveReader, DiskTarget};
+use oxve_archive::{ArchiveReader, DiskTarget, FileTarget};
 use oxve_nbd::{NbdTarget, QemuNbd};
 use oxve_router::{ApiError, PermissionChecker};
 use oxve_storage::volid::{parse_image_file_name, BackupArchive};
@@ -152,9 +152,7 @@ pub fn extract(
                     },
                 );
                 let writer: Box<dyn DiskTarget> = match target.format {
-                    VolumeFormat::Raw => {
-                        Box::new(OpenOptions::new().write(true).open(&target.path)?)
-                    }
+                    VolumeFormat::Raw => Box::new(FileTarget::open(&target.path)?),
                     other => {
                         let socket =
                             work_dir.join(format!("restore-{}.sock", servers.borrow().len()));
