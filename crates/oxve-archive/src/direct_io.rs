@@ -64,9 +64,9 @@ impl FileTarget {
 }
 
 fn aligned(offset: u64, data: &[u8]) -> bool {
-    offset % DIRECT_ALIGN as u64 == 0
-        && data.len() % DIRECT_ALIGN == 0
-        && (data.as_ptr() as usize) % DIRECT_ALIGN == 0
+    offset.is_multiple_of(DIRECT_ALIGN as u64)
+        && data.len().is_multiple_of(DIRECT_ALIGN)
+        && (data.as_ptr() as usize).is_multiple_of(DIRECT_ALIGN)
 }
 
 impl DiskTarget for FileTarget {
