@@ -14,6 +14,7 @@
 mod acl;
 pub mod appliance;
 mod cmd;
+mod copy;
 pub mod console;
 mod engine;
 mod error;
@@ -27,6 +28,7 @@ mod rootfs;
 pub mod setup;
 mod status;
 
+pub use copy::copy_volume_files;
 pub use engine::{ExecOutput, LxcEngine, StartReport};
 pub use error::{LxcError, Result};
 pub use lxcconf::{
