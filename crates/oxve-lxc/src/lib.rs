@@ -14,8 +14,8 @@
 mod acl;
 pub mod appliance;
 mod cmd;
-mod copy;
 pub mod console;
+mod copy;
 mod engine;
 mod error;
 pub mod hotplug;

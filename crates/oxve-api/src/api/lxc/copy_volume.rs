@@ -40,7 +40,9 @@ fn copy_files(
 ) -> Result<VolumeId, String> {
     let (m, key) = (&c.manager, &c.key);
     let err = |e: &dyn std::fmt::Display| format!("{key}: {e}");
-    let quota = m.capabilities(&c.target).is_ok_and(|caps| caps.subvol_quota);
+    let quota = m
+        .capabilities(&c.target)
+        .is_ok_and(|caps| caps.subvol_quota);
     let format = container_format(quota, size);
     let opts = AllocOptions {
         vmid: c.newid,
