@@ -2,7 +2,7 @@
 //! `rootfs: bt:SIZE` is a subvolume whose size is a btrfs quota the kernel enforces inside
 //! the container; resize raises the quota (also while it runs); snapshots, rollback, a
 //! template, a linked clone and full clones (to the btrfs and to a dir storage) work and
-//! keep the limit; destroy removes the subvolumes and their qgroups; bad input and a failed
+//! keep the limit, a subvolume moves to a dir storage; destroy removes the subvolumes and their qgroups; bad input and a failed
 //! create leave nothing behind.
 
 mod common;
@@ -283,6 +283,21 @@ async fn subvolume_containers_on_btrfs() {
         let m = std::fs::metadata(clone.join("root/marker")).unwrap();
         assert_eq!(m.uid(), 100_000, "{vmid}: owners kept");
     }
+    // moving a subvolume to the dir storage copies its files into a raw ext4 image
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9782/move_volume",
+            &[("volume", "rootfs"), ("storage", "local"), ("delete", "1")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        rootfs(&s, 9782).await,
+        "local:9782/vm-9782-disk-0.raw,size=256M"
+    );
+    assert!(!images.join("9782").exists());
     for (vmid, name) in [(9782, "linked"), (9783, "full9783"), (9784, "full9784")] {
         start(&s, vmid).await;
         assert_eq!(

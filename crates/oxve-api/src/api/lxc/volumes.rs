@@ -331,3 +331,18 @@ pub async fn template_path(
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_volume_formats() {
+        // btrfs, ZFS: always a subvolume, its size a quota
+        assert_eq!(container_format(true, 8 << 30), VolumeFormat::Subvol);
+        assert_eq!(container_format(true, 0), VolumeFormat::Subvol);
+        // dir and others: an ext4 image, or an unlimited directory for size 0
+        assert_eq!(container_format(false, 8 << 30), VolumeFormat::Raw);
+        assert_eq!(container_format(false, 0), VolumeFormat::Subvol);
+    }
+}
