@@ -6,6 +6,7 @@
 //! clones are writable snapshots of them. A container subvolume's size is the limit of its
 //! quota group (see [`btrfs_quota`](super::btrfs_quota)); size 0 means no limit.
 
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
@@ -20,7 +21,7 @@ use crate::plugin::{
     AllocRequest, PluginContext, StoragePlugin, StorageStatus, VolumeEntry, VolumeFilter,
     VolumeInfo,
 };
-use crate::plugins::btrfs_quota::Quota;
+use crate::plugins::btrfs_quota::{Qgroup, Quota};
 use crate::plugins::dir::DirPlugin;
 use crate::plugins::dir_images::fill_raw_file;
 use crate::plugins::dir_list::{self, dir_names, file_image_info, guest_dirs, image_entry};
@@ -174,6 +175,11 @@ impl BtrfsPlugin {
             return Ok(Vec::new());
         };
         let runner = self.dir.ctx().runner.as_ref();
+        // One look at the quotas for all subvolumes (a listing is part of every status).
+        let qgroups: BTreeMap<String, Qgroup> = match self.quota().all(&images) {
+            Ok(Some(all)) => all.into_iter().map(|q| (q.id.clone(), q)).collect(),
+            _ => BTreeMap::new(),
+        };
         let mut res = Vec::new();
         for (owner, dir) in guest_dirs(&images, vmid) {
             for name in dir_names(&dir) {
@@ -197,7 +203,10 @@ impl BtrfsPlugin {
                     continue;
                 };
                 if format == VolumeFormat::Subvol {
-                    (info.size, info.used) = self.subvol_usage(&file).unwrap_or((0, 0));
+                    let id = fsutil::btrfs_subvol_id(&file).map(|id| format!("0/{id}"));
+                    if let Some(q) = id.ok().and_then(|id| qgroups.get(&id)) {
+                        (info.size, info.used) = (q.max_referenced.unwrap_or(0), q.referenced);
+                    }
                 }
                 res.push(image_entry(&entry.id, owner, &vol_name, format, info));
             }

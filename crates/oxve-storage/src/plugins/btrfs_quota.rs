@@ -87,6 +87,14 @@ impl Quota<'_> {
         Ok(())
     }
 
+    /// Every qgroup of the file system holding `path`, or `None` when quotas are off.
+    pub fn all(&self, path: &Path) -> Result<Option<Vec<Qgroup>>, StorageError> {
+        let out = self
+            .runner
+            .run(&self.btrfs(&["qgroup", "show", "--raw", "-r"], path))?;
+        Ok((out.status == 0).then(|| parse_qgroup_show(&out.stdout)))
+    }
+
     /// The subvolume's own qgroup, or `None` when quotas are off.
     pub fn own_qgroup(&self, subvol: &Path) -> Result<Option<Qgroup>, StorageError> {
         let show = self.btrfs(&["qgroup", "show", "--raw", "-r", "-f"], subvol);
