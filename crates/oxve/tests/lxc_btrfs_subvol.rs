@@ -1,6 +1,6 @@
 //! Containers on btrfs storage (as root, real LXC, a btrfs on a loop file the test makes):
 //! `rootfs: bt:SIZE` is a subvolume whose size is a btrfs quota the kernel enforces inside
-//! the container; resize raises the quota (also while it runs); snapshots, rollback, a
+//! the container; resize raises the quota (while it runs, and stopped); snapshots, rollback, a
 //! template, a linked clone and full clones (to the btrfs and to a dir storage) work and
 //! keep the limit, a subvolume moves to a dir storage; destroy removes the subvolumes and their qgroups; bad input and a failed
 //! create leave nothing behind.
@@ -223,13 +223,24 @@ async fn subvolume_containers_on_btrfs() {
         s.delete("/nodes/testnode/lxc/9781/snapshot/s1", &[]).await,
     )
     .await;
+    // offline resize (the rollback stopped the container)
+    task_ok(
+        &s,
+        s.put(
+            "/nodes/testnode/lxc/9781/resize",
+            &[("disk", "rootfs"), ("size", "+32M")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(limit_of(&mount, &sv), Some(288 * MIB));
 
     // template: the subvolume keeps its name and becomes read-only
     let r = s.post("/nodes/testnode/lxc/9781/template", &[]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
         rootfs(&s, 9781).await,
-        "bt:9781/subvol-9781-disk-0.subvol,size=256M"
+        "bt:9781/subvol-9781-disk-0.subvol,size=288M"
     );
     let ro = Command::new("btrfs")
         .args(["property", "get"])
@@ -267,19 +278,19 @@ async fn subvolume_containers_on_btrfs() {
     }
     assert_eq!(
         rootfs(&s, 9782).await,
-        "bt:9782/subvol-9782-disk-0.subvol,size=256M"
+        "bt:9782/subvol-9782-disk-0.subvol,size=288M"
     );
     assert_eq!(
         rootfs(&s, 9783).await,
-        "bt:9783/subvol-9783-disk-0.subvol,size=256M"
+        "bt:9783/subvol-9783-disk-0.subvol,size=288M"
     );
     assert_eq!(
         rootfs(&s, 9784).await,
-        "local:9784/vm-9784-disk-0.raw,size=256M"
+        "local:9784/vm-9784-disk-0.raw,size=288M"
     );
     for vmid in [9782, 9783] {
         let clone = images.join(format!("{vmid}/subvol-{vmid}-disk-0.subvol"));
-        assert_eq!(limit_of(&mount, &clone), Some(256 * MIB), "{vmid}");
+        assert_eq!(limit_of(&mount, &clone), Some(288 * MIB), "{vmid}");
         let m = std::fs::metadata(clone.join("root/marker")).unwrap();
         assert_eq!(m.uid(), 100_000, "{vmid}: owners kept");
     }
@@ -295,7 +306,7 @@ async fn subvolume_containers_on_btrfs() {
     .await;
     assert_eq!(
         rootfs(&s, 9782).await,
-        "local:9782/vm-9782-disk-0.raw,size=256M"
+        "local:9782/vm-9782-disk-0.raw,size=288M"
     );
     assert!(!images.join("9782").exists());
     for (vmid, name) in [(9782, "linked"), (9783, "full9783"), (9784, "full9784")] {
