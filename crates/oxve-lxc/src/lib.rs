@@ -15,6 +15,7 @@ mod acl;
 pub mod appliance;
 mod cmd;
 pub mod console;
+mod copy;
 mod engine;
 mod error;
 pub mod hotplug;
@@ -27,6 +28,7 @@ mod rootfs;
 pub mod setup;
 mod status;
 
+pub use copy::copy_volume_files;
 pub use engine::{ExecOutput, LxcEngine, StartReport};
 pub use error::{LxcError, Result};
 pub use lxcconf::{

@@ -34,6 +34,9 @@ pub struct Capabilities {
     pub sparse_init: bool,
     /// Files can be uploaded and read by path (ISO, templates, snippets, backups).
     pub files: bool,
+    /// Subvolumes can have a size, kept as a quota (btrfs qgroup limit, ZFS refquota): a
+    /// container volume of any size is then a subvolume, as in Proxmox.
+    pub subvol_quota: bool,
 }
 
 impl Capabilities {

@@ -75,6 +75,36 @@ pub fn fs_magic(path: &Path) -> Result<i64, StorageError> {
 /// The btrfs magic number.
 pub const BTRFS_MAGIC: i64 = 0x9123_683e;
 
+/// The id of the btrfs subvolume whose root directory is `path`, without running `btrfs`:
+/// `BTRFS_IOC_INO_LOOKUP` of a subvolume root's object id answers with its tree id.
+pub fn btrfs_subvol_id(path: &Path) -> Result<u64, StorageError> {
+    #[repr(C)]
+    struct InoLookupArgs {
+        treeid: u64,
+        objectid: u64,
+        name: [u8; 4080],
+    }
+    const FIRST_FREE_OBJECTID: u64 = 256;
+    // _IOWR(0x94, 18, struct btrfs_ioctl_ino_lookup_args) (4096 bytes)
+    const BTRFS_IOC_INO_LOOKUP: u64 = 0xD000_9412;
+    let dir = File::open(path).map_err(|e| StorageError::io("open", path, e))?;
+    let mut args = InoLookupArgs {
+        treeid: 0,
+        objectid: FIRST_FREE_OBJECTID,
+        name: [0; 4080],
+    };
+    // SAFETY: `args` has the layout the ioctl expects and outlives the call.
+    let rc = unsafe { libc::ioctl(dir.as_raw_fd(), BTRFS_IOC_INO_LOOKUP as _, &mut args) };
+    if rc != 0 {
+        return Err(StorageError::io(
+            "look up the btrfs subvolume of",
+            path,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(args.treeid)
+}
+
 /// Reserve `len` bytes of `file` (thick lazy-zeroed).
 pub fn fallocate(file: &File, path: &Path, len: u64) -> Result<(), StorageError> {
     if len == 0 {

@@ -274,7 +274,8 @@ impl StorageManager {
             self.config.get(volid.storage())?.storage_type.as_str(),
             "dir" | "btrfs" | "nfs" | "cifs"
         );
-        if online && file_backed {
+        // (a subvolume's size is a quota, set here even while it is in use)
+        if online && file_backed && format.is_image() {
             return Ok(size);
         }
         plugin.resize(volid.volname(), size)?;

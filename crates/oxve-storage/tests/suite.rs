@@ -173,7 +173,8 @@ fn names_and_listing(env: &Env) {
 /// Grow by `+N` and to an absolute size; shrinking is refused and changes nothing.
 fn resize_grow_only(env: &Env) {
     let caps = env.manager.capabilities(&env.storage).unwrap();
-    for format in caps.resize_formats.iter().copied() {
+    // (image formats: sized subvolumes are checked in btrfs_sized_subvolumes)
+    for format in caps.resize_formats.iter().copied().filter(|f| f.is_image()) {
         let volid = env
             .manager
             .alloc(&env.storage, &opts(203, Some(format), 32 * MIB, None))
@@ -752,6 +753,119 @@ fn btrfs_backend() {
     assert_eq!(list_ids(&env, 300), [v.to_string()]);
     env.manager.free(&v).unwrap();
     assert!(!env.root.join("images/300").exists());
+}
+
+/// Ids of the level-0 qgroups of a btrfs (empty when quotas are off).
+fn qgroup_ids(mountpoint: &Path) -> Vec<String> {
+    let out = std::process::Command::new("btrfs")
+        .args(["qgroup", "show", "--raw", "-r"])
+        .arg(mountpoint)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|id| id.starts_with("0/"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn subvol_id(path: &Path) -> String {
+    let out = sh("btrfs", &["subvolume", "show", path.to_str().unwrap()]);
+    let id = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Subvolume ID:"))
+        .unwrap();
+    format!("0/{}", id.trim())
+}
+
+/// Container subvolumes with a size: the size is a quota the kernel enforces, resize
+/// raises it, snapshots, rollback and linked clones keep it, free removes the qgroups.
+#[test]
+fn btrfs_sized_subvolumes() {
+    let Some(env) = Env::btrfs() else { return };
+    let mount = env.btrfs.as_ref().unwrap().mountpoint.clone();
+    let mut o = opts(310, Some(VolumeFormat::Subvol), 32 * MIB, None);
+    o.content = ContentType::Rootdir;
+    let v = env.manager.alloc(&env.storage, &o).unwrap();
+    assert_eq!(v.to_string(), "store:310/subvol-310-disk-0.subvol");
+    let dir = env.manager.path(&v).unwrap();
+    sh("btrfs", &["subvolume", "show", dir.to_str().unwrap()]);
+    assert_eq!(env.manager.info(&v).unwrap().size, 32 * MIB);
+    let listed = env
+        .manager
+        .list(&env.storage, &VolumeFilter::default())
+        .unwrap();
+    let entry = listed.iter().find(|e| e.volid == v.to_string()).unwrap();
+    assert_eq!((entry.size, entry.format.as_str()), (32 * MIB, "subvol"));
+
+    // writing more than the limit fails with "Disk quota exceeded"
+    let write = |name: &str, mib: u64| {
+        let mut f = std::fs::File::create(dir.join(name)).unwrap();
+        let chunk = vec![7u8; MIB as usize];
+        let mut res = Ok(());
+        for _ in 0..mib {
+            if let Err(e) = f.write_all(&chunk).and_then(|()| f.sync_data()) {
+                res = Err(e);
+                break;
+            }
+        }
+        res
+    };
+    let err = write("big", 48).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EDQUOT), "{err}");
+    std::fs::remove_file(dir.join("big")).unwrap();
+    sh("btrfs", &["filesystem", "sync", dir.to_str().unwrap()]);
+
+    // grow: the new limit lets the write through
+    let size = env
+        .manager
+        .resize(&v, SizeSpec::parse("+32M").unwrap())
+        .unwrap();
+    assert_eq!(size, 64 * MIB);
+    write("big", 48).unwrap();
+    sh("btrfs", &["filesystem", "sync", dir.to_str().unwrap()]);
+    let info = env.manager.info(&v).unwrap();
+    assert_eq!(info.size, 64 * MIB);
+    assert!(info.used >= 48 * MIB, "{info:?}");
+    let err = env
+        .manager
+        .resize(&v, SizeSpec::parse("16M").unwrap())
+        .unwrap_err();
+    assert!(matches!(err, StorageError::ShrinkRefused { .. }), "{err}");
+
+    // snapshot, grow again, roll back: the data and the snapshot's limit come back
+    env.manager.snapshot_create(&v, "s1").unwrap();
+    std::fs::remove_file(dir.join("big")).unwrap();
+    env.manager
+        .resize(&v, SizeSpec::parse("96M").unwrap())
+        .unwrap();
+    env.manager.snapshot_rollback(&v, "s1").unwrap();
+    assert!(dir.join("big").is_file());
+    assert_eq!(env.manager.info(&v).unwrap().size, 64 * MIB);
+
+    // a template and its linked clone keep the limit
+    env.manager.snapshot_delete(&v, "s1").unwrap();
+    let base = env.manager.create_base(&v).unwrap();
+    assert_eq!(base, v, "a subvolume template keeps its name");
+    let clone = env.manager.clone_image(&base, 311, None).unwrap();
+    assert_eq!(clone.to_string(), "store:311/subvol-311-disk-0.subvol");
+    assert_eq!(env.manager.info(&clone).unwrap().size, 64 * MIB);
+    let clone_dir = env.manager.path(&clone).unwrap();
+    assert!(clone_dir.join("big").is_file());
+
+    // free removes the subvolumes and their qgroups
+    let ids = [subvol_id(&dir), subvol_id(&clone_dir)];
+    for id in &ids {
+        assert!(qgroup_ids(&mount).contains(id), "{id}");
+    }
+    env.manager.free(&clone).unwrap();
+    env.manager.free(&base).unwrap();
+    assert!(!dir.exists() && !clone_dir.exists());
+    let left = qgroup_ids(&mount);
+    for id in &ids {
+        assert!(!left.contains(id), "{id} left in {left:?}");
+    }
 }
 
 /// A runner that fails `qemu-img create` after letting it create a partial file.

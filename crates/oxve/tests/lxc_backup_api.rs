@@ -214,12 +214,26 @@ async fn snapshot_mode_on_btrfs_takes_a_storage_snapshot() {
             &[
                 ("vmid", "9771"),
                 ("ostemplate", &format!("local:vztmpl/{TEMPLATE}")),
-                ("rootfs", "bt:0.25"),
+                ("rootfs", "local:0.25"),
                 ("memory", "64"),
-                ("start", "1"),
             ],
         )
         .await,
+    )
+    .await;
+    // A raw image on the btrfs (STORAGE:SIZE there makes a subvolume).
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc/9771/move_volume",
+            &[("volume", "rootfs"), ("storage", "bt"), ("delete", "1")],
+        )
+        .await,
+    )
+    .await;
+    task_ok(
+        &s,
+        s.post("/nodes/testnode/lxc/9771/status/start", &[]).await,
     )
     .await;
     attach(&lxc_path, 9771, "echo at-backup > /root/state && sync");

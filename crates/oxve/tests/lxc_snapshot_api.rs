@@ -49,7 +49,7 @@ async fn snapshot_and_rollback_on_btrfs() {
         conf.data()["rootfs"]
             .as_str()
             .unwrap()
-            .starts_with("bt:9761/vm-9761-disk-0.raw"),
+            .starts_with("bt:9761/subvol-9761-disk-0.subvol,size=256M"),
         "{:?}",
         conf.data()
     );
@@ -282,11 +282,12 @@ async fn template_linked_and_full_clones() {
         .data()
         .clone();
     assert_eq!(conf["template"], 1);
+    // a subvolume template keeps its name and becomes read-only
     assert!(
         conf["rootfs"]
             .as_str()
             .unwrap()
-            .contains("base-9762-disk-0"),
+            .starts_with("bt:9762/subvol-9762-disk-0.subvol"),
         "{conf}"
     );
     let r = s.post("/nodes/testnode/lxc/9762/status/start", &[]).await;
@@ -310,7 +311,10 @@ async fn template_linked_and_full_clones() {
         .data()
         .clone();
     let rootfs = c["rootfs"].as_str().unwrap();
-    assert!(rootfs.starts_with("bt:9763/vm-9763-disk-0.raw"), "{c}");
+    assert!(
+        rootfs.starts_with("bt:9763/subvol-9763-disk-0.subvol,size=256M"),
+        "{c}"
+    );
     assert!(c.get("template").is_none());
     assert_ne!(c["net0"], conf["net0"], "a new MAC");
     // full clone to the dir storage

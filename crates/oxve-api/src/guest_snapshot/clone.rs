@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission, PermissionChecker};
-use oxve_storage::{AllocOptions, VolumeFormat, VolumeId};
+use oxve_storage::{AllocOptions, ContentType, StorageManager, VolumeFormat, VolumeId};
 use oxve_store::{guest_config_key, Expect, StoreError};
 use oxve_types::params::Params;
 use oxve_types::schema::Schema;
@@ -170,9 +170,51 @@ fn clone_settings<G: SnapshotGuest>(src: &G, job: &CloneJob) -> Result<G::Settin
     Ok(s)
 }
 
+/// A full copy of one guest volume into a new volume.
+pub struct VolumeCopy {
+    pub manager: Arc<StorageManager>,
+    /// The config key (for messages).
+    pub key: String,
+    pub volid: VolumeId,
+    /// Copy the volume as it was at this snapshot.
+    pub snap: Option<String>,
+    pub target: String,
+    /// The requested format (`None`: the source's where the target has it).
+    pub format: Option<VolumeFormat>,
+    pub newid: u32,
+    pub content: ContentType,
+}
+
+/// [`VolumeCopy`] of an image, block by block (`qemu-img convert`), logging the progress.
+pub async fn copy_image(c: VolumeCopy, log: Log) -> Result<VolumeId, String> {
+    let key = c.key.clone();
+    blocking(move || {
+        let m = c.manager;
+        let size = m.info(&c.volid).map_err(|e| format!("{key}: {e}"))?.size;
+        let opts = AllocOptions {
+            vmid: c.newid,
+            name: None,
+            format: c.format,
+            size,
+            preallocation: None,
+            content: c.content,
+        };
+        let mut last = -10.0;
+        m.copy_volume_at(&c.volid, c.snap.as_deref(), &c.target, &opts, &mut |p| {
+            if p - last >= 10.0 || p >= 100.0 {
+                last = p;
+                log(format!("{key}: transferred {p:.1}%"));
+            }
+        })
+        .map_err(|e| format!("{key}: {e}"))
+    })
+    .await
+}
+
 /// Copies or links one volume for the clone.
 async fn clone_volume<G: SnapshotGuest>(
-    m: &Arc<oxve_storage::StorageManager>,
+    env: &RpcEnv,
+    m: &Arc<StorageManager>,
     job: &CloneJob,
     key: &str,
     volid: &VolumeId,
@@ -192,27 +234,17 @@ async fn clone_volume<G: SnapshotGuest>(
         .storage
         .clone()
         .unwrap_or_else(|| volid.storage().to_string());
-    let (format, snap, progress) = (job.format, job.snapname.clone(), Arc::clone(log));
-    blocking(move || {
-        let size = m.info(&volid).map_err(|e| format!("{key}: {e}"))?.size;
-        let opts = AllocOptions {
-            vmid: newid,
-            name: None,
-            format,
-            size,
-            preallocation: None,
-            content: G::CONTENT,
-        };
-        let mut last = -10.0;
-        m.copy_volume_at(&volid, snap.as_deref(), &target, &opts, &mut |p| {
-            if p - last >= 10.0 || p >= 100.0 {
-                last = p;
-                progress(format!("{key}: transferred {p:.1}%"));
-            }
-        })
-        .map_err(|e| format!("{key}: {e}"))
-    })
-    .await
+    let copy = VolumeCopy {
+        manager: m,
+        key,
+        volid,
+        snap: job.snapname.clone(),
+        target,
+        format: job.format,
+        newid,
+        content: G::CONTENT,
+    };
+    G::full_copy(env, copy, Arc::clone(log)).await
 }
 
 /// The clone task: volumes, then the new config; a failure removes what it made.
@@ -229,7 +261,7 @@ async fn clone_guest<G: SnapshotGuest>(
         let mut config = G::default();
         *config.current_mut() = clone_settings(&src.config, &job)?;
         for v in G::volumes(config.current())? {
-            let new = clone_volume::<G>(&m, &job, &v.key, &v.volid, &log).await?;
+            let new = clone_volume::<G>(env, &m, &job, &v.key, &v.volid, &log).await?;
             log(format!("{}: {new}", v.key));
             created.push(new.clone());
             G::set_volume(config.current_mut(), &v.key, &new)?;

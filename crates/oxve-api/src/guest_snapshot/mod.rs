@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use crate::env::RpcEnv;
 use crate::guest_config::{guest_ref, GuestConfigDoc, Loaded};
 
-pub use clone::linked_clones_of;
+pub use clone::{copy_image, linked_clones_of, VolumeCopy};
 
 /// A task log line writer that can be cloned into blocking work.
 pub type Log = Arc<dyn Fn(String) + Send + Sync>;
@@ -144,6 +144,15 @@ pub trait SnapshotGuest: GuestConfigDoc + Clone + Default + Send + Sync + 'stati
     ) -> impl Future<Output = Result<(), String>> + Send;
     /// The guest's volumes changed under it (rollback, template).
     fn volumes_replaced(_env: &RpcEnv, _vmid: u32) {}
+
+    /// A full copy of a volume for a clone; by default block by block ([`copy_image`]).
+    fn full_copy(
+        _env: &RpcEnv,
+        copy: VolumeCopy,
+        log: Log,
+    ) -> impl Future<Output = Result<VolumeId, String>> + Send {
+        copy_image(copy, log)
+    }
 }
 
 /// All snapshot, template and clone methods of guest type `G`.

@@ -118,6 +118,7 @@ impl DirPlugin {
             thin_provisioning: true,
             sparse_init: true,
             files: true,
+            subvol_quota: false,
         }
     }
 
@@ -246,12 +247,6 @@ impl DirPlugin {
         }
         let prealloc = resolve_preallocation(&self.entry, &caps, req.format, req.preallocation)?;
         let size = round_up_kib(req.size);
-        if req.format == VolumeFormat::Subvol && size != 0 {
-            return Err(StorageError::unsupported(
-                &self.entry.id,
-                "subvolumes with a size limit (use size 0)",
-            ));
-        }
         let name = match &req.name {
             Some(n) => check_alloc_name(n, req.vmid, req.format, ext)?,
             None => {
@@ -393,6 +388,12 @@ impl StoragePlugin for DirPlugin {
     fn alloc_image(&self, req: &AllocRequest) -> Result<String, StorageError> {
         let existing = dir_names(&self.image_dir(req.vmid)?);
         let (name, prealloc, size) = self.prepare_alloc(req, existing, true)?;
+        if req.format == VolumeFormat::Subvol && size != 0 {
+            return Err(StorageError::unsupported(
+                &self.entry.id,
+                "subvolumes with a size limit (use size 0)",
+            ));
+        }
         let mut revert = Revert::new();
         let dir = self.make_image_dir(req.vmid, &mut revert)?;
         let path = dir.join(&name);

@@ -143,6 +143,7 @@ impl StoragePlugin for LvmPlugin {
             thin_provisioning: false,
             sparse_init: false,
             files: false,
+            subvol_quota: false,
         }
     }
 

@@ -116,6 +116,7 @@ impl StoragePlugin for LvmThinPlugin {
             thin_provisioning: true,
             sparse_init: true,
             files: false,
+            subvol_quota: false,
         }
     }
 

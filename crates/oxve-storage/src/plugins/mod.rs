@@ -1,6 +1,7 @@
 //! The built-in storage plugins.
 
 pub mod btrfs;
+pub(crate) mod btrfs_quota;
 pub mod cifs;
 pub(crate) mod common;
 pub mod dir;

@@ -242,6 +242,7 @@ impl StoragePlugin for ZfsPoolPlugin {
             thin_provisioning: self.entry.props.sparse == Some(true),
             sparse_init: true,
             files: false,
+            subvol_quota: true,
         }
     }
 

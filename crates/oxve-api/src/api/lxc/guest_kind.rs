@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::env::RpcEnv;
 use crate::guest_config::Loaded;
-use crate::guest_snapshot::{GuestVolume, Log, SnapshotGuest, TaskNames};
+use crate::guest_snapshot::{GuestVolume, Log, SnapshotGuest, TaskNames, VolumeCopy};
 
 const NO_VMSTATE: &str = "containers have no RAM state";
 
@@ -185,5 +185,13 @@ impl SnapshotGuest for CtConfig {
     fn volumes_replaced(env: &RpcEnv, vmid: u32) {
         // The rootfs changed under the setup stamp: the next start redoes the setup.
         env.state.lxc.cleanup(vmid);
+    }
+
+    fn full_copy(
+        env: &RpcEnv,
+        copy: VolumeCopy,
+        log: Log,
+    ) -> impl std::future::Future<Output = Result<VolumeId, String>> + Send {
+        super::copy_volume::copy_volume(env.clone(), copy, log)
     }
 }

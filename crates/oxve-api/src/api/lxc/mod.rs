@@ -4,6 +4,7 @@
 mod aplinfo;
 mod config;
 mod console;
+mod copy_volume;
 mod create;
 mod destroy;
 mod feature;

@@ -1,17 +1,18 @@
 //! POST .../lxc/{vmid}/move_volume: copy a stopped container's volume to another storage
-//! (a `move_volume` task); the old volume is kept as `unusedN` or, with `delete`, freed.
+//! (a `move_volume` task; subvolumes file by file, see [`copy_volume`]); the old volume is kept as `unusedN` or, with `delete`, freed.
 //! A failed copy frees the new volume.
 
 use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission, PermissionChecker};
-use oxve_storage::{AllocOptions, ContentType, VolumeId};
+use oxve_storage::{ContentType, VolumeId};
 use oxve_types::lxc::{MountPoint, MountSource};
 use oxve_types::schema::Schema;
 use serde_json::json;
 
 use super::store_io::{check_digest, load, save};
-use super::{upid_schema, vmid_param, volumes};
+use super::{copy_volume, upid_schema, vmid_param, volumes};
 use crate::api::common::{local_node, node_param};
 use crate::env::RpcEnv;
+use crate::guest_snapshot::{task_log, VolumeCopy};
 
 fn volume_keys() -> &'static [&'static str] {
     static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
@@ -86,17 +87,20 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 .tasks
                 .spawn("move_volume", Some(&vmid.to_string()), &env.caller_string(), move |ctx| async move {
                     let env = task_env;
-                    let (s, target) = (src.clone(), storage.clone());
-                    let (new, size) = env
-                        .state
-                        .storage
-                        .run(env.state.store.as_ref(), move |m| {
-                            let size = m.info(&s)?.size;
-                            let opts = AllocOptions { vmid, name: None, format: None, size, preallocation: None, content: ContentType::Rootdir };
-                            Ok((m.copy_volume(&s, &target, &opts, &mut |_| {})?, size))
-                        })
-                        .await
-                        .map_err(|e| e.message)?;
+                    let s = src.clone();
+                    let size = env.state.storage.run(env.state.store.as_ref(), move |m| Ok(m.info(&s)?.size)).await.map_err(|e| e.message)?;
+                    let copy = VolumeCopy {
+                        manager: env.state.storage.manager(env.state.store.as_ref()).await.map_err(|e| e.message)?,
+                        key: key.clone(),
+                        volid: src.clone(),
+                        snap: None,
+                        target: storage.clone(),
+                        format: None,
+                        newid: vmid,
+                        content: ContentType::Rootdir,
+                    };
+                    let log = task_log(&ctx);
+                    let new = copy_volume::copy_volume(env.clone(), copy, log).await?;
                     ctx.log(format!("copied '{src}' to '{new}'"));
                     let written = async {
                         let mut ct = load(&env, vmid).await.map_err(|e| e.message)?;

@@ -1,7 +1,8 @@
 //! Container volumes named in a create or update request: `rootfs`/`mpN` given as
-//! `STORAGE:SIZE` become new volumes (raw images with ext4 on file storages, subvolumes for
-//! size 0), host paths are root's privilege, and templates resolve to archive paths. A
-//! failure frees every volume allocated so far.
+//! `STORAGE:SIZE` become new volumes (subvolumes with a quota where the storage has them,
+//! e.g. btrfs; else raw images with ext4, or subvolumes for size 0), host paths are root's
+//! privilege, and templates resolve to archive paths. A failure frees every volume
+//! allocated so far.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -201,11 +202,8 @@ pub async fn allocate(
             }
         };
         for (key, mp, storage, bytes) in wanted {
-            let format = if bytes == 0 {
-                VolumeFormat::Subvol
-            } else {
-                VolumeFormat::Raw
-            };
+            let quota = manager.capabilities(&storage).is_ok_and(|c| c.subvol_quota);
+            let format = container_format(quota, bytes);
             let opts = AllocOptions {
                 vmid,
                 name: None,
@@ -255,6 +253,17 @@ pub async fn allocate(
     Ok(out)
 }
 
+/// The format of a new container volume of `bytes` bytes, as Proxmox picks it: a subvolume
+/// on storages whose subvolumes take a size (`quota`: btrfs, ZFS) and for size 0 (no
+/// limit), else a raw image (formatted with ext4).
+pub(crate) fn container_format(quota: bool, bytes: u64) -> VolumeFormat {
+    if quota || bytes == 0 {
+        VolumeFormat::Subvol
+    } else {
+        VolumeFormat::Raw
+    }
+}
+
 /// A storage error keyed by the parameter that asked for the volume.
 fn alloc_error(key: &str, err: oxve_storage::StorageError) -> ApiError {
     let api = storage_error(err);
@@ -266,7 +275,7 @@ fn alloc_error(key: &str, err: oxve_storage::StorageError) -> ApiError {
 }
 
 /// ext4 on a new image volume (a directory volume only gets its owner).
-fn make_fs(path: &VolumePath, root_uid: u32) -> Result<(), String> {
+pub(crate) fn make_fs(path: &VolumePath, root_uid: u32) -> Result<(), String> {
     match path {
         VolumePath::Dir(p) => std::os::unix::fs::lchown(p, Some(root_uid), Some(root_uid))
             .map_err(|e| format!("chown {}: {e}", p.display())),
@@ -321,4 +330,19 @@ pub async fn template_path(
         ));
     }
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_volume_formats() {
+        // btrfs, ZFS: always a subvolume, its size a quota
+        assert_eq!(container_format(true, 8 << 30), VolumeFormat::Subvol);
+        assert_eq!(container_format(true, 0), VolumeFormat::Subvol);
+        // dir and others: an ext4 image, or an unlimited directory for size 0
+        assert_eq!(container_format(false, 8 << 30), VolumeFormat::Raw);
+        assert_eq!(container_format(false, 0), VolumeFormat::Subvol);
+    }
 }
