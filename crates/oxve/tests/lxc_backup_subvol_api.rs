@@ -258,3 +258,197 @@ async fn subvolume_container_backed_up_and_restored_as_trees() {
     let r = s.get("/nodes/testnode/lxc/9784/config", &[]).await;
     assert_ne!(r.status, 200, "no container is left: {:?}", r.body);
 }
+
+/// On btrfs, snapshot mode snapshots the subvolumes (no fallback), and the restore onto the
+/// same storage makes subvolumes again.
+#[tokio::test]
+async fn snapshot_mode_snapshots_btrfs_subvolumes() {
+    let Some(mut fs) = common::btrfs::make_btrfs(&[9791, 9792], true) else {
+        return;
+    };
+    let (d, s) = common::btrfs::daemon_with_btrfs_storage(&mut fs).await;
+    let lxc_path = d.data_dir.join("run/lxc");
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9791"),
+                ("ostemplate", &format!("local:vztmpl/{TEMPLATE}")),
+                ("rootfs", "bt:0"),
+                ("unprivileged", "1"),
+                ("memory", "64"),
+                ("start", "1"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let conf = config(&s, 9791).await;
+    assert!(conf["rootfs"].as_str().unwrap().contains("subvol"), "{conf}");
+    attach(
+        &lxc_path,
+        9791,
+        "echo at-backup > /root/state && chown 1000:1000 /root/state && sync",
+    );
+    let t = task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/vzdump",
+            &[("vmid", "9791"), ("mode", "snapshot"), ("compress", "zstd")],
+        )
+        .await,
+    )
+    .await;
+    let upid = t["upid"].as_str().unwrap();
+    let log = task_log(&s, upid).await;
+    assert!(log.contains("backup mode: snapshot"), "{log}");
+    assert!(log.contains("create storage snapshot 'vzdump'"), "{log}");
+    assert!(log.contains("rootfs: directory tree"), "{log}");
+    let leftovers = std::process::Command::new("btrfs")
+        .args(["subvolume", "list"])
+        .arg(fs.mountpoint())
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&leftovers.stdout).contains("vzdump"),
+        "{}",
+        String::from_utf8_lossy(&leftovers.stdout)
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains("creating vzdump archive '"))
+        .unwrap();
+    let path = PathBuf::from(line.split('\'').nth(1).unwrap());
+    let volid = format!(
+        "local:backup/{}",
+        path.file_name().unwrap().to_str().unwrap()
+    );
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9792"),
+                ("ostemplate", &volid),
+                ("restore", "1"),
+                ("storage", "bt"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let conf = config(&s, 9792).await;
+    assert!(
+        conf["rootfs"].as_str().unwrap().starts_with("bt:9792/subvol-9792-disk-"),
+        "{conf}"
+    );
+    task_ok(
+        &s,
+        s.post("/nodes/testnode/lxc/9792/status/start", &[]).await,
+    )
+    .await;
+    assert_eq!(
+        attach(&lxc_path, 9792, "cat /root/state; stat -c %u /root/state"),
+        "at-backup\n1000"
+    );
+}
+
+/// A directory volume whose config gives a size cannot be a subvolume on dir storage (no
+/// size limits there): as pve-container does, it is restored into an ext4 image of that size.
+#[tokio::test]
+async fn a_sized_tree_restores_into_an_ext4_image_on_dir() {
+    if !can_run_containers() {
+        return;
+    }
+    let d = Daemon::start();
+    let lxc_path = d.data_dir.join("run/lxc");
+    let _cleanup = StopContainers {
+        lxc_path: lxc_path.clone(),
+        vmids: vec![9795, 9796],
+    };
+    let s = Session::admin(&d).await;
+    install_template(&d);
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9795"),
+                ("ostemplate", &format!("local:vztmpl/{TEMPLATE}")),
+                ("memory", "64"),
+                ("unprivileged", "1"),
+                ("rootfs", "local:0"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let conf = config(&s, 9795).await;
+    let root = subvol_dir(&d, conf["rootfs"].as_str().unwrap());
+    std::fs::write(root.join("root/sized"), b"in an image\n").unwrap();
+    std::os::unix::fs::lchown(root.join("root/sized"), Some(101_000), Some(101_000)).unwrap();
+    let (volid, _) = backup(&s, 9795, "stop").await;
+    // The same backup, its config giving the rootfs a size.
+    let dump = d.data_dir.join("local/dump");
+    let name = volid.strip_prefix("local:backup/").unwrap();
+    let text = {
+        let mut r = oxve_archive::ArchiveReader::new(std::fs::File::open(dump.join(name)).unwrap())
+            .unwrap();
+        String::from_utf8(r.configs().unwrap()["pct.conf"].clone()).unwrap()
+    };
+    let sized: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("rootfs: ") {
+                format!("{l},size=256M\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let crafted = "vzdump-lxc-9795-2020_01_02-00_00_00.oxar";
+    let mut w = oxve_archive::ArchiveWriter::new(
+        std::fs::File::create(dump.join(crafted)).unwrap(),
+        oxve_archive::Compression::None,
+        "lxc",
+        9795,
+        1_577_923_200,
+    )
+    .unwrap();
+    w.add_config("pct.conf", sized.as_bytes()).unwrap();
+    w.add_tree("rootfs", &root, &mut |_| {}).unwrap();
+    w.finish().unwrap();
+    let t = task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "9796"),
+                ("ostemplate", &format!("local:backup/{crafted}")),
+                ("restore", "1"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let log = task_log(&s, t["upid"].as_str().unwrap()).await;
+    assert!(log.contains("using an ext4 image"), "{log}");
+    let conf = config(&s, 9796).await;
+    let rootfs = conf["rootfs"].as_str().unwrap();
+    assert!(
+        rootfs.starts_with("local:9796/vm-9796-disk-0.raw") && rootfs.contains("size=256M"),
+        "{conf}"
+    );
+    let image = d.data_dir.join("local/images/9796/vm-9796-disk-0.raw");
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), 256 << 20);
+    task_ok(
+        &s,
+        s.post("/nodes/testnode/lxc/9796/status/start", &[]).await,
+    )
+    .await;
+    assert_eq!(
+        attach(&lxc_path, 9796, "cat /root/sized; stat -c %u /root/sized"),
+        "in an image\n1000"
+    );
+}
