@@ -338,7 +338,10 @@ fn check_disks(manifest: &Manifest, disks: Vec<DiskState>) -> Result<()> {
     }
     for (m, d) in manifest.disks.iter().zip(disks) {
         if d.tree && !d.ended {
-            return Err(ArchiveError::Corrupt(format!("{}: tree without its end", d.name)));
+            return Err(ArchiveError::Corrupt(format!(
+                "{}: tree without its end",
+                d.name
+            )));
         }
         if d.next != d.size {
             return Err(ArchiveError::Corrupt(format!(
@@ -346,7 +349,11 @@ fn check_disks(manifest: &Manifest, disks: Vec<DiskState>) -> Result<()> {
                 d.name, d.next, d.size
             )));
         }
-        if m.name != d.name || m.size != d.size || m.tree != d.tree || m.sha256 != hex::encode(d.map.finalize()) {
+        if m.name != d.name
+            || m.size != d.size
+            || m.tree != d.tree
+            || m.sha256 != hex::encode(d.map.finalize())
+        {
             return Err(ArchiveError::Corrupt(format!(
                 "{}: does not match the manifest",
                 m.name

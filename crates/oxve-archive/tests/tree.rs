@@ -47,8 +47,11 @@ fn make_tree(root: &Path) {
         std::fs::Permissions::from_mode(0o4751),
     )
     .unwrap();
-    std::fs::set_permissions(root.join("etc/empty"), std::fs::Permissions::from_mode(0o1777))
-        .unwrap();
+    std::fs::set_permissions(
+        root.join("etc/empty"),
+        std::fs::Permissions::from_mode(0o1777),
+    )
+    .unwrap();
     let _ = xattr::set(root.join("home/user/big"), "user.oxve", b"kept");
     if is_root() {
         mknod(&root.join("null"), libc::S_IFCHR, libc::makedev(1, 3));
@@ -96,16 +99,25 @@ fn describe(root: &Path) -> BTreeMap<PathBuf, String> {
             format!(
                 "file {} {:x}",
                 data.len(),
-                data.iter().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64))
+                data.iter()
+                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64))
             )
         } else if ft.is_char_device() || ft.is_block_device() {
             format!("dev {}", m.rdev())
         } else {
             "fifo".to_string()
         };
-        let mode = if ft.is_symlink() { 0 } else { m.mode() & 0o7777 };
+        let mode = if ft.is_symlink() {
+            0
+        } else {
+            m.mode() & 0o7777
+        };
         // A directory's mtime and a symlink's too; the root's changes as the test runs.
-        let mtime = if rel.as_os_str().is_empty() { 0 } else { m.mtime() };
+        let mtime = if rel.as_os_str().is_empty() {
+            0
+        } else {
+            m.mtime()
+        };
         let xattr = xattr::get(&p, "user.oxve").ok().flatten();
         out.insert(
             rel,

@@ -285,7 +285,10 @@ async fn snapshot_mode_snapshots_btrfs_subvolumes() {
     )
     .await;
     let conf = config(&s, 9791).await;
-    assert!(conf["rootfs"].as_str().unwrap().contains("subvol"), "{conf}");
+    assert!(
+        conf["rootfs"].as_str().unwrap().contains("subvol"),
+        "{conf}"
+    );
     attach(
         &lxc_path,
         9791,
@@ -340,7 +343,10 @@ async fn snapshot_mode_snapshots_btrfs_subvolumes() {
     .await;
     let conf = config(&s, 9792).await;
     assert!(
-        conf["rootfs"].as_str().unwrap().starts_with("bt:9792/subvol-9792-disk-"),
+        conf["rootfs"]
+            .as_str()
+            .unwrap()
+            .starts_with("bt:9792/subvol-9792-disk-"),
         "{conf}"
     );
     task_ok(

@@ -130,7 +130,15 @@ fn write_to(
     let mut total = 0u64;
     for (index, disk) in plan.disks.iter().enumerate() {
         if let DiskInput::Tree(root) = &disk.input {
-            add_tree(&mut writer, plan, &disk.name, root, started, &mut total, log)?;
+            add_tree(
+                &mut writer,
+                plan,
+                &disk.name,
+                root,
+                started,
+                &mut total,
+                log,
+            )?;
             continue;
         }
         // Kept alive while the disk is read.

@@ -5,8 +5,10 @@
 //!
 //! - stopped, any mode: the images are read directly.
 //! - `stop`: a clean shutdown, the images are read, the container is started again.
-//! - `suspend`: the container is frozen and its file systems are frozen on the host
-//!   (`FIFREEZE`, which writes out everything cached first) while the images are read.
+//! - `suspend`: the container is frozen and the file systems of its images are frozen on
+//!   the host (`FIFREEZE`, which writes out everything cached first) while they are read;
+//!   directory volumes are read through the host's own file system (never frozen: the
+//!   archive goes there too), unchanging while the container is frozen.
 //! - `snapshot`: where every included volume's storage has snapshots (btrfs, raw images and
 //!   subvolumes alike), the container
 //!   and its file systems are frozen only for the moment the snapshots (`vzdump`) take, and

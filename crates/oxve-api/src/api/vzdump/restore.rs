@@ -142,8 +142,8 @@ pub fn extract(
                     return Ok(None);
                 };
                 if head.tree {
-                    let volume = alloc_tree_volume(manager, vmid, place, head.size, log)
-                        .map_err(|e| {
+                    let volume =
+                        alloc_tree_volume(manager, vmid, place, head.size, log).map_err(|e| {
                             oxve_archive::ArchiveError::Disk(head.name.clone(), e.to_string())
                         })?;
                     log(format!(

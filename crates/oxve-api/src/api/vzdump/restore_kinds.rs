@@ -174,7 +174,10 @@ impl RestoreKind for CtConfig {
             match restored.get(&key) {
                 Some((_, disk)) => {
                     // A subvolume without a limit has no size, as when it was created.
-                    mp.set_volume(&disk.volid.to_string(), (disk.size > 0).then_some(disk.size));
+                    mp.set_volume(
+                        &disk.volid.to_string(),
+                        (disk.size > 0).then_some(disk.size),
+                    );
                     self.set(&key, &mp.print()).map_err(|e| e.to_string())?;
                 }
                 None => {
