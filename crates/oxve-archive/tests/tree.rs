@@ -52,7 +52,7 @@ fn make_tree(root: &Path) {
         std::fs::Permissions::from_mode(0o1777),
     )
     .unwrap();
-    let _ = xattr::set(root.join("home/user/big"), "user.oxve", b"kept");
+    xattr::set(root.join("home/user/big"), "user.oxve", b"kept").unwrap();
     if is_root() {
         mknod(&root.join("null"), libc::S_IFCHR, libc::makedev(1, 3));
         mknod(&root.join("loop9"), libc::S_IFBLK, libc::makedev(7, 9));
@@ -72,11 +72,41 @@ fn make_tree(root: &Path) {
             std::fs::Permissions::from_mode(0o4751),
         )
         .unwrap();
+        // A POSIX ACL granting read to host uid 101000, and a file capability (which a
+        // chown after it would clear).
+        xattr::set(root.join("home/user/big"), ACL, &acl(101_000)).unwrap();
+        let cap = root.join("home/user/ping");
+        std::fs::write(&cap, b"#!/bin/sh\n").unwrap();
+        std::os::unix::fs::lchown(&cap, Some(100_000), Some(100_000)).unwrap();
+        // Where setcap (libcap2-bin) is installed; the comparison covers it then.
+        let _ = std::process::Command::new("setcap")
+            .arg("cap_net_raw+ep")
+            .arg(&cap)
+            .status();
     }
     let old = filetime::FileTime::from_unix_time(1_600_000_000, 0);
     filetime::set_symlink_file_times(root.join("home/host"), old, old).unwrap();
     filetime::set_file_times(root.join("etc/empty"), old, old).unwrap();
     filetime::set_file_times(root.join("home/user/big"), old, old).unwrap();
+}
+
+const ACL: &str = "system.posix_acl_access";
+
+/// A POSIX ACL in its xattr form: rw for the owner, r for `uid`, the group and the mask.
+fn acl(uid: u32) -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 6u16, u32::MAX),
+        (0x02, 4, uid),
+        (0x04, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ] {
+        v.extend(tag.to_le_bytes());
+        v.extend(perm.to_le_bytes());
+        v.extend(id.to_le_bytes());
+    }
+    v
 }
 
 /// Everything to compare of each entry below `root`.
@@ -118,7 +148,10 @@ fn describe(root: &Path) -> BTreeMap<PathBuf, String> {
         } else {
             m.mtime()
         };
-        let xattr = xattr::get(&p, "user.oxve").ok().flatten();
+        let xattr: Vec<_> = ["user.oxve", ACL, "security.capability"]
+            .iter()
+            .map(|n| xattr::get(&p, n).ok().flatten())
+            .collect();
         out.insert(
             rel,
             format!(
@@ -194,9 +227,12 @@ fn a_tree_comes_back_the_same() {
             manifest
         );
     }
+    let big = dir.path().join("out0/home/user/big");
+    assert_eq!(xattr::get(&big, "user.oxve").unwrap().unwrap(), b"kept");
     if is_root() {
-        let m = std::fs::symlink_metadata(dir.path().join("out0/home/user/big")).unwrap();
+        let m = std::fs::symlink_metadata(&big).unwrap();
         assert_eq!((m.uid(), m.gid()), (101_000, 101_005));
+        assert_eq!(xattr::get(&big, ACL).unwrap().unwrap(), acl(101_000));
     }
 }
 
