@@ -21,6 +21,8 @@ pub struct TreeCounts {
     pub entries: u64,
     /// Sockets left out.
     pub skipped: u64,
+    /// Entries that vanished between listing their directory and reading them.
+    pub vanished: u64,
 }
 
 /// The bytes the files of the tree at `root` take on disk (one file system, by a walk of
@@ -60,7 +62,13 @@ pub fn write_tree<W: Write>(
     walk.entry(root, Path::new("./"))?;
     let mut stack = vec![(root.to_path_buf(), PathBuf::new())];
     while let Some((dir, rel)) = stack.pop() {
-        let mut names: Vec<_> = std::fs::read_dir(&dir)?
+        let listing = match std::fs::read_dir(&dir) {
+            Ok(l) => l,
+            // Written already, it stays an empty directory.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+        };
+        let mut names: Vec<_> = listing
             .map(|e| e.map(|e| e.file_name()))
             .collect::<io::Result<_>>()?;
         // Sorted, so the same tree always makes the same stream.
@@ -90,11 +98,35 @@ struct Walk<'p, W: Write> {
 }
 
 impl<W: Write> Walk<'_, W> {
-    /// Writes one entry; whether it is a directory to descend into.
+    /// Writes one entry; whether it is a directory to descend into. An entry that vanished
+    /// before it was read is left out (as tar does); everything is read before anything of
+    /// the entry is written, so the stream never holds half an entry.
     fn entry(&mut self, path: &Path, rel: &Path) -> io::Result<bool> {
-        let meta = std::fs::symlink_metadata(path)?;
+        let err = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        let read = (|| -> io::Result<_> {
+            let meta = std::fs::symlink_metadata(path)?;
+            let ft = meta.file_type();
+            let content = if ft.is_socket() {
+                Content::Socket
+            } else if ft.is_symlink() {
+                Content::Symlink(std::fs::read_link(path)?)
+            } else if ft.is_file() && !self.links.contains_key(&(meta.dev(), meta.ino())) {
+                Content::File(File::open(path)?)
+            } else {
+                Content::Other
+            };
+            Ok((meta, content, xattrs_of(path)?))
+        })();
+        let (meta, content, xattrs) = match read {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.counts.vanished += 1;
+                return Ok(false);
+            }
+            Err(e) => return Err(err(e)),
+        };
         let ft = meta.file_type();
-        if ft.is_socket() {
+        if let Content::Socket = content {
             self.counts.skipped += 1;
             return Ok(false);
         }
@@ -104,7 +136,6 @@ impl<W: Write> Walk<'_, W> {
         header.set_gid(u64::from(meta.gid()));
         header.set_mtime(meta.mtime().max(0) as u64);
         header.set_size(0);
-        let xattrs = xattrs_of(path)?;
         if !xattrs.is_empty() {
             let records: Vec<(String, &[u8])> = xattrs
                 .iter()
@@ -114,7 +145,6 @@ impl<W: Write> Walk<'_, W> {
                 .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))?;
         }
         self.counts.entries += 1;
-        let err = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
         if ft.is_dir() {
             header.set_entry_type(EntryType::Directory);
             self.builder
@@ -122,9 +152,8 @@ impl<W: Write> Walk<'_, W> {
                 .map_err(err)?;
             return Ok(meta.dev() == self.dev);
         }
-        if ft.is_symlink() {
+        if let Content::Symlink(target) = content {
             header.set_entry_type(EntryType::Symlink);
-            let target = std::fs::read_link(path)?;
             self.builder
                 .append_link(&mut header, rel, target)
                 .map_err(err)?;
@@ -141,10 +170,9 @@ impl<W: Write> Walk<'_, W> {
             }
             self.links.insert(key, rel.to_path_buf());
         }
-        if ft.is_file() {
+        if let Content::File(file) = content {
             header.set_entry_type(EntryType::Regular);
             header.set_size(meta.len());
-            let file = File::open(path).map_err(err)?;
             let data = Exact {
                 inner: file,
                 left: meta.len(),
@@ -175,6 +203,16 @@ impl<W: Write> Walk<'_, W> {
             .map_err(err)?;
         Ok(false)
     }
+}
+
+/// What an entry holds, read before it is written.
+enum Content {
+    Socket,
+    Symlink(PathBuf),
+    /// A regular file's first link, open for reading.
+    File(File),
+    /// Directories, later links of a file, devices and FIFOs.
+    Other,
 }
 
 /// The extended attributes of `path` itself (not a symlink's target), by name.

@@ -251,6 +251,12 @@ fn add_tree(
     if counts.skipped > 0 {
         log(format!("{name}: {} sockets left out", counts.skipped));
     }
+    if counts.vanished > 0 {
+        log(format!(
+            "{name}: {} files vanished while being read",
+            counts.vanished
+        ));
+    }
     log(format!(
         "{name}: {} entries, {} archived, in {:.1}s",
         counts.entries,
