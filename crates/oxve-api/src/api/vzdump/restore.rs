@@ -1,5 +1,5 @@
 //! Restoring an archive: finding it, reading its config first, and writing its disks into new
-//! volumes, verifying every block as it reads. Whatever was allocated is freed again when the
+//! volumes (directory trees through `restore_tree.rs`), verifying every block as it reads. Whatever was allocated is freed again when the
 //! restore fails, so a failed restore leaves nothing behind.
 
 use std::cell::RefCell;
