@@ -3,9 +3,11 @@
 //! the end, and the whole compressed with zstd, gzip or lzo (through `lzop`).
 //!
 //! - [`ArchiveWriter`] writes configs, then disks read from a [`DiskSource`] (only where they
-//!   hold data), then the manifest.
+//!   hold data) or directory trees (as tar streams, [`ArchiveWriter::add_tree`]), then the
+//!   manifest.
 //! - [`ArchiveReader`] reads it back, verifying as it goes: [`ArchiveReader::verify`] only
-//!   checks, [`ArchiveReader::extract`] also writes the disks into targets.
+//!   checks, [`ArchiveReader::extract`] also writes the disks into targets (trees into a
+//!   [`TreeExtractor`]).
 
 mod compression;
 mod direct_io;
@@ -14,6 +16,8 @@ mod lzop;
 mod reader;
 mod record;
 mod source;
+mod tree;
+mod unpack;
 mod writer;
 
 pub use compression::Compression;
@@ -22,4 +26,6 @@ pub use error::ArchiveError;
 pub use reader::{ArchiveReader, DiskManifestHead, DiskTarget, Extracted};
 pub use record::{DiskManifest, Manifest, BLOCK_SIZE};
 pub use source::{DiskSource, Extent, FileSource};
+pub use tree::{used_bytes, write_tree, TreeCounts};
+pub use unpack::{unpack_tree, TreeExtractor};
 pub use writer::ArchiveWriter;

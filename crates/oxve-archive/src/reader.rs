@@ -30,6 +30,10 @@ pub trait DiskTarget {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()>;
     /// `len` bytes at `offset` read as zeros (the target may need to write them).
     fn zero(&mut self, offset: u64, len: u64) -> std::io::Result<()>;
+    /// The disk's (or tree's) data ended: the target completes its work. Called for trees.
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl DiskTarget for std::fs::File {
@@ -66,9 +70,13 @@ pub struct ArchiveReader<'a> {
 
 struct DiskState {
     name: String,
+    /// A tree's is known only at its end record.
     size: u64,
     next: u64,
     map: Sha256,
+    tree: bool,
+    /// A tree's end record was read.
+    ended: bool,
 }
 
 impl<'a> ArchiveReader<'a> {
@@ -92,7 +100,7 @@ impl<'a> ArchiveReader<'a> {
             return Err(ArchiveError::BadMagic);
         }
         let version = get_u32(&mut r.input)?;
-        if version != VERSION && version != VERSION_1 {
+        if ![VERSION, VERSION_2, VERSION_1].contains(&version) {
             return Err(ArchiveError::Version(version));
         }
         r.version = version;
@@ -162,13 +170,57 @@ impl<'a> ArchiveReader<'a> {
                     targets.push(target_for(&DiskManifestHead {
                         name: name.clone(),
                         size,
+                        tree: false,
                     })?);
                     disks.push(DiskState {
                         name,
                         size,
                         next: 0,
                         map: Sha256::new(),
+                        tree: false,
+                        ended: false,
                     });
+                }
+                TREE => {
+                    let index = get_u8(&mut self.input)? as usize;
+                    let name = get_name(&mut self.input)?;
+                    let used = get_u64(&mut self.input)?;
+                    if index != disks.len() {
+                        return Err(ArchiveError::Corrupt(format!("tree {name} out of order")));
+                    }
+                    targets.push(target_for(&DiskManifestHead {
+                        name: name.clone(),
+                        size: used,
+                        tree: true,
+                    })?);
+                    disks.push(DiskState {
+                        name,
+                        size: u64::MAX,
+                        next: 0,
+                        map: Sha256::new(),
+                        tree: true,
+                        ended: false,
+                    });
+                }
+                TREE_END => {
+                    let index = get_u8(&mut self.input)? as usize;
+                    let len = get_u64(&mut self.input)?;
+                    let disk = disks
+                        .get_mut(index)
+                        .filter(|d| d.tree && !d.ended)
+                        .ok_or_else(|| ArchiveError::Corrupt(format!("stray end of {index}")))?;
+                    if disk.next != len {
+                        return Err(ArchiveError::Corrupt(format!(
+                            "{}: {} bytes, its end says {len}",
+                            disk.name, disk.next
+                        )));
+                    }
+                    disk.size = len;
+                    disk.ended = true;
+                    if let Some(t) = targets[index].as_mut() {
+                        t.finish()
+                            .map_err(|e| ArchiveError::Disk(disk.name.clone(), e.to_string()))?;
+                    }
                 }
                 BLOCK | ZERO => {
                     let index = get_u8(&mut self.input)? as usize;
@@ -176,6 +228,12 @@ impl<'a> ArchiveReader<'a> {
                     let disk = disks.get_mut(index).ok_or_else(|| {
                         ArchiveError::Corrupt(format!("data of unknown disk {index}"))
                     })?;
+                    if disk.ended || (disk.tree && kind == ZERO) {
+                        return Err(ArchiveError::Corrupt(format!(
+                            "{}: data outside its tree",
+                            disk.name
+                        )));
+                    }
                     if offset != disk.next {
                         return Err(ArchiveError::Corrupt(format!(
                             "{}: expected offset {}, found {offset}",
@@ -196,6 +254,24 @@ impl<'a> ArchiveReader<'a> {
                             read_exact(&mut self.input.inner, data)?;
                         }
                         let data = &*data;
+                        if disk.tree {
+                            // Checked before the unpacker sees it: a damaged block never
+                            // becomes a file.
+                            if Sha256::digest(data).as_slice() != digest {
+                                return Err(ArchiveError::BlockChecksum {
+                                    disk: disk.name.clone(),
+                                    offset,
+                                });
+                            }
+                            if let Some(t) = targets[index].as_mut() {
+                                t.write_at(offset, data).map_err(|e| {
+                                    ArchiveError::Disk(disk.name.clone(), e.to_string())
+                                })?;
+                            }
+                            map_block(&mut disk.map, offset, len, &digest);
+                            disk.next = offset + u64::from(len);
+                            continue;
+                        }
                         // The block is hashed on another core while it is written; a
                         // mismatch fails the extraction (whose caller discards the target).
                         let (hashed, written) = std::thread::scope(|s| {
@@ -265,13 +341,23 @@ fn check_disks(manifest: &Manifest, disks: Vec<DiskState>) -> Result<()> {
         return Err(ArchiveError::Corrupt("manifest and disks differ".into()));
     }
     for (m, d) in manifest.disks.iter().zip(disks) {
+        if d.tree && !d.ended {
+            return Err(ArchiveError::Corrupt(format!(
+                "{}: tree without its end",
+                d.name
+            )));
+        }
         if d.next != d.size {
             return Err(ArchiveError::Corrupt(format!(
                 "{}: only {} of {} bytes",
                 d.name, d.next, d.size
             )));
         }
-        if m.name != d.name || m.size != d.size || m.sha256 != hex::encode(d.map.finalize()) {
+        if m.name != d.name
+            || m.size != d.size
+            || m.tree != d.tree
+            || m.sha256 != hex::encode(d.map.finalize())
+        {
             return Err(ArchiveError::Corrupt(format!(
                 "{}: does not match the manifest",
                 m.name
@@ -285,5 +371,10 @@ fn check_disks(manifest: &Manifest, disks: Vec<DiskState>) -> Result<()> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskManifestHead {
     pub name: String,
+    /// A disk's size; for a tree, the bytes its files took on disk when it was archived
+    /// (what a new volume for it needs).
     pub size: u64,
+    /// A directory tree (its target must unpack a tar stream, e.g. a
+    /// [`TreeExtractor`](crate::TreeExtractor)), not a disk image.
+    pub tree: bool,
 }

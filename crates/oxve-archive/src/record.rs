@@ -7,9 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ArchiveError, Result};
 
 pub const MAGIC: &[u8; 8] = b"OXVEARC\0";
-/// Version 2: the stream digest leaves out block payloads (each is covered by its own
-/// digest, which the stream digest covers), so data is hashed once, not twice.
-pub const VERSION: u32 = 2;
+/// Version 3: directory trees (`T` ... `E`) besides disks. Version 2 left block payloads out
+/// of the stream digest (each is covered by its own digest, which the stream digest covers),
+/// so data is hashed once, not twice.
+pub const VERSION: u32 = 3;
+/// Version 2 (no trees) is still read; it is version 3 without `T`/`E` records.
+pub const VERSION_2: u32 = 2;
 /// Version 1 (stream digest over every byte) is still read.
 pub const VERSION_1: u32 = 1;
 /// Largest data block; disks are read and checksummed in blocks of this size.
@@ -20,6 +23,8 @@ pub const CONFIG: u8 = b'C';
 pub const DISK: u8 = b'D';
 pub const BLOCK: u8 = b'B';
 pub const ZERO: u8 = b'Z';
+pub const TREE: u8 = b'T';
+pub const TREE_END: u8 = b'E';
 pub const MANIFEST: u8 = b'M';
 
 /// What the manifest says about one disk.
@@ -35,6 +40,9 @@ pub struct DiskManifest {
     /// SHA-256 of the disk's map: every block (offset, length, digest) and zero region
     /// (offset, length) in order; see [`map_block`] and [`map_zero`]. Hex.
     pub sha256: String,
+    /// A directory tree (its `size` is the length of its tar stream), not a disk image.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tree: bool,
 }
 
 /// The last record: what the archive holds.

@@ -1,6 +1,7 @@
 //! Writing an archive: header, configs, disks, manifest.
 
 use std::io::Write;
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -8,6 +9,7 @@ use crate::compression::{Compression, FinishWrite};
 use crate::error::{ArchiveError, Result};
 use crate::record::*;
 use crate::source::DiskSource;
+use crate::tree::{used_bytes, write_tree, TreeCounts};
 
 /// Hashes everything written through it (the stream digest of the manifest record).
 struct Hashing<W: Write> {
@@ -94,6 +96,7 @@ impl<'a> ArchiveWriter<'a> {
             zero_bytes: 0,
             blocks: 0,
             sha256: String::new(),
+            tree: false,
         };
         let mut whole = Sha256::new();
         let mut buf = vec![0u8; BLOCK_SIZE];
@@ -133,16 +136,7 @@ impl<'a> ArchiveWriter<'a> {
                     if let Some(z) = pending_zero.take() {
                         self.zero(index, z, &mut whole)?;
                     }
-                    let data = &buf[..len];
-                    let digest = Sha256::digest(data);
-                    map_block(&mut whole, off, len as u32, &digest);
-                    put_u8(&mut self.out, BLOCK)?;
-                    put_u8(&mut self.out, index)?;
-                    put_u64(&mut self.out, off)?;
-                    put_u32(&mut self.out, len as u32)?;
-                    self.out.write_all(&digest)?;
-                    // The payload is covered by its digest: not hashed into the stream again.
-                    self.out.inner.write_all(data)?;
+                    self.block(index, off, &buf[..len], &mut whole)?;
                     disk.data_bytes += len as u64;
                     disk.blocks += 1;
                     off += len as u64;
@@ -167,6 +161,71 @@ impl<'a> ArchiveWriter<'a> {
         Ok(disk)
     }
 
+    /// Adds the directory tree at `root` (a container's directory volume) as a tar stream
+    /// (see `tree.rs` for what it keeps) in data blocks; `progress` gets the bytes of file
+    /// data read so far.
+    pub fn add_tree(
+        &mut self,
+        name: &str,
+        root: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(DiskManifest, TreeCounts)> {
+        let index = u8::try_from(self.manifest.disks.len())
+            .map_err(|_| ArchiveError::Corrupt("too many disks".into()))?;
+        let disk_err = |e: std::io::Error| ArchiveError::Disk(name.into(), e.to_string());
+        let used = used_bytes(root).map_err(disk_err)?;
+        put_u8(&mut self.out, TREE)?;
+        put_u8(&mut self.out, index)?;
+        put_name(&mut self.out, name)?;
+        put_u64(&mut self.out, used)?;
+        let sink = TreeSink {
+            writer: self,
+            index,
+            buf: Vec::with_capacity(BLOCK_SIZE),
+            offset: 0,
+            blocks: 0,
+            map: Sha256::new(),
+        };
+        let (mut sink, counts) = write_tree(root, sink, progress).map_err(|e| {
+            // An archive write error stays one; anything else is the tree's.
+            match e.get_ref().and_then(|i| i.downcast_ref::<SinkError>()) {
+                Some(_) => ArchiveError::Io(std::io::Error::new(e.kind(), e.to_string())),
+                None => disk_err(e),
+            }
+        })?;
+        sink.emit()?;
+        let (offset, blocks, map) = (sink.offset, sink.blocks, sink.map.finalize());
+        put_u8(&mut self.out, TREE_END)?;
+        put_u8(&mut self.out, index)?;
+        put_u64(&mut self.out, offset)?;
+        let disk = DiskManifest {
+            name: name.into(),
+            size: offset,
+            data_bytes: offset,
+            zero_bytes: 0,
+            blocks,
+            sha256: hex::encode(map),
+            tree: true,
+        };
+        self.manifest.disks.push(disk.clone());
+        Ok((disk, counts))
+    }
+
+    /// Writes one data block of disk `index` and adds it to the disk's map digest.
+    fn block(&mut self, index: u8, offset: u64, data: &[u8], map: &mut Sha256) -> Result<()> {
+        let len = data.len() as u32;
+        let digest = Sha256::digest(data);
+        map_block(map, offset, len, &digest);
+        put_u8(&mut self.out, BLOCK)?;
+        put_u8(&mut self.out, index)?;
+        put_u64(&mut self.out, offset)?;
+        put_u32(&mut self.out, len)?;
+        self.out.write_all(&digest)?;
+        // The payload is covered by its digest: not hashed into the stream again.
+        self.out.inner.write_all(data)?;
+        Ok(())
+    }
+
     fn zero(&mut self, index: u8, (offset, len): (u64, u64), map: &mut Sha256) -> Result<()> {
         map_zero(map, offset, len);
         put_u8(&mut self.out, ZERO)?;
@@ -187,5 +246,50 @@ impl<'a> ArchiveWriter<'a> {
         self.out.inner.write_all(&digest)?;
         self.out.inner.finish_stream()?;
         Ok(self.manifest)
+    }
+}
+
+/// The tar stream of a tree, cut into data blocks of [`BLOCK_SIZE`] as it is written.
+struct TreeSink<'w, 'a> {
+    writer: &'w mut ArchiveWriter<'a>,
+    index: u8,
+    buf: Vec<u8>,
+    /// Where `buf` starts in the stream.
+    offset: u64,
+    blocks: u64,
+    map: Sha256,
+}
+
+/// Marks an error of the archive (not of the tree) passing through the tar builder.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct SinkError(String);
+
+impl TreeSink<'_, '_> {
+    fn emit(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.writer
+            .block(self.index, self.offset, &self.buf, &mut self.map)?;
+        self.offset += self.buf.len() as u64;
+        self.blocks += 1;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl Write for TreeSink<'_, '_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(BLOCK_SIZE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == BLOCK_SIZE {
+            self.emit()
+                .map_err(|e| std::io::Error::other(SinkError(e.to_string())))?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

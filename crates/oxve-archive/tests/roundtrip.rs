@@ -229,7 +229,7 @@ fn version_1_archives_are_read() {
     // The same records as version 1 wrote them: header version 1 and the stream digest
     // (the last 32 bytes) over everything before it.
     let mut v1 = std::fs::read(&archive).unwrap();
-    assert_eq!(v1[9..13], 2u32.to_le_bytes());
+    assert_eq!(v1[9..13], 3u32.to_le_bytes());
     v1[9..13].copy_from_slice(&1u32.to_le_bytes());
     let end = v1.len() - 32;
     let digest = Sha256::digest(&v1[..end]);
@@ -244,9 +244,68 @@ fn version_1_archives_are_read() {
     // A version 2 reading of it fails: its stream digest differs.
     v1[9..13].copy_from_slice(&2u32.to_le_bytes());
     std::fs::write(&archive, &v1).unwrap();
+    assert!(ArchiveReader::new(File::open(&archive).unwrap())
+        .unwrap()
+        .verify()
+        .is_err());
+    // And so does a version 3 one.
+    v1[9..13].copy_from_slice(&3u32.to_le_bytes());
+    std::fs::write(&archive, &v1).unwrap();
     let err = ArchiveReader::new(File::open(&archive).unwrap())
         .unwrap()
         .verify()
         .unwrap_err();
     assert!(matches!(err, ArchiveError::Corrupt(_)), "{err}");
+}
+
+/// Version 2 archives (version 3 without directory trees) are still read.
+#[test]
+fn version_2_archives_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.raw");
+    make_disk(&disk);
+    let archive = dir.path().join("a.oxar");
+    let manifest = backup(&disk, &archive, Compression::None);
+    let mut v2 = std::fs::read(&archive).unwrap();
+    v2[9..13].copy_from_slice(&2u32.to_le_bytes());
+    let end = v2.len() - 32;
+    let digest = stream_digest(&v2[..end]);
+    v2[end..].copy_from_slice(&digest);
+    std::fs::write(&archive, &v2).unwrap();
+    let restored = dir.path().join("restored.raw");
+    assert_eq!(restore(&archive, &restored).manifest, manifest);
+    assert_eq!(
+        std::fs::read(&disk).unwrap(),
+        std::fs::read(&restored).unwrap()
+    );
+}
+
+/// The stream digest of an uncompressed disk archive (everything but block payloads).
+fn stream_digest(data: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let u16_at = |p: usize| u16::from_le_bytes(data[p..p + 2].try_into().unwrap()) as usize;
+    let u32_at = |p: usize| u32::from_le_bytes(data[p..p + 4].try_into().unwrap()) as usize;
+    let mut hash = Sha256::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let (head, payload) = match data[pos] {
+            b'H' => (21, 0),
+            b'C' => {
+                let name = u16_at(pos + 1);
+                (3 + name + 4, u32_at(pos + 3 + name))
+            }
+            b'D' => (4 + u16_at(pos + 2) + 8, 0),
+            b'B' => (1 + 1 + 8 + 4 + 32, u32_at(pos + 10)),
+            b'Z' => (18, 0),
+            b'M' => (5 + u32_at(pos + 1), 0),
+            other => panic!("record {other}"),
+        };
+        hash.update(&data[pos..pos + head]);
+        // A config's data is hashed; a block's payload is not.
+        if data[pos] == b'C' {
+            hash.update(&data[pos + head..pos + head + payload]);
+        }
+        pos += head + payload;
+    }
+    hash.finalize().into()
 }

@@ -37,5 +37,5 @@ pub use lxcconf::{
 pub use mount::HostMount;
 pub use paths::LxcPaths;
 pub use resize::grow_filesystem;
-pub use rootfs::{create_rootfs, detect_ostype, shift_ids, RootfsSpec};
+pub use rootfs::{create_rootfs, detect_ostype, make_ext4, shift_ids, RootfsSpec};
 pub use status::CtStatus;

@@ -76,11 +76,7 @@ pub fn create_rootfs(
     match volume {
         VolumePath::Image(p) | VolumePath::Block(p) => {
             log(format!("Creating filesystem ext4 on {}", p.display()));
-            let owner = format!("root_owner={}:{}", ids.uid, ids.gid);
-            run(
-                "mkfs.ext4",
-                &["-q", "-F", "-E", &owner, &p.to_string_lossy()],
-            )?;
+            make_ext4(p, (ids.uid, ids.gid))?;
         }
         VolumePath::Dir(p) => {
             lchown(p, Some(ids.uid), Some(ids.gid)).map_err(io("chown", p))?;
@@ -119,6 +115,17 @@ pub fn create_rootfs(
     setup::set_root_credentials(&root, ids, spec.password, spec.ssh_public_keys)?;
     mount.unmount()?;
     Ok(ostype)
+}
+
+/// A new ext4 file system on image or device `path`, its root directory owned by `owner`
+/// (uid, gid).
+pub fn make_ext4(path: &Path, owner: (u32, u32)) -> Result<()> {
+    let owner = format!("root_owner={}:{}", owner.0, owner.1);
+    run(
+        "mkfs.ext4",
+        &["-q", "-F", "-E", &owner, &path.to_string_lossy()],
+    )?;
+    Ok(())
 }
 
 /// Add `base` to the owner and group of every file below `root` (one file system, never

@@ -26,7 +26,10 @@ fn verify_archive(path: &std::path::Path) -> Result<String, String> {
     let disks: Vec<String> = manifest
         .disks
         .iter()
-        .map(|d| format!("{} ({} bytes, {} blocks)", d.name, d.size, d.blocks))
+        .map(|d| {
+            let kind = if d.tree { "directory tree, " } else { "" };
+            format!("{} ({kind}{} bytes, {} blocks)", d.name, d.size, d.blocks)
+        })
         .collect();
     Ok(format!(
         "{} {}: configs {:?}, disks [{}]",

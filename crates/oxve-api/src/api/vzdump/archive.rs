@@ -18,6 +18,8 @@ pub enum DiskInput {
     Image { path: PathBuf, format: String },
     /// An export of a running VM's QEMU.
     Export { socket: PathBuf, name: String },
+    /// A directory (a container's subvolume), archived as a tree of files.
+    Tree(PathBuf),
 }
 
 /// One disk of the archive: its archive name (`drive-scsi0`, `rootfs`) and where it is.
@@ -126,6 +128,18 @@ fn write_to(
     let started = Instant::now();
     let mut total = 0u64;
     for (index, disk) in plan.disks.iter().enumerate() {
+        if let DiskInput::Tree(root) = &disk.input {
+            add_tree(
+                &mut writer,
+                plan,
+                &disk.name,
+                root,
+                started,
+                &mut total,
+                log,
+            )?;
+            continue;
+        }
         // Kept alive while the disk is read.
         let mut server: Option<QemuNbd> = None;
         let mut source: Box<dyn DiskSource> = match &disk.input {
@@ -145,6 +159,7 @@ fn write_to(
             DiskInput::Export { socket, name } => {
                 Box::new(NbdSource::open(socket, name).map_err(|e| format!("{}: {e}", disk.name))?)
             }
+            DiskInput::Tree(_) => unreachable!("trees are written above"),
         };
         let size = source.size();
         log(format!("{}: {} bytes", disk.name, size));
@@ -194,6 +209,60 @@ fn write_to(
         }
     }
     Ok(manifest)
+}
+
+/// Adds the directory tree `root` as disk `name`, at no more than `bwlimit` over the job,
+/// logging its progress every GiB of file data.
+fn add_tree(
+    writer: &mut ArchiveWriter<'_>,
+    plan: &ArchivePlan,
+    name: &str,
+    root: &Path,
+    started: Instant,
+    total: &mut u64,
+    log: &(dyn Fn(String) + Sync),
+) -> Result<(), String> {
+    log(format!("{name}: directory tree {}", root.display()));
+    let tree_start = Instant::now();
+    let before = *total;
+    let mut next_report = 1u64 << 30;
+    let limit = plan.bwlimit.filter(|l| *l > 0);
+    let mut progress = |done: u64| {
+        *total = before + done;
+        if done >= next_report {
+            next_report = done + (1 << 30);
+            log(format!(
+                "{name}: {} of file data in {:.1}s",
+                human(done),
+                tree_start.elapsed().as_secs_f64()
+            ));
+        }
+        if let Some(limit) = limit {
+            let due = Duration::from_secs_f64(*total as f64 / limit as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    };
+    let (manifest, counts) = writer
+        .add_tree(name, root, &mut progress)
+        .map_err(|e| e.to_string())?;
+    if counts.skipped > 0 {
+        log(format!("{name}: {} sockets left out", counts.skipped));
+    }
+    if counts.vanished > 0 {
+        log(format!(
+            "{name}: {} files vanished while being read",
+            counts.vanished
+        ));
+    }
+    log(format!(
+        "{name}: {} entries, {} archived, in {:.1}s",
+        counts.entries,
+        human(manifest.size),
+        tree_start.elapsed().as_secs_f64()
+    ));
+    Ok(())
 }
 
 /// A source read at no more than `limit` bytes per second over the whole job (`bwlimit`);

@@ -1,12 +1,16 @@
-//! Backing up one container: its config and the images of its rootfs and of the mount points
-//! marked `backup=1`, byte for byte (so file ownership, including the shifted ids of an
-//! unprivileged container, comes back exactly).
+//! Backing up one container: its config and the volumes of its rootfs and of the mount points
+//! marked `backup=1`: images byte for byte, directory volumes (subvolumes) as trees of files
+//! with their numeric owners, so file ownership, including the shifted ids of an
+//! unprivileged container, comes back exactly either way.
 //!
 //! - stopped, any mode: the images are read directly.
 //! - `stop`: a clean shutdown, the images are read, the container is started again.
-//! - `suspend`: the container is frozen and its file systems are frozen on the host
-//!   (`FIFREEZE`, which writes out everything cached first) while the images are read.
-//! - `snapshot`: where every included volume's storage has snapshots (btrfs), the container
+//! - `suspend`: the container is frozen and the file systems of its images are frozen on
+//!   the host (`FIFREEZE`, which writes out everything cached first) while they are read;
+//!   directory volumes are read through the host's own file system (never frozen: the
+//!   archive goes there too), unchanging while the container is frozen.
+//! - `snapshot`: where every included volume's storage has snapshots (btrfs, raw images and
+//!   subvolumes alike), the container
 //!   and its file systems are frozen only for the moment the snapshots (`vzdump`) take, and
 //!   the archive is read from the snapshots while it runs on. Elsewhere (image files on
 //!   `dir`), as Proxmox does when a volume cannot snapshot, it falls back to `suspend` and says
@@ -96,19 +100,14 @@ async fn backup_locked(
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("{key}: {e}"))?;
-        let snapshots = info.format == VolumeFormat::Raw
+        let snapshots = matches!(info.format, VolumeFormat::Raw | VolumeFormat::Subvol)
             && manager
                 .capabilities(volid.storage())
                 .is_ok_and(|c| c.supports_snapshots(info.format));
         volumes.push((key.clone(), volid, snapshots));
         let input = match info.format {
             VolumeFormat::Raw => DiskInput::Raw(info.path),
-            VolumeFormat::Subvol => {
-                return Err(format!(
-                "{key}: backups of subvolume volumes (btrfs directories) are not supported yet; \
-                     use an image volume"
-            ))
-            }
+            VolumeFormat::Subvol => DiskInput::Tree(info.path),
             other => DiskInput::Image {
                 path: info.path,
                 format: other.to_string(),
@@ -118,7 +117,11 @@ async fn backup_locked(
             "including mount point {key} ('{}') in backup",
             mp.mp()
         ));
-        frozen_mounts.push(env.state.lxc.paths().mount_point(vmid, &key));
+        // A directory volume is read through the host's file system, which must not be
+        // frozen (the archive is written there too); the frozen container changes nothing.
+        if !matches!(input, DiskInput::Tree(_)) {
+            frozen_mounts.push(env.state.lxc.paths().mount_point(vmid, &key));
+        }
         disks.push(ArchiveDisk { name: key, input });
     }
     let mut mode = spec.mode;
@@ -163,7 +166,10 @@ async fn backup_locked(
             let snapped =
                 take_snapshots(env, &manager, vmid, &volumes, &frozen_mounts, log).await?;
             for (disk, (_, path)) in plan.disks.iter_mut().zip(&snapped) {
-                disk.input = DiskInput::Raw(path.clone());
+                disk.input = match disk.input {
+                    DiskInput::Tree(_) => DiskInput::Tree(path.clone()),
+                    _ => DiskInput::Raw(path.clone()),
+                };
             }
             let written = write(plan, log).await;
             let m = Arc::clone(&manager);

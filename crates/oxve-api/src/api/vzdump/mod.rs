@@ -11,6 +11,7 @@ mod lxc;
 mod qemu;
 mod restore;
 mod restore_kinds;
+mod restore_tree;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! Restoring an archive: finding it, reading its config first, and writing its disks into new
-//! volumes, verifying every block as it reads. Whatever was allocated is freed again when the
+//! volumes (directory trees through `restore_tree.rs`), verifying every block as it reads. Whatever was allocated is freed again when the
 //! restore fails, so a failed restore leaves nothing behind.
 
 use std::cell::RefCell;
@@ -14,6 +14,7 @@ use oxve_router::{ApiError, PermissionChecker};
 use oxve_storage::volid::{parse_image_file_name, BackupArchive};
 use oxve_storage::{AllocOptions, ContentType, StorageManager, VolumeFormat, VolumeId};
 
+use super::restore_tree::alloc_tree_volume;
 use crate::env::RpcEnv;
 use crate::storage_service::storage_error;
 
@@ -94,6 +95,8 @@ pub struct DiskPlacement {
     /// The wanted format, used when the storage supports it.
     pub format: Option<VolumeFormat>,
     pub content: ContentType,
+    /// The size the config gave the disk (0: none, e.g. a subvolume without a limit).
+    pub size: u64,
 }
 
 /// A disk written by [`extract`].
@@ -138,6 +141,27 @@ pub fn extract(
                     log(format!("{}: not restored (only verified)", head.name));
                     return Ok(None);
                 };
+                if head.tree {
+                    let volume =
+                        alloc_tree_volume(manager, vmid, place, head.size, log).map_err(|e| {
+                            oxve_archive::ArchiveError::Disk(head.name.clone(), e.to_string())
+                        })?;
+                    log(format!(
+                        "{}: restoring the directory tree into '{}'",
+                        head.name, volume.volid
+                    ));
+                    created.borrow_mut().insert(
+                        head.name.clone(),
+                        RestoredDisk {
+                            volid: volume.volid.clone(),
+                            size: volume.size,
+                        },
+                    );
+                    let target = volume.open(work_dir, &head.name).map_err(|e| {
+                        oxve_archive::ArchiveError::Disk(head.name.clone(), e.to_string())
+                    })?;
+                    return Ok(Some(target));
+                }
                 let target = new_volume(manager, vmid, place, head.size)
                     .map_err(oxve_archive::ArchiveError::Corrupt)?;
                 log(format!(
@@ -169,6 +193,13 @@ pub fn extract(
             })
             .map_err(|e| format!("restore failed: {e}"))?;
         for disk in &extracted.manifest.disks {
+            if disk.tree {
+                log(format!(
+                    "{}: directory tree of {} bytes in {} blocks, checksums verified",
+                    disk.name, disk.size, disk.blocks
+                ));
+                continue;
+            }
             log(format!(
                 "{}: {} bytes of data, {} bytes of zeros, checksums verified",
                 disk.name, disk.data_bytes, disk.zero_bytes

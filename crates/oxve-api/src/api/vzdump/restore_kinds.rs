@@ -50,6 +50,7 @@ impl RestoreKind for VmConfig {
                 storage: target_storage(storage, original, manager, &key)?,
                 format: format_of(&drive.file),
                 content: ContentType::Images,
+                size: drive.size.unwrap_or(0),
             };
             placements.insert(format!("drive-{key}"), (key, place));
         }
@@ -153,6 +154,7 @@ impl RestoreKind for CtConfig {
                 storage: target_storage(storage, original, manager, &key)?,
                 format: format_of(&volid),
                 content: ContentType::Rootdir,
+                size: mp.size().unwrap_or(0),
             };
             placements.insert(key.clone(), (key, place));
         }
@@ -171,7 +173,11 @@ impl RestoreKind for CtConfig {
             }
             match restored.get(&key) {
                 Some((_, disk)) => {
-                    mp.set_volume(&disk.volid.to_string(), Some(disk.size));
+                    // A subvolume without a limit has no size, as when it was created.
+                    mp.set_volume(
+                        &disk.volid.to_string(),
+                        (disk.size > 0).then_some(disk.size),
+                    );
                     self.set(&key, &mp.print()).map_err(|e| e.to_string())?;
                 }
                 None => {
