@@ -1,13 +1,14 @@
-//! A backup job whose storage fills up: the guest that does not fit fails, the job goes on
-//! with the next guest and reports "job errors", and no partial archive is left that could
-//! pass for a complete one. Stopped VMs, so no guest needs to boot.
+//! Backup jobs where one guest fails and the job goes on with the next and reports "job
+//! errors": a storage that fills up (no partial archive is left that could pass for a
+//! complete one), and a VM that does not shut down in stop mode (left running, untouched).
+//! No guest needs to boot.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{wait_task, Daemon, Session};
+use common::{task_log, wait_task, Daemon, Session};
 
 /// A 4 MiB tmpfs, unmounted on drop.
 struct SmallFs(PathBuf);
@@ -153,4 +154,73 @@ async fn a_full_backup_storage_fails_one_guest_and_the_job_goes_on() {
         .collect();
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(listed[0].contains("vzdump-qemu-702-"));
+}
+
+/// Stop mode and a VM that ignores the ACPI power button (its firmware finds nothing to boot
+/// and waits): that VM's backup fails after `stopwait`, it keeps running, and the next guest
+/// is still backed up.
+#[tokio::test]
+async fn a_vm_that_does_not_shut_down_fails_its_backup_and_keeps_running() {
+    let d = Daemon::start();
+    let s = Session::admin(&d).await;
+    create_vm(&s, 711).await;
+    create_vm(&s, 712).await;
+    let r = s.post("/nodes/testnode/qemu/711/status/start", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
+
+    let r = s
+        .post(
+            "/nodes/testnode/vzdump",
+            &[
+                ("vmid", "711,712"),
+                ("storage", "local"),
+                ("mode", "stop"),
+                ("stopwait", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let upid = r.data().as_str().unwrap().to_string();
+    let t = wait_task(&s, &upid).await;
+    let log = task_log(&s, &upid).await;
+    assert_eq!(t["exitstatus"], "job errors", "{t}\n{log}");
+    assert!(log.contains("ERROR: Backup of VM 711 failed"), "{log}");
+    assert!(log.contains("unable to stop the VM"), "{log}");
+    assert!(log.contains("Finished Backup of VM 712"), "{log}");
+
+    let status = s.get("/nodes/testnode/qemu/711/status/current", &[]).await;
+    assert_eq!(status.data()["status"], "running", "{:?}", status.body);
+    let config = s.get("/nodes/testnode/qemu/711/config", &[]).await;
+    assert!(config.data().get("lock").is_none(), "{:?}", config.body);
+    let backups = s
+        .get(
+            "/nodes/testnode/storage/local/content",
+            &[("content", "backup")],
+        )
+        .await;
+    let volids: Vec<&str> = backups
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["volid"].as_str())
+        .collect();
+    assert!(
+        !volids.iter().any(|v| v.contains("vzdump-qemu-711-")),
+        "{volids:?}"
+    );
+    assert!(
+        volids.iter().any(|v| v.contains("vzdump-qemu-712-")),
+        "{volids:?}"
+    );
+
+    let r = s.post("/nodes/testnode/qemu/711/status/stop", &[]).await;
+    assert_eq!(
+        wait_task(&s, r.data().as_str().unwrap()).await["exitstatus"],
+        "OK"
+    );
 }
