@@ -25,7 +25,7 @@ apt_packages=(
   btrfs-progs                     # btrfs storage tests on a loop file
   lxc zstd e2fsprogs              # containers: liblxc tools, vztmpl archives, ext4 rootfs images
   lxcfs                           # containers see their own limits in /proc/meminfo, cpuinfo, ...
-  lzop                            # compress=lzo backups (piped through lzop)
+  lzop pigz                       # compress=lzo and compress=gzip with pigz=N (piped through the tools)
   wrk                             # API benchmark (bench/)
   iproute2 iputils-ping nftables dnsmasq-base busybox-static  # networking: netns, NAT, DHCP (udhcpc in tests)
   wireguard-tools wireguard-go    # VPN endpoints (userspace WireGuard where the kernel has none)

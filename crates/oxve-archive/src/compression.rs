@@ -2,13 +2,18 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use crate::lzop::{self, LzoReader, LzoWriter};
+use crate::filter::{FilterReader, FilterWriter, LZOP_MAGIC};
 
 /// How the archive stream is compressed (`compress` of vzdump).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     None,
     Gzip,
+    /// gzip through `pigz` with this many threads (`compress=gzip` with `pigz=N`: 1 is half
+    /// the cores, more is that many).
+    Pigz {
+        threads: u32,
+    },
     /// zstd with this many worker threads (0: one per core).
     Zstd {
         threads: u32,
@@ -22,7 +27,7 @@ impl Compression {
     pub fn extension(self) -> &'static str {
         match self {
             Compression::None => "",
-            Compression::Gzip => ".gz",
+            Compression::Gzip | Compression::Pigz { .. } => ".gz",
             Compression::Zstd { .. } => ".zst",
             Compression::Lzo => ".lzo",
         }
@@ -48,7 +53,18 @@ impl Compression {
                 }
                 Box::new(enc)
             }
-            Compression::Lzo => Box::new(LzoWriter::new(out)?),
+            Compression::Pigz { threads } => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+                let threads = if threads <= 1 {
+                    (cores / 2).max(1)
+                } else {
+                    threads
+                };
+                // As Proxmox runs it: `--rsyncable` keeps unchanged regions alike.
+                let args = ["-c", "--rsyncable", "-p", &threads.to_string()].map(String::from);
+                Box::new(FilterWriter::new(out, "pigz", &args)?)
+            }
+            Compression::Lzo => Box::new(FilterWriter::new(out, "lzop", &lzop_args(false))?),
         })
     }
 
@@ -58,14 +74,23 @@ impl Compression {
         let head = buffered.fill_buf()?.to_vec();
         Ok(if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?)
-        } else if head.starts_with(&lzop::MAGIC) {
-            Box::new(LzoReader::new(buffered)?)
+        } else if head.starts_with(&LZOP_MAGIC) {
+            Box::new(FilterReader::new(buffered, "lzop", &lzop_args(true))?)
         } else if head.starts_with(&[0x1f, 0x8b]) {
             Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
         } else {
             Box::new(buffered)
         })
     }
+}
+
+fn lzop_args(decompress: bool) -> Vec<String> {
+    let flags: &[&str] = if decompress {
+        &["-d", "-c", "-q"]
+    } else {
+        &["-c", "-q"]
+    };
+    flags.iter().map(|f| f.to_string()).collect()
 }
 
 /// A writer that must be finished to flush its last frame.

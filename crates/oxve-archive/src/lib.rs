@@ -1,6 +1,6 @@
 //! The oxve backup archive (format in `FORMAT.md`): a guest's config files and disks in one
 //! stream, with a SHA-256 per data block, zero regions stored as their length, a manifest at
-//! the end, and the whole compressed with zstd, gzip or lzo (through `lzop`).
+//! the end, and the whole compressed with zstd, gzip (or `pigz`) or lzo (through `lzop`).
 //!
 //! - [`ArchiveWriter`] writes configs, then disks read from a [`DiskSource`] (only where they
 //!   hold data) or directory trees (as tar streams, [`ArchiveWriter::add_tree`]), then the
@@ -12,7 +12,7 @@
 mod compression;
 mod direct_io;
 mod error;
-mod lzop;
+mod filter;
 mod reader;
 mod record;
 mod source;

@@ -59,6 +59,7 @@ fn round_trip_in_every_compression() {
     for compression in [
         Compression::None,
         Compression::Gzip,
+        Compression::Pigz { threads: 2 },
         Compression::Zstd { threads: 0 },
         Compression::Lzo,
     ] {
@@ -88,6 +89,25 @@ fn round_trip_in_every_compression() {
             .unwrap();
         assert_eq!(verified.disks, manifest.disks);
     }
+}
+
+#[test]
+fn pigz_archives_are_gzip_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.raw");
+    make_disk(&disk);
+    let gz = dir.path().join("a.oxar.gz");
+    backup(&disk, &gz, Compression::Pigz { threads: 1 });
+    let plain = dir.path().join("a.oxar");
+    backup(&disk, &plain, Compression::None);
+    // The stock gzip unpacks it into the uncompressed archive, byte for byte.
+    let out = std::process::Command::new("gzip")
+        .args(["-d", "-c"])
+        .arg(&gz)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, std::fs::read(&plain).unwrap());
 }
 
 #[test]

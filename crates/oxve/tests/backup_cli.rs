@@ -342,10 +342,24 @@ fn container_backup_and_restore_through_the_cli() {
 
     let log = ok(
         socket,
-        &["backup", "9741", "--storage", "local", "--compress", "gzip"],
+        &[
+            "backup",
+            "9741",
+            "--storage",
+            "local",
+            "--compress",
+            "gzip",
+            "--pigz",
+            "2",
+        ],
     );
     let archive = archive_in(&log);
     assert!(archive.contains("vzdump-lxc-9741-"), "{archive}");
+    assert!(archive.ends_with(".oxar.gz"), "{archive}");
+    assert!(
+        log.contains("compressing with pigz (2 threads asked)"),
+        "{log}"
+    );
     ok(socket, &["restore", &archive, "9742", "--storage", "local"]);
     let conf = json(socket, &["ct", "config", "testnode", "9742"]);
     assert_eq!(conf["hostname"], "clict", "{conf}");

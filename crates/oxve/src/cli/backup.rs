@@ -11,7 +11,7 @@ use super::Client;
 
 const BACKUP_USAGE: &str =
     "usage: oxve backup VMID... [--all 1] [--exclude LIST] [--mode snapshot|suspend|stop] \
-     [--storage S] [--compress 0|1|gzip|lzo|zstd] [--notes-template T] [--background] ...";
+     [--storage S] [--compress 0|1|gzip|lzo|zstd] [--pigz N] [--notes-template T] [--background] ...";
 const RESTORE_USAGE: &str =
     "usage: oxve restore ARCHIVE VMID [--storage S] [--force 1] [--unique 1] [--background] ...";
 

@@ -72,6 +72,9 @@ impl ArchivePlan {
         std::fs::create_dir_all(&work_dir)
             .map_err(|e| format!("create {}: {e}", work_dir.display()))?;
         log.info(format!("creating vzdump archive '{}'", target.display()));
+        if let Compression::Pigz { threads } = spec.compression {
+            log.info(format!("compressing with pigz ({threads} threads asked)"));
+        }
         Ok(ArchivePlan {
             target,
             compression: spec.compression,

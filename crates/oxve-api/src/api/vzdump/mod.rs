@@ -70,7 +70,10 @@ fn vmid_list(text: &str) -> Vec<u32> {
 fn compression(params: &Params) -> Result<Compression, ApiError> {
     Ok(match params.str("compress").unwrap_or("0") {
         "0" => Compression::None,
-        "gzip" => Compression::Gzip,
+        "gzip" => match params.int_or("pigz", 0) {
+            n if n > 0 => Compression::Pigz { threads: n as u32 },
+            _ => Compression::Gzip,
+        },
         "zstd" => Compression::Zstd {
             threads: params.int_or("zstd", 1) as u32,
         },

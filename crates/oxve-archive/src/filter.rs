@@ -1,4 +1,5 @@
-//! lzo compression (`compress=lzo` of vzdump) through the `lzop` tool, as Proxmox does.
+//! Compression through an external tool, as Proxmox's vzdump does: `lzop` for
+//! `compress=lzo`, `pigz` for `compress=gzip` with `pigz=N`.
 //!
 //! The tool runs as a child with both ends piped. Its input and output are pumped from the
 //! calling thread with `poll`, so the stream we read from or write to need not be `'static`
@@ -11,12 +12,13 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use crate::compression::FinishWrite;
 
 /// The first bytes of an lzop file.
-pub const MAGIC: [u8; 9] = [0x89, b'L', b'Z', b'O', 0x00, 0x0d, 0x0a, 0x1a, 0x0a];
+pub const LZOP_MAGIC: [u8; 9] = [0x89, b'L', b'Z', b'O', 0x00, 0x0d, 0x0a, 0x1a, 0x0a];
 
 const CHUNK: usize = 1 << 20;
 
-/// A running `lzop` with non-blocking pipes.
-struct Lzop {
+/// A running filter tool with non-blocking pipes.
+struct Filter {
+    program: &'static str,
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: ChildStdout,
@@ -37,27 +39,28 @@ struct Ready {
     output: bool,
 }
 
-impl Lzop {
-    fn spawn(args: &[&str]) -> io::Result<Lzop> {
-        let mut child = Command::new("lzop")
+impl Filter {
+    fn spawn(program: &'static str, args: &[String]) -> io::Result<Filter> {
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("running lzop: {e}")))?;
+            .map_err(|e| io::Error::new(e.kind(), format!("running {program}: {e}")))?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         set_nonblocking(stdin.as_raw_fd())?;
         set_nonblocking(stdout.as_raw_fd())?;
-        Ok(Lzop {
+        Ok(Filter {
+            program,
             child,
             stdin: Some(stdin),
             stdout,
         })
     }
 
-    /// Waits until lzop can take input (if `want_input` and its stdin is open) or has output.
+    /// Waits until the tool can take input (if `want_input` and its stdin is open) or has output.
     fn poll(&self, want_input: bool) -> io::Result<Ready> {
         let mut fds = vec![libc::pollfd {
             fd: self.stdout.as_raw_fd(),
@@ -88,7 +91,7 @@ impl Lzop {
         })
     }
 
-    /// Writes what lzop takes of `buf` now (0 when its pipe is full).
+    /// Writes what the tool takes of `buf` now (0 when its pipe is full).
     fn feed(&mut self, buf: &[u8]) -> io::Result<usize> {
         let stdin = self.stdin.as_mut().ok_or(io::ErrorKind::BrokenPipe)?;
         match stdin.write(buf) {
@@ -99,7 +102,7 @@ impl Lzop {
         }
     }
 
-    /// Reads what lzop has written; `None` when nothing is there yet, `Some(0)` at its end.
+    /// Reads what the tool has written; `None` when nothing is there yet, `Some(0)` at its end.
     fn drain(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         match self.stdout.read(buf) {
             Ok(n) => Ok(Some(n)),
@@ -108,7 +111,7 @@ impl Lzop {
         }
     }
 
-    /// lzop exited: an error unless it exited cleanly.
+    /// The tool exited: an error unless it exited cleanly.
     fn wait(&mut self) -> io::Result<()> {
         self.stdin = None;
         let mut stderr = String::new();
@@ -120,7 +123,8 @@ impl Lzop {
             Ok(())
         } else {
             Err(io::Error::other(format!(
-                "lzop failed ({status}): {}",
+                "{} failed ({status}): {}",
+                self.program,
                 stderr.trim()
             )))
         }
@@ -130,12 +134,12 @@ impl Lzop {
         let _ = self.child.kill();
         match self.wait() {
             Err(e) => e,
-            Ok(()) => io::Error::other(format!("lzop: {what}")),
+            Ok(()) => io::Error::other(format!("{}: {what}", self.program)),
         }
     }
 }
 
-impl Drop for Lzop {
+impl Drop for Filter {
     fn drop(&mut self) {
         // Only a stream abandoned half way still has a live child.
         if let Ok(None) = self.child.try_wait() {
@@ -145,25 +149,26 @@ impl Drop for Lzop {
     }
 }
 
-/// Compresses what is written into `out`.
-pub struct LzoWriter<W: Write> {
-    lzop: Lzop,
+/// Passes what is written through the tool (compressing it) into `out`.
+pub struct FilterWriter<W: Write> {
+    tool: Filter,
     out: W,
     buf: Vec<u8>,
 }
 
-impl<W: Write> LzoWriter<W> {
-    pub fn new(out: W) -> io::Result<Self> {
-        Ok(LzoWriter {
-            lzop: Lzop::spawn(&["-c", "-q"])?,
+impl<W: Write> FilterWriter<W> {
+    /// `program args` reading stdin and writing stdout.
+    pub fn new(out: W, program: &'static str, args: &[String]) -> io::Result<Self> {
+        Ok(FilterWriter {
+            tool: Filter::spawn(program, args)?,
             out,
             buf: vec![0; CHUNK],
         })
     }
 
-    /// Moves lzop's pending output to `out`; true when it has ended.
+    /// Moves the tool's pending output to `out`; true when it has ended.
     fn pump_out(&mut self) -> io::Result<bool> {
-        while let Some(n) = self.lzop.drain(&mut self.buf)? {
+        while let Some(n) = self.tool.drain(&mut self.buf)? {
             if n == 0 {
                 return Ok(true);
             }
@@ -173,16 +178,16 @@ impl<W: Write> LzoWriter<W> {
     }
 }
 
-impl<W: Write> Write for LzoWriter<W> {
+impl<W: Write> Write for FilterWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut done = 0;
         while done < data.len() {
-            let ready = self.lzop.poll(true)?;
+            let ready = self.tool.poll(true)?;
             if ready.output && self.pump_out()? {
-                return Err(self.lzop.failure("ended early"));
+                return Err(self.tool.failure("ended early"));
             }
             if ready.input {
-                done += self.lzop.feed(&data[done..])?;
+                done += self.tool.feed(&data[done..])?;
             }
         }
         Ok(done)
@@ -193,34 +198,35 @@ impl<W: Write> Write for LzoWriter<W> {
     }
 }
 
-impl<W: Write> FinishWrite for LzoWriter<W> {
+impl<W: Write> FinishWrite for FilterWriter<W> {
     fn finish_stream(mut self: Box<Self>) -> io::Result<()> {
-        self.lzop.stdin = None; // end of input: lzop writes its trailer and exits
+        self.tool.stdin = None; // end of input: the tool writes its trailer and exits
         loop {
-            self.lzop.poll(false)?;
+            self.tool.poll(false)?;
             if self.pump_out()? {
                 break;
             }
         }
-        self.lzop.wait()?;
+        self.tool.wait()?;
         self.out.flush()
     }
 }
 
-/// Decompresses `input`.
-pub struct LzoReader<R: Read> {
-    lzop: Lzop,
+/// Reads `input` through the tool (decompressing it).
+pub struct FilterReader<R: Read> {
+    tool: Filter,
     input: R,
-    /// Input read but not yet taken by lzop: `pending[start..]`.
+    /// Input read but not yet taken by the tool: `pending[start..]`.
     pending: Vec<u8>,
     start: usize,
     done: bool,
 }
 
-impl<R: Read> LzoReader<R> {
-    pub fn new(input: R) -> io::Result<Self> {
-        Ok(LzoReader {
-            lzop: Lzop::spawn(&["-d", "-c", "-q"])?,
+impl<R: Read> FilterReader<R> {
+    /// `program args` reading stdin and writing stdout.
+    pub fn new(input: R, program: &'static str, args: &[String]) -> io::Result<Self> {
+        Ok(FilterReader {
+            tool: Filter::spawn(program, args)?,
             input,
             pending: Vec::with_capacity(CHUNK),
             start: 0,
@@ -228,7 +234,7 @@ impl<R: Read> LzoReader<R> {
         })
     }
 
-    /// Gives lzop more input; closes its stdin at the end of ours.
+    /// Gives the tool more input; closes its stdin at the end of ours.
     fn pump_in(&mut self) -> io::Result<()> {
         if self.start == self.pending.len() {
             self.pending.resize(CHUNK, 0);
@@ -236,28 +242,28 @@ impl<R: Read> LzoReader<R> {
             self.pending.truncate(n);
             self.start = 0;
             if n == 0 {
-                self.lzop.stdin = None;
+                self.tool.stdin = None;
                 return Ok(());
             }
         }
-        let n = self.lzop.feed(&self.pending[self.start..])?;
+        let n = self.tool.feed(&self.pending[self.start..])?;
         self.start += n;
         Ok(())
     }
 }
 
-impl<R: Read> Read for LzoReader<R> {
+impl<R: Read> Read for FilterReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.done || buf.is_empty() {
             return Ok(0);
         }
         loop {
-            let ready = self.lzop.poll(true)?;
+            let ready = self.tool.poll(true)?;
             if ready.output {
-                match self.lzop.drain(buf)? {
+                match self.tool.drain(buf)? {
                     Some(0) => {
                         self.done = true;
-                        self.lzop.wait()?;
+                        self.tool.wait()?;
                         return Ok(0);
                     }
                     Some(n) => return Ok(n),
