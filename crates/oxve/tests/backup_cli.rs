@@ -218,6 +218,45 @@ async fn backup_and_restore_through_the_cli() {
         &volume_path(&d, restored["scsi0"].as_str().unwrap())
     ));
 
+    // `--stdout 1`, like `vzdump --stdout`: the archive on stdout, the log on stderr; a file
+    // made of it restores to the same disks, and no copy is left on the node.
+    let out = Command::new(env!("CARGO_BIN_EXE_oxve"))
+        .args(["backup", "700", "--compress", "zstd", "--stdout", "1"])
+        .env("OXVE_SOCKET", socket)
+        .env_remove("OXVE_HOST")
+        .output()
+        .expect("run oxve");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("Backup job finished successfully"), "{log}");
+    assert!(
+        out.stdout.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]),
+        "zstd frame"
+    );
+    let streamed = d
+        .data_dir
+        .join("vzdump-qemu-700-2026_01_01-00_00_00.oxar.zst");
+    std::fs::write(&streamed, &out.stdout).unwrap();
+    ok(socket, &["restore", streamed.to_str().unwrap(), "704"]);
+    let restored = json(socket, &["vm", "config", "testnode", "704"]);
+    assert!(images_equal(
+        &qcow,
+        &volume_path(&d, restored["scsi1"].as_str().unwrap())
+    ));
+    let leftovers: Vec<_> = std::fs::read_dir("/var/tmp")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("oxve-vzdump-stdout-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let (done, _, err) = oxve(socket, &["backup", "700", "701", "--stdout", "1"]);
+    assert!(!done);
+    assert!(err.contains("single VM"), "{err}");
+
     // Over an existing guest only with --force; failures exit non-zero.
     let (done, _, err) = oxve(socket, &["restore", &lzo, "701"]);
     assert!(!done, "restore over an existing VM without --force");

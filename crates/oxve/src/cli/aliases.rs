@@ -754,6 +754,15 @@ pub async fn run(mut words: Vec<String>) -> anyhow::Result<()> {
 
 /// Prints the log of task `upid` as it grows; fails if the task fails.
 async fn follow_task(client: &Client, upid: &str) -> anyhow::Result<()> {
+    follow_task_on(client, upid, false).await
+}
+
+/// [`follow_task`], printing the log on stderr instead when `to_stderr` (stdout carries data).
+pub(super) async fn follow_task_on(
+    client: &Client,
+    upid: &str,
+    to_stderr: bool,
+) -> anyhow::Result<()> {
     let node = upid.split(':').nth(1).unwrap_or("localhost");
     let base = format!(
         "/nodes/{node}/tasks/{}",
@@ -776,7 +785,11 @@ async fn follow_task(client: &Client, upid: &str) -> anyhow::Result<()> {
             .await?;
         for line in log.as_array().into_iter().flatten() {
             if let Some(text) = line["t"].as_str() {
-                println!("{text}");
+                if to_stderr {
+                    eprintln!("{text}");
+                } else {
+                    println!("{text}");
+                }
                 shown += 1;
             }
         }

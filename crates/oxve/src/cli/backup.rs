@@ -5,13 +5,14 @@ use anyhow::{anyhow, bail};
 use oxve_router::HttpMethod;
 use serde_json::Value;
 
-use super::aliases::{show_result, take_option, CommonOptions};
+use super::aliases::{follow_task_on, show_result, take_option, CommonOptions};
 use super::api_cmd::parse_param_args;
 use super::Client;
 
 const BACKUP_USAGE: &str =
     "usage: oxve backup VMID... [--all 1] [--exclude LIST] [--mode snapshot|suspend|stop] \
-     [--storage S] [--compress 0|1|gzip|lzo|zstd] [--pigz N] [--notes-template T] [--background] ...";
+     [--storage S] [--compress 0|1|gzip|lzo|zstd] [--pigz N] [--notes-template T] [--background] \
+     [--stdout 1] ...";
 const RESTORE_USAGE: &str =
     "usage: oxve restore ARCHIVE VMID [--storage S] [--force 1] [--unique 1] [--background] ...";
 
@@ -65,10 +66,85 @@ async fn backup(mut args: Vec<String>) -> anyhow::Result<()> {
     }
     let client = Client::connect(&common.connect).await?;
     let node = node(&client, explicit_node).await?;
+    if take_stdout(&mut params) {
+        return backup_to_stdout(&client, &node, params).await;
+    }
     let data = client
         .call(HttpMethod::Post, &format!("/nodes/{node}/vzdump"), &params)
         .await?;
     show_result(&client, data, &common).await
+}
+
+/// Removes `--stdout` from the parameters; whether it was set.
+fn take_stdout(params: &mut Vec<(String, String)>) -> bool {
+    let mut on = false;
+    params.retain(|(k, v)| {
+        if k != "stdout" {
+            return true;
+        }
+        on = matches!(v.as_str(), "1" | "true" | "yes" | "on");
+        false
+    });
+    on
+}
+
+/// A directory removed with everything in it when dropped.
+struct ScratchDir(std::path::PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `vzdump --stdout`: the archive of one guest written to stdout (the task log goes to
+/// stderr). The API cannot stream to a client's stdout (Proxmox refuses `stdout` there too),
+/// so the backup goes to a scratch dump directory (under `--tmpdir`, else /var/tmp), whose
+/// archive is then copied out and removed.
+async fn backup_to_stdout(
+    client: &Client,
+    node: &str,
+    mut params: Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    let vmids = params
+        .iter()
+        .find(|(k, _)| k == "vmid")
+        .map(|(_, v)| v.split([',', ' ', ';']).filter(|v| !v.is_empty()).count())
+        .unwrap_or(0);
+    if vmids != 1 || params.iter().any(|(k, _)| k == "all" || k == "pool") {
+        bail!("you can only backup a single VM with option --stdout");
+    }
+    if params.iter().any(|(k, _)| k == "storage" || k == "dumpdir") {
+        bail!("--stdout writes no file: do not give --storage or --dumpdir");
+    }
+    let base = params
+        .iter()
+        .find(|(k, _)| k == "tmpdir")
+        .map_or("/var/tmp".into(), |(_, v)| v.clone());
+    let scratch = ScratchDir(
+        std::path::Path::new(&base).join(format!("oxve-vzdump-stdout-{}", std::process::id())),
+    );
+    std::fs::create_dir_all(&scratch.0)?;
+    params.push(("dumpdir".into(), scratch.0.to_string_lossy().into_owned()));
+    let data = client
+        .call(HttpMethod::Post, &format!("/nodes/{node}/vzdump"), &params)
+        .await?;
+    let upid = data
+        .as_str()
+        .ok_or_else(|| anyhow!("vzdump returned no task: {data}"))?;
+    follow_task_on(client, upid, true).await?;
+    let archive = std::fs::read_dir(&scratch.0)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with("vzdump-") && name.contains(".oxar") && !name.ends_with(".notes")
+        })
+        .ok_or_else(|| anyhow!("the backup task wrote no archive"))?;
+    let mut file = std::fs::File::open(&archive)?;
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut file, &mut out)?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
 }
 
 /// The guest type an archive's name says (`vzdump-qemu-...` / `vzdump-lxc-...`).

@@ -265,7 +265,7 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
     if params.bool_or("stdout", false) {
         return Err(ApiError::param(
             "stdout",
-            "writing to stdout is only possible with the CLI on the node",
+            "option is only allowed on the command line interface.",
         ));
     }
     let mode = Mode::parse(params.str("mode").unwrap_or("snapshot"))
