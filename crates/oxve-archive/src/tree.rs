@@ -23,6 +23,8 @@ pub struct TreeCounts {
     pub skipped: u64,
     /// Entries that vanished between listing their directory and reading them.
     pub vanished: u64,
+    /// Entries the caller's filter left out (a directory counts once, with all below it).
+    pub excluded: u64,
 }
 
 /// The bytes the files of the tree at `root` take on disk (one file system, by a walk of
@@ -44,11 +46,13 @@ pub fn used_bytes(root: &Path) -> io::Result<u64> {
     Ok(total)
 }
 
-/// Writes the tree at `root` as a tar stream into `out`; `progress` gets the bytes of file
-/// data read so far.
+/// Writes the tree at `root` as a tar stream into `out`, leaving out the entries `skip` says
+/// (given their path relative to `root`; a skipped directory is not descended into);
+/// `progress` gets the bytes of file data read so far.
 pub fn write_tree<W: Write>(
     root: &Path,
     out: W,
+    skip: &dyn Fn(&Path) -> bool,
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<(W, TreeCounts)> {
     let mut walk = Walk {
@@ -76,6 +80,10 @@ pub fn write_tree<W: Write>(
         let from = stack.len();
         for name in names {
             let (path, rel) = (dir.join(&name), rel.join(&name));
+            if skip(&rel) {
+                walk.counts.excluded += 1;
+                continue;
+            }
             if walk.entry(&path, &rel)? {
                 stack.push((path, rel));
             }

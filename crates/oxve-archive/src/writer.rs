@@ -162,12 +162,13 @@ impl<'a> ArchiveWriter<'a> {
     }
 
     /// Adds the directory tree at `root` (a container's directory volume) as a tar stream
-    /// (see `tree.rs` for what it keeps) in data blocks; `progress` gets the bytes of file
-    /// data read so far.
+    /// (see `tree.rs` for what it keeps) in data blocks, without what `skip` says (paths
+    /// relative to `root`); `progress` gets the bytes of file data read so far.
     pub fn add_tree(
         &mut self,
         name: &str,
         root: &Path,
+        skip: &dyn Fn(&Path) -> bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(DiskManifest, TreeCounts)> {
         let index = u8::try_from(self.manifest.disks.len())
@@ -186,7 +187,7 @@ impl<'a> ArchiveWriter<'a> {
             blocks: 0,
             map: Sha256::new(),
         };
-        let (mut sink, counts) = write_tree(root, sink, progress).map_err(|e| {
+        let (mut sink, counts) = write_tree(root, sink, skip, progress).map_err(|e| {
             // An archive write error stays one; anything else is the tree's.
             match e.get_ref().and_then(|i| i.downcast_ref::<SinkError>()) {
                 Some(_) => ArchiveError::Io(std::io::Error::new(e.kind(), e.to_string())),

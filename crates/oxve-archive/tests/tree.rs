@@ -179,7 +179,9 @@ fn backup(tree: &Path, archive: &Path, compression: Compression) -> oxve_archive
     w.add_config("pct.conf", b"rootfs: local:300/subvol-300-disk-0.subvol\n")
         .unwrap();
     let mut seen = 0;
-    let (disk, counts) = w.add_tree("rootfs", tree, &mut |n| seen = n).unwrap();
+    let (disk, counts) = w
+        .add_tree("rootfs", tree, &|_| false, &mut |n| seen = n)
+        .unwrap();
     assert!(disk.tree);
     assert!(seen >= 9 << 20, "progress reports file data");
     assert!(counts.entries >= 15, "{counts:?}");
@@ -295,6 +297,6 @@ fn backup_small(tree: &Path, archive: &Path) {
         1,
     )
     .unwrap();
-    w.add_tree("rootfs", tree, &mut |_| {}).unwrap();
+    w.add_tree("rootfs", tree, &|_| false, &mut |_| {}).unwrap();
     w.finish().unwrap();
 }

@@ -17,6 +17,15 @@ pub struct HostMount {
 impl HostMount {
     /// Mount `volume` at `dir` (created if missing). A directory volume is used in place.
     pub fn mount(volume: &VolumePath, dir: &Path) -> Result<HostMount> {
+        Self::mount_with(volume, dir, false)
+    }
+
+    /// [`mount`](Self::mount), read-only (a backup reading a stopped container's files).
+    pub fn mount_read_only(volume: &VolumePath, dir: &Path) -> Result<HostMount> {
+        Self::mount_with(volume, dir, true)
+    }
+
+    fn mount_with(volume: &VolumePath, dir: &Path, read_only: bool) -> Result<HostMount> {
         match volume {
             VolumePath::Dir(p) => Ok(HostMount {
                 dir: p.clone(),
@@ -24,9 +33,17 @@ impl HostMount {
             }),
             VolumePath::Image(p) | VolumePath::Block(p) => {
                 std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
-                let mut args = vec![];
+                let mut options = vec![];
                 if matches!(volume, VolumePath::Image(_)) {
-                    args.extend(["-o", "loop"]);
+                    options.push("loop");
+                }
+                if read_only {
+                    options.push("ro");
+                }
+                let options = options.join(",");
+                let mut args = vec![];
+                if !options.is_empty() {
+                    args.extend(["-o", options.as_str()]);
                 }
                 let (src, dst) = (p.to_string_lossy(), dir.to_string_lossy());
                 args.extend([src.as_ref(), "-t", "ext4", dst.as_ref()]);

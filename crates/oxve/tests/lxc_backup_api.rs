@@ -77,7 +77,8 @@ async fn container_backed_up_and_restored_with_owners() {
     attach(
         &lxc_path,
         9751,
-        "echo precious > /data/file && chown 1000:1000 /data/file && echo root-data > /root/note && echo temp > /scratch/x && sync",
+        // No sync: freezing the container's file systems must write out what it wrote.
+        "echo precious > /data/file && chown 1000:1000 /data/file && echo root-data > /root/note && echo temp > /scratch/x",
     );
 
     // Snapshot mode on dir storage falls back to suspend; the container runs on after.
@@ -100,6 +101,12 @@ async fn container_backed_up_and_restored_with_owners() {
     let log = task_log(&s, upid).await;
     assert!(log.contains("trying 'suspend' mode instead"), "{log}");
     assert!(log.contains("excluding volume mount point mp1"), "{log}");
+    assert!(!log.contains("cannot freeze"), "{log}");
+    assert_eq!(
+        log.matches("froze the file system at /proc/").count(),
+        2,
+        "rootfs and mp0: {log}"
+    );
     assert_eq!(status(&s, 9751).await, "running");
     assert_eq!(
         attach(&lxc_path, 9751, "echo alive"),

@@ -423,7 +423,8 @@ async fn a_sized_tree_restores_into_an_ext4_image_on_dir() {
     )
     .unwrap();
     w.add_config("pct.conf", sized.as_bytes()).unwrap();
-    w.add_tree("rootfs", &root, &mut |_| {}).unwrap();
+    w.add_tree("rootfs", &root, &|_| false, &mut |_| {})
+        .unwrap();
     w.finish().unwrap();
     let t = task_ok(
         &s,

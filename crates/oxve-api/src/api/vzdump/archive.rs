@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use oxve_archive::{ArchiveWriter, Compression, DirectAppend, DiskSource, FileSource, Manifest};
 use oxve_nbd::{NbdSource, QemuNbd};
 
+use super::exclude::{container_path, Exclusions};
+
 /// Where a disk's content is read from.
 #[derive(Debug, Clone)]
 pub enum DiskInput {
@@ -18,8 +20,9 @@ pub enum DiskInput {
     Image { path: PathBuf, format: String },
     /// An export of a running VM's QEMU.
     Export { socket: PathBuf, name: String },
-    /// A directory (a container's subvolume), archived as a tree of files.
-    Tree(PathBuf),
+    /// A directory (a container's subvolume, or an image's file system mounted), archived
+    /// as a tree of files; `mount` is where the container sees it (for `exclude-path`).
+    Tree { root: PathBuf, mount: String },
 }
 
 /// One disk of the archive: its archive name (`drive-scsi0`, `rootfs`) and where it is.
@@ -44,6 +47,8 @@ pub struct ArchivePlan {
     pub ionice: u8,
     /// Directory for `qemu-nbd` sockets.
     pub work_dir: PathBuf,
+    /// What trees leave out (`exclude-path`, `stdexcludes`).
+    pub exclusions: Exclusions,
 }
 
 impl ArchivePlan {
@@ -86,6 +91,7 @@ impl ArchivePlan {
             bwlimit: spec.bwlimit,
             ionice: spec.ionice,
             work_dir,
+            exclusions: spec.exclusions.clone(),
         })
     }
 }
@@ -131,16 +137,13 @@ fn write_to(
     let started = Instant::now();
     let mut total = 0u64;
     for (index, disk) in plan.disks.iter().enumerate() {
-        if let DiskInput::Tree(root) = &disk.input {
-            add_tree(
-                &mut writer,
-                plan,
-                &disk.name,
+        if let DiskInput::Tree { root, mount } = &disk.input {
+            let tree = TreeRef {
+                name: &disk.name,
                 root,
-                started,
-                &mut total,
-                log,
-            )?;
+                mount,
+            };
+            add_tree(&mut writer, plan, &tree, started, &mut total, log)?;
             continue;
         }
         // Kept alive while the disk is read.
@@ -162,7 +165,7 @@ fn write_to(
             DiskInput::Export { socket, name } => {
                 Box::new(NbdSource::open(socket, name).map_err(|e| format!("{}: {e}", disk.name))?)
             }
-            DiskInput::Tree(_) => unreachable!("trees are written above"),
+            DiskInput::Tree { .. } => unreachable!("trees are written above"),
         };
         let size = source.size();
         log(format!("{}: {} bytes", disk.name, size));
@@ -216,15 +219,22 @@ fn write_to(
 
 /// Adds the directory tree `root` as disk `name`, at no more than `bwlimit` over the job,
 /// logging its progress every GiB of file data.
+/// A tree to archive: its archive name, where it is read, where the container sees it.
+struct TreeRef<'t> {
+    name: &'t str,
+    root: &'t Path,
+    mount: &'t str,
+}
+
 fn add_tree(
     writer: &mut ArchiveWriter<'_>,
     plan: &ArchivePlan,
-    name: &str,
-    root: &Path,
+    tree: &TreeRef<'_>,
     started: Instant,
     total: &mut u64,
     log: &(dyn Fn(String) + Sync),
 ) -> Result<(), String> {
+    let TreeRef { name, root, mount } = *tree;
     log(format!("{name}: directory tree {}", root.display()));
     let tree_start = Instant::now();
     let before = *total;
@@ -248,8 +258,19 @@ fn add_tree(
         }
     };
     let (manifest, counts) = writer
-        .add_tree(name, root, &mut progress)
+        .add_tree(
+            name,
+            root,
+            &|rel| plan.exclusions.excludes(&container_path(mount, rel)),
+            &mut progress,
+        )
         .map_err(|e| e.to_string())?;
+    if counts.excluded > 0 {
+        log(format!(
+            "{name}: {} paths excluded (exclude-path, stdexcludes)",
+            counts.excluded
+        ));
+    }
     if counts.skipped > 0 {
         log(format!("{name}: {} sockets left out", counts.skipped));
     }

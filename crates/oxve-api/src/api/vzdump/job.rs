@@ -57,6 +57,8 @@ pub struct JobSpec {
     pub prune: Option<oxve_storage::config::PruneBackups>,
     /// Minutes to wait for a clean shutdown in `stop` mode.
     pub stopwait: u64,
+    /// What container backups leave out (`exclude-path`, `stdexcludes`).
+    pub exclusions: super::exclude::Exclusions,
     /// The command line as Proxmox logs it (`vzdump 100 --mode snapshot ...`).
     pub command_line: String,
 }

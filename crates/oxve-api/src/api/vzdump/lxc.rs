@@ -17,10 +17,12 @@
 //!   so.
 
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxve_lxc::{HostMount, VolumePath};
 use oxve_storage::{VolumeFormat, VolumeId};
 use oxve_types::lxc::{CtConfig, MountSource};
 
@@ -75,7 +77,16 @@ async fn backup_locked(
         .await
         .map_err(|e| e.message)?;
     let mut disks = Vec::new();
+    // The image volumes' file systems as the running container has them mounted (the host
+    // holds no mount of its own after the start), frozen while their images are read.
+    let init = match running {
+        true => env.state.lxc.init_pid(vmid).await,
+        false => None,
+    };
     let mut frozen_mounts = Vec::new();
+    // Image volumes read as trees of files (`exclude-path` asks for files): disk index, and
+    // the image, mounted read-only when the container is stopped.
+    let mut images_as_trees: Vec<(usize, VolumePath)> = Vec::new();
     // The included volumes, and whether each can be snapshotted.
     let mut volumes: Vec<(String, VolumeId, bool)> = Vec::new();
     for (key, mp) in conf.mount_points() {
@@ -105,9 +116,21 @@ async fn backup_locked(
                 .capabilities(volid.storage())
                 .is_ok_and(|c| c.supports_snapshots(info.format));
         volumes.push((key.clone(), volid, snapshots));
+        let mount = mp.mp().to_string();
         let input = match info.format {
+            VolumeFormat::Subvol => DiskInput::Tree {
+                root: info.path,
+                mount,
+            },
+            // Where to read it from is known once the container's state is settled.
+            VolumeFormat::Raw if spec.exclusions.explicit() => {
+                images_as_trees.push((disks.len(), VolumePath::from_storage(info.path, "raw")));
+                DiskInput::Tree {
+                    root: PathBuf::new(),
+                    mount,
+                }
+            }
             VolumeFormat::Raw => DiskInput::Raw(info.path),
-            VolumeFormat::Subvol => DiskInput::Tree(info.path),
             other => DiskInput::Image {
                 path: info.path,
                 format: other.to_string(),
@@ -119,8 +142,10 @@ async fn backup_locked(
         ));
         // A directory volume is read through the host's file system, which must not be
         // frozen (the archive is written there too); the frozen container changes nothing.
-        if !matches!(input, DiskInput::Tree(_)) {
-            frozen_mounts.push(env.state.lxc.paths().mount_point(vmid, &key));
+        if let (Some(pid), false) = (init, matches!(input, DiskInput::Tree { .. })) {
+            frozen_mounts.push(
+                PathBuf::from(format!("/proc/{pid}/root")).join(mp.mp().trim_start_matches('/')),
+            );
         }
         disks.push(ArchiveDisk { name: key, input });
     }
@@ -130,6 +155,13 @@ async fn backup_locked(
         log.info("mode failure - some volumes do not support snapshots");
         log.info("trying 'suspend' mode instead");
         mode = Mode::Suspend;
+    } else if running && mode == Mode::Snapshot && !images_as_trees.is_empty() {
+        log.info("mode failure - exclude-path reads the files of image volumes, not a snapshot");
+        log.info("trying 'suspend' mode instead");
+        mode = Mode::Suspend;
+    }
+    if !images_as_trees.is_empty() {
+        log.info("exclude-path given: image volumes are archived as trees of files");
     }
     log.info(format!("backup mode: {}", mode.as_str()));
     let mut plan = ArchivePlan::new(
@@ -143,7 +175,7 @@ async fn backup_locked(
     plan.disks = disks;
     let (target, work_dir) = (plan.target.clone(), plan.work_dir.clone());
     let result = match (running, mode) {
-        (false, _) => write(plan, log).await,
+        (false, _) => write_mounted(plan, &images_as_trees, log).await,
         (true, Mode::Stop) => {
             log.info("stopping virtual guest");
             env.state
@@ -151,7 +183,7 @@ async fn backup_locked(
                 .shutdown(vmid, Duration::from_secs(spec.stopwait * 60), false)
                 .await
                 .map_err(|e| format!("unable to stop the container: {e}"))?;
-            let written = write(plan, log).await;
+            let written = write_mounted(plan, &images_as_trees, log).await;
             log.info("restarting virtual guest");
             let restarted = start_now(env, vmid, log.ctx()).await;
             match (written, restarted) {
@@ -166,10 +198,10 @@ async fn backup_locked(
             let snapped =
                 take_snapshots(env, &manager, vmid, &volumes, &frozen_mounts, log).await?;
             for (disk, (_, path)) in plan.disks.iter_mut().zip(&snapped) {
-                disk.input = match disk.input {
-                    DiskInput::Tree(_) => DiskInput::Tree(path.clone()),
-                    _ => DiskInput::Raw(path.clone()),
-                };
+                match &mut disk.input {
+                    DiskInput::Tree { root, .. } => *root = path.clone(),
+                    other => *other = DiskInput::Raw(path.clone()),
+                }
             }
             let written = write(plan, log).await;
             let m = Arc::clone(&manager);
@@ -182,6 +214,18 @@ async fn backup_locked(
             written
         }
         (true, _) => {
+            // Image volumes read as files: through the container's own mounts, frozen.
+            let pid = match (images_as_trees.is_empty(), init) {
+                (true, _) => 0,
+                (false, Some(pid)) => pid,
+                (false, None) => return Err("cannot reach the container's file systems".into()),
+            };
+            for (index, _) in &images_as_trees {
+                if let DiskInput::Tree { root, mount } = &mut plan.disks[*index].input {
+                    *root = PathBuf::from(format!("/proc/{pid}/root"))
+                        .join(mount.trim_start_matches('/'));
+                }
+            }
             log.info("freezing guest");
             env.state
                 .lxc
@@ -191,9 +235,12 @@ async fn backup_locked(
             let mut thaw = Vec::new();
             for dir in &frozen_mounts {
                 match FsFreeze::freeze(dir) {
-                    Ok(f) => thaw.push(f),
+                    Ok(f) => {
+                        log.info(format!("froze the file system at {}", dir.display()));
+                        thaw.push(f)
+                    }
                     Err(e) => log.info(format!(
-                        "cannot freeze the file system at {}: {e}; synced it instead",
+                        "cannot freeze the file system at {}: {e}",
                         dir.display()
                     )),
                 }
@@ -212,6 +259,39 @@ async fn backup_locked(
         archive: target,
         name,
     })
+}
+
+/// Writes the archive of a stopped container; image volumes read as trees are mounted
+/// read-only (under the work directory) while it is written.
+async fn write_mounted(
+    mut plan: ArchivePlan,
+    images: &[(usize, VolumePath)],
+    log: &GuestLog,
+) -> Result<(), String> {
+    let mut mounts = Vec::new();
+    for (index, image) in images {
+        let disk = &mut plan.disks[*index];
+        let dir = plan.work_dir.join(format!("mnt-{}", disk.name));
+        let (image, at) = (image.clone(), dir.clone());
+        let mounted = tokio::task::spawn_blocking(move || HostMount::mount_read_only(&image, &at))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{}: mounting read-only: {e}", disk.name))?;
+        if let DiskInput::Tree { root, .. } = &mut disk.input {
+            *root = mounted.path().to_path_buf();
+        }
+        mounts.push(mounted);
+    }
+    let written = write(plan, log).await;
+    let unmounted = tokio::task::spawn_blocking(move || {
+        mounts
+            .into_iter()
+            .try_for_each(|m| m.unmount().map_err(|e| e.to_string()))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    written.and(unmounted)
 }
 
 /// The snapshot a backup takes and removes again (a name users cannot take, as in Proxmox).
@@ -281,6 +361,15 @@ const FITHAW: libc::c_ulong = 0xC004_5878;
 
 impl FsFreeze {
     fn freeze(path: &Path) -> std::io::Result<FsFreeze> {
+        // Only ever the root of a file system: freezing a plain directory would freeze the
+        // file system holding it (the host's own, perhaps).
+        let (here, up) = (
+            std::fs::metadata(path)?,
+            std::fs::metadata(path.join(".."))?,
+        );
+        if here.dev() == up.dev() && here.ino() != up.ino() {
+            return Err(std::io::Error::other("not the root of a file system"));
+        }
         let dir = std::fs::File::open(path)?;
         // SAFETY: ioctl on an open directory; FIFREEZE takes no argument.
         if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {

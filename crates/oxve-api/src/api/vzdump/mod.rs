@@ -6,6 +6,7 @@
 //! - [`qemu`] / [`lxc`]: how each guest type is read in each mode.
 
 mod archive;
+mod exclude;
 mod job;
 mod lxc;
 mod qemu;
@@ -278,12 +279,11 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
             return Err(ApiError::permission_check_failed(&path, "VM.Backup"));
         }
     }
-    if params.has("exclude-path") && guests.iter().any(|(_, k)| *k == GuestKind::Lxc) {
-        return Err(ApiError::param(
-            "exclude-path",
-            "oxve backs up container volumes as images; paths cannot be excluded",
-        ));
-    }
+    let exclusions = exclude::Exclusions::new(
+        &params.strings("exclude-path"),
+        params.bool_or("stdexcludes", true),
+    )
+    .map_err(|e| ApiError::param("exclude-path", e))?;
     let (dumpdir, storage, storage_retention) = match (params.str("dumpdir"), params.str("storage"))
     {
         (Some(_), Some(_)) => {
@@ -349,6 +349,7 @@ pub async fn start_vzdump(env: &RpcEnv, params: Params) -> Result<String, ApiErr
         notes_template: params.str("notes-template").map(str::to_string),
         protected: params.bool_or("protected", false),
         stopwait: params.int_or("stopwait", 10).max(0) as u64,
+        exclusions,
         command_line: command_line(&params),
     };
     // One guest: the task carries its id, as Proxmox's.
