@@ -41,7 +41,7 @@ impl Exclusions {
             explicit: !given.is_empty(),
             ..Exclusions::default()
         };
-        let standard = standard.then_some(STANDARD).unwrap_or_default();
+        let standard = if standard { STANDARD } else { &[] };
         for text in given.iter().copied().chain(standard.iter().copied()) {
             let pattern = Pattern::new(text).map_err(|e| format!("'{text}': {e}"))?;
             if text.starts_with('/') {
