@@ -8,7 +8,7 @@ pub mod firewall;
 mod lxc;
 pub mod network;
 mod nodes;
-mod pools;
+pub(crate) mod pools;
 pub mod qemu;
 mod rrd;
 pub(crate) mod storage;

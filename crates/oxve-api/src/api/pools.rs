@@ -316,3 +316,69 @@ async fn delete(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
         .map_err(auth_error)?;
     Ok(json!(null))
 }
+
+/// The guests (of every node) in pool `poolid`, named by parameter `param` of the caller;
+/// a pool that does not exist is a bad `param`.
+pub(crate) async fn pool_guests(
+    env: &RpcEnv,
+    param: &str,
+    poolid: &str,
+) -> Result<BTreeSet<u32>, ApiError> {
+    let snap = env.state.access.snapshot().await.map_err(auth_error)?;
+    snap.config()
+        .pools
+        .get(poolid)
+        .map(|p| p.vms.clone())
+        .ok_or_else(|| ApiError::param(param, format!("pool '{poolid}' does not exist")))
+}
+
+/// The permission of create and restore as the router checks it: VM.Allocate on the guest
+/// or on the pool it joins (completed by [`check_new_guest`]).
+pub(crate) fn allocate_permission() -> Permission {
+    Permission::Or(vec![
+        Permission::Privs {
+            path: "/vms/{vmid}",
+            privs: &["VM.Allocate"],
+            any: false,
+        },
+        Permission::Privs {
+            path: "/pool/{pool}",
+            privs: &["VM.Allocate"],
+            any: false,
+        },
+    ])
+}
+
+/// The permission check of create, restore and clone (Proxmox `['or', ['perm',
+/// '/vms/{vmid}', ['VM.Allocate']], ['perm', '/pool/{pool}', ['VM.Allocate'],
+/// require_param => 'pool']]`), and that a given pool exists. The router checks the same
+/// alternatives, but would accept VM.Allocate on `/pool` itself when no pool is given.
+pub(crate) async fn check_new_guest(
+    env: &RpcEnv,
+    vmid: u32,
+    pool: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(pool) = pool {
+        pool_guests(env, "pool", pool).await?;
+    }
+    let perms = env.permissions().await?;
+    let vm_path = format!("/vms/{vmid}");
+    if perms.has_privs(&vm_path, &["VM.Allocate"], false) {
+        return Ok(());
+    }
+    if pool.is_some_and(|p| perms.has_privs(&format!("/pool/{p}"), &["VM.Allocate"], false)) {
+        return Ok(());
+    }
+    Err(ApiError::permission_check_failed(&vm_path, "VM.Allocate"))
+}
+
+/// Put a newly created or restored guest into pool `pool`, if one was asked for (the last
+/// step of create, restore and clone; a failure makes the task fail and undo).
+pub(crate) async fn join_pool(env: &RpcEnv, pool: Option<&str>, vmid: u32) -> Result<(), String> {
+    let Some(pool) = pool else { return Ok(()) };
+    env.state
+        .access
+        .add_vm_to_pool(pool, vmid)
+        .await
+        .map_err(|e| format!("unable to add guest {vmid} to pool '{pool}' - {e}"))
+}

@@ -180,11 +180,12 @@ impl AccessControl {
         .await
     }
 
-    /// Put a new guest into `poolid` (create, restore, clone: Proxmox `add_vm_to_pool`).
-    /// The guest must not be in another pool.
+    /// Put a new guest into `poolid` (create, restore, clone: Proxmox `add_vm_to_pool`),
+    /// taking it out of any other pool (a restored guest may have been in one).
     pub async fn add_vm_to_pool(&self, poolid: &str, vmid: u32) -> Result<()> {
         let upd = PoolUpdate {
             vms: vec![vmid],
+            allow_move: true,
             ..Default::default()
         };
         modify_user_cfg(self.store(), |cfg| {
