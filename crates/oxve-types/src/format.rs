@@ -107,8 +107,7 @@ pub fn check_pool_id(value: &str) -> Result<(), String> {
     }
     let level_ok = |l: &&str| {
         !l.is_empty()
-            && l
-                .chars()
+            && l.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     };
     if value.len() > 64 * 3 || !levels.iter().all(level_ok) {

@@ -194,7 +194,9 @@ pub async fn storage_entries(env: &RpcEnv) -> Result<Vec<(String, Value)>, ApiEr
     let summaries = env
         .state
         .storage
-        .run(env.state.store.as_ref(), move |m| Ok(m.summaries(Some(&node))))
+        .run(env.state.store.as_ref(), move |m| {
+            Ok(m.summaries(Some(&node)))
+        })
         .await?;
     Ok(summaries
         .into_iter()

@@ -134,13 +134,17 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .permission(ALLOCATE)
             .protected()
             .handler(|env: RpcEnv, params| async move { update(&env, &params).await }),
-        ApiMethod::new(HttpMethod::Delete, "/pools/{poolid}", "delete_pool_deprecated")
-            .description("Delete pool (deprecated form).")
-            .parameters(Schema::object("").required("poolid", poolid_schema()))
-            .returns(Schema::Null)
-            .permission(ALLOCATE)
-            .protected()
-            .handler(|env: RpcEnv, params| async move { delete(&env, &params).await }),
+        ApiMethod::new(
+            HttpMethod::Delete,
+            "/pools/{poolid}",
+            "delete_pool_deprecated",
+        )
+        .description("Delete pool (deprecated form).")
+        .parameters(Schema::object("").required("poolid", poolid_schema()))
+        .returns(Schema::Null)
+        .permission(ALLOCATE)
+        .protected()
+        .handler(|env: RpcEnv, params| async move { delete(&env, &params).await }),
     ]
 }
 
@@ -150,7 +154,10 @@ async fn index(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
     let perms = env.permissions().await?;
     let Some(poolid) = params.str("poolid") else {
         if params.has("type") {
-            return Err(ApiError::param("type", "parameter 'type' requires 'poolid'"));
+            return Err(ApiError::param(
+                "type",
+                "parameter 'type' requires 'poolid'",
+            ));
         }
         let list: Vec<Value> = perms
             .snapshot()
@@ -180,7 +187,11 @@ async fn index(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
 
 /// One pool with its members as `/cluster/resources` shows them (guests that no longer
 /// exist and storages not on this node are left out, as Proxmox does).
-async fn pool_entry(env: &RpcEnv, poolid: &str, type_filter: Option<&str>) -> Result<Value, ApiError> {
+async fn pool_entry(
+    env: &RpcEnv,
+    poolid: &str,
+    type_filter: Option<&str>,
+) -> Result<Value, ApiError> {
     let perms = env.permissions().await?;
     let pool = perms
         .snapshot()
@@ -242,7 +253,10 @@ async fn update(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
             .map(|g| g.vmid)
             .collect();
         if let Some(missing) = vms.iter().find(|v| !existing.contains(v)) {
-            return Err(ApiError::param("vms", format!("VM {missing} does not exist")));
+            return Err(ApiError::param(
+                "vms",
+                format!("VM {missing} does not exist"),
+            ));
         }
     }
     if !delete && !storage.is_empty() {

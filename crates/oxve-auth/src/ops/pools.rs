@@ -54,7 +54,10 @@ impl UserConfig {
             let current = self.pool_of_vm(vmid).map(str::to_string);
             if upd.delete {
                 if current.as_deref() != Some(poolid) {
-                    return Err(AuthError::param("vms", format!("VM {vmid} is not a pool member")));
+                    return Err(AuthError::param(
+                        "vms",
+                        format!("VM {vmid} is not a pool member"),
+                    ));
                 }
                 self.pools.get_mut(poolid).unwrap().vms.remove(&vmid);
                 continue;
@@ -66,14 +69,12 @@ impl UserConfig {
                         format!("VM {vmid} is already a pool member"),
                     ))
                 }
-                Some(other) if !upd.allow_move => {
-                    return Err(AuthError::param(
-                        "vms",
-                        format!(
-                            "VM {vmid} belongs already to pool '{other}' and 'allow-move' is not set"
-                        ),
-                    ))
-                }
+                Some(other) if !upd.allow_move => return Err(AuthError::param(
+                    "vms",
+                    format!(
+                        "VM {vmid} belongs already to pool '{other}' and 'allow-move' is not set"
+                    ),
+                )),
                 Some(other) => {
                     let other = other.to_string();
                     self.pools.get_mut(&other).unwrap().vms.remove(&vmid);
@@ -164,11 +165,7 @@ impl AccessControl {
                     "pool '{poolid}' is not empty (contains storage '{sid}')"
                 )));
             }
-            if let Some(child) = cfg
-                .pools
-                .keys()
-                .find(|k| parent_pool(k) == Some(poolid))
-            {
+            if let Some(child) = cfg.pools.keys().find(|k| parent_pool(k) == Some(poolid)) {
                 return Err(AuthError::Refused(format!(
                     "pool '{poolid}' is not empty (contains child pool '{child}')"
                 )));
@@ -215,7 +212,14 @@ impl AccessControl {
 
     /// The ids of every pool (for checks that a `pool` parameter names an existing one).
     pub async fn pool_ids(&self) -> Result<BTreeSet<String>> {
-        Ok(self.snapshot().await?.config().pools.keys().cloned().collect())
+        Ok(self
+            .snapshot()
+            .await?
+            .config()
+            .pools
+            .keys()
+            .cloned()
+            .collect())
     }
 }
 
@@ -239,7 +243,10 @@ mod tests {
     fn a_guest_is_in_one_pool_unless_moved() {
         let mut c = cfg();
         let err = c.apply_pool_update("b", &add(&[100], false)).unwrap_err();
-        assert!(err.to_string().contains("belongs already to pool 'a'"), "{err}");
+        assert!(
+            err.to_string().contains("belongs already to pool 'a'"),
+            "{err}"
+        );
         c.apply_pool_update("b", &add(&[100], true)).unwrap();
         assert_eq!(c.pool_of_vm(100), Some("b"));
         assert!(!c.pools["a"].vms.contains(&100));

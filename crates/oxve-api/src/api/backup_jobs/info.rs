@@ -57,9 +57,7 @@ pub(crate) fn selected_guests(
 }
 
 /// A lookup of pool guests for [`selected_guests`] from the current user.cfg.
-pub(crate) async fn pool_lookup(
-    env: &RpcEnv,
-) -> Result<impl Fn(&str) -> BTreeSet<u32>, ApiError> {
+pub(crate) async fn pool_lookup(env: &RpcEnv) -> Result<impl Fn(&str) -> BTreeSet<u32>, ApiError> {
     let snap = env
         .state
         .access

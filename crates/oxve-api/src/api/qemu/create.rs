@@ -166,8 +166,12 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                                     };
                                     let written = match written {
                                         Ok(()) => {
-                                            crate::api::pools::join_pool(&env, pool.as_deref(), vmid)
-                                                .await
+                                            crate::api::pools::join_pool(
+                                                &env,
+                                                pool.as_deref(),
+                                                vmid,
+                                            )
+                                            .await
                                         }
                                         Err(e) => Err(e),
                                     };
