@@ -175,13 +175,13 @@ async fn index(env: &RpcEnv, params: &Params) -> Result<Value, ApiError> {
             .collect();
         return Ok(json!(list));
     };
-    let entry = pool_entry(env, poolid, params.str("type")).await?;
     if !perms.has_privs(&format!("/pool/{poolid}"), &["Pool.Audit"], false) {
         return Err(ApiError::permission_check_failed(
             &format!("/pool/{poolid}"),
             "Pool.Audit",
         ));
     }
+    let entry = pool_entry(env, poolid, params.str("type")).await?;
     Ok(json!([entry]))
 }
 
