@@ -454,3 +454,31 @@ async fn pool_acls_reach_the_pools_guests() {
         r.body
     );
 }
+
+/// The same through proxmoxer, as Ansible's proxmox_pool and proxmox_pool_member use the API.
+#[test]
+fn proxmoxer_manages_pools() {
+    let d = Daemon::start();
+    let python = std::env::var("OXVE_CLIENT_PYTHON").unwrap_or_else(|_| {
+        let venv =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+        venv.to_string_lossy().into_owned()
+    });
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/clients/proxmoxer_pools.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .env("OXVE_HOST", d.base.trim_start_matches("https://"))
+        .env("OXVE_ADMIN_PASSWORD", common::ADMIN_PASSWORD)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {python} (run scripts/test.sh, which installs proxmoxer into .venv): {e}")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "proxmoxer pool checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("proxmoxer pools: all checks passed"));
+}

@@ -69,12 +69,14 @@ impl UserConfig {
                         format!("VM {vmid} is already a pool member"),
                     ))
                 }
-                Some(other) if !upd.allow_move => return Err(AuthError::param(
-                    "vms",
-                    format!(
+                Some(other) if !upd.allow_move => {
+                    return Err(AuthError::param(
+                        "vms",
+                        format!(
                         "VM {vmid} belongs already to pool '{other}' and 'allow-move' is not set"
                     ),
-                )),
+                    ))
+                }
                 Some(other) => {
                     let other = other.to_string();
                     self.pools.get_mut(&other).unwrap().vms.remove(&vmid);
