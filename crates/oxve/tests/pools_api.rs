@@ -222,6 +222,43 @@ async fn pool_crud_members_create_clone_destroy_and_resources() {
     task_ok(&s, s.delete("/nodes/testnode/qemu/604", &[]).await).await;
     assert_eq!(pool_vms(&s, "dev/web").await, [602]);
 
+    // A removed storage leaves every pool.
+    let extra = d.data_dir.join("extra-store");
+    std::fs::create_dir_all(&extra).unwrap();
+    let r = s
+        .post(
+            "/storage",
+            &[
+                ("storage", "extra"),
+                ("type", "dir"),
+                ("path", extra.to_str().unwrap()),
+                ("content", "images"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = s
+        .put("/pools", &[("poolid", "dev/web"), ("storage", "extra")])
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = s
+        .get("/pools", &[("poolid", "dev/web"), ("type", "storage")])
+        .await;
+    assert_eq!(r.data()[0]["members"].as_array().unwrap().len(), 1);
+    assert_eq!(s.delete("/storage/extra", &[]).await.status, 200);
+    let r = s
+        .get("/pools", &[("poolid", "dev/web"), ("type", "storage")])
+        .await;
+    assert_eq!(r.data()[0]["members"], serde_json::json!([]));
+    // (nothing left in user.cfg either: a new "extra" would not be a member)
+    let r = s
+        .put(
+            "/pools",
+            &[("poolid", "dev/web"), ("storage", "extra"), ("delete", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+
     // Delete: refused while members or child pools remain; removing members is `delete=1`.
     let r = s.delete("/pools", &[("poolid", "dev")]).await;
     assert_eq!(r.status, 400, "{:?}", r.body);

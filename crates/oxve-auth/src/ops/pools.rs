@@ -2,8 +2,6 @@
 //! `PVE::AccessControl`). Pools live in user.cfg; a guest belongs to at most one pool, a
 //! storage may be in several. Permission checks are the caller's (API layer) job.
 
-use std::collections::BTreeSet;
-
 use crate::control::AccessControl;
 use crate::error::{AuthError, Result};
 use crate::ops::text_field;
@@ -212,21 +210,32 @@ impl AccessControl {
         .await
     }
 
-    /// The ids of every pool (for checks that a `pool` parameter names an existing one).
-    pub async fn pool_ids(&self) -> Result<BTreeSet<String>> {
-        Ok(self
-            .snapshot()
-            .await?
+    /// Drop storage `storeid` from every pool (the storage was removed: Proxmox's
+    /// `remove_storage_access`). Writes nothing when it is in none.
+    pub async fn remove_storage_from_pools(&self, storeid: &str) -> Result<()> {
+        let snap = self.snapshot().await?;
+        if !snap
             .config()
             .pools
-            .keys()
-            .cloned()
-            .collect())
+            .values()
+            .any(|p| p.storage.contains(storeid))
+        {
+            return Ok(());
+        }
+        modify_user_cfg(self.store(), |cfg| {
+            for pool in cfg.pools.values_mut() {
+                pool.storage.remove(storeid);
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn cfg() -> UserConfig {
