@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::ct::{can_run_containers, install_template, StopContainers, TEMPLATE};
 use common::{wait_task, Daemon, Reply, Session};
 use serde_json::Value;
 
@@ -346,6 +347,19 @@ async fn vzdump_and_backup_jobs_select_a_pools_guests() {
         "pool",
     );
 
+    // A restore with `pool` puts the restored VM into it.
+    let volid = format!("local:backup/{}", files[0]);
+    let r = s
+        .post(
+            "/nodes/testnode/qemu",
+            &[("vmid", "614"), ("archive", &volid), ("pool", "bk")],
+        )
+        .await;
+    task_ok(&s, r).await;
+    assert_eq!(pool_vms(&s, "bk").await, [611, 612, 614]);
+    task_ok(&s, s.delete("/nodes/testnode/qemu/614", &[]).await).await;
+    assert_eq!(pool_vms(&s, "bk").await, [611, 612]);
+
     // A backup job with a pool: its included guests, and who is left without a backup.
     let r = s
         .post(
@@ -518,4 +532,73 @@ fn proxmoxer_manages_pools() {
         "proxmoxer pool checks failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("proxmoxer pools: all checks passed"));
+}
+
+#[tokio::test]
+async fn containers_join_pools_on_create_and_restore() {
+    if !can_run_containers() {
+        return;
+    }
+    let d = Daemon::start();
+    let _stop = StopContainers {
+        lxc_path: d.data_dir.join("run/lxc"),
+        vmids: vec![641, 642],
+    };
+    let s = Session::admin(&d).await;
+    install_template(&d);
+    assert_eq!(s.post("/pools", &[("poolid", "cts")]).await.status, 200);
+    let template = format!("local:vztmpl/{TEMPLATE}");
+    let r = s
+        .post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "641"),
+                ("ostemplate", &template),
+                ("rootfs", "local:0.1"),
+                ("pool", "cts"),
+            ],
+        )
+        .await;
+    task_ok(&s, r).await;
+    let r = s.get("/pools", &[("poolid", "cts"), ("type", "lxc")]).await;
+    let members = r.data()[0]["members"].as_array().unwrap().clone();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0]["id"], "lxc/641");
+    assert_eq!(members[0]["type"], "lxc");
+    assert_eq!(members[0]["status"], "stopped");
+    let r = s
+        .get("/pools", &[("poolid", "cts"), ("type", "qemu")])
+        .await;
+    assert_eq!(r.data()[0]["members"], serde_json::json!([]));
+
+    // Backed up through the pool, restored into it.
+    task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/vzdump",
+            &[("pool", "cts"), ("storage", "local"), ("mode", "stop")],
+        )
+        .await,
+    )
+    .await;
+    let archive = std::fs::read_dir(d.data_dir.join("local/dump"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|f| f.starts_with("vzdump-lxc-641-") && !f.ends_with(".log"))
+        .expect("an archive of CT 641");
+    let r = s
+        .post(
+            "/nodes/testnode/lxc",
+            &[
+                ("vmid", "642"),
+                ("ostemplate", &format!("local:backup/{archive}")),
+                ("restore", "1"),
+                ("pool", "cts"),
+            ],
+        )
+        .await;
+    task_ok(&s, r).await;
+    assert_eq!(pool_vms(&s, "cts").await, [641, 642]);
+    task_ok(&s, s.delete("/nodes/testnode/lxc/642", &[]).await).await;
+    assert_eq!(pool_vms(&s, "cts").await, [641]);
 }
