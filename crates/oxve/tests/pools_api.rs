@@ -602,3 +602,55 @@ async fn containers_join_pools_on_create_and_restore() {
     task_ok(&s, s.delete("/nodes/testnode/lxc/642", &[]).await).await;
     assert_eq!(pool_vms(&s, "cts").await, [641]);
 }
+
+/// The scheduler runs a pool job on the pool's guests only.
+#[tokio::test]
+async fn scheduled_pool_job_backs_up_the_pools_guests() {
+    let d = Daemon::start();
+    let s = Session::admin(&d).await;
+    assert_eq!(s.post("/pools", &[("poolid", "nightly")]).await.status, 200);
+    create_vm(&s, 651, true, &[("pool", "nightly")]).await;
+    create_vm(&s, 652, true, &[]).await;
+    let r = s
+        .post(
+            "/cluster/backup",
+            &[
+                ("id", "poolsched"),
+                ("schedule", "*:*"),
+                ("pool", "nightly"),
+                ("storage", "local"),
+                ("mode", "stop"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let upid = loop {
+        let r = s
+            .get("/nodes/testnode/tasks", &[("typefilter", "vzdump")])
+            .await;
+        if let Some(t) = r.data().as_array().and_then(|l| l.first()) {
+            break t["upid"].as_str().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "the job did not run");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    // Stop it from starting again before looking at what the first run wrote.
+    s.delete("/cluster/backup/poolsched", &[]).await;
+    let t = wait_task(&s, &upid).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    let r = s
+        .get(
+            "/nodes/testnode/storage/local/content",
+            &[("content", "backup")],
+        )
+        .await;
+    let vmids: Vec<u64> = r
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["vmid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(vmids, [651], "{:?}", r.body);
+}
