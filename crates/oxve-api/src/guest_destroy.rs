@@ -47,9 +47,13 @@ pub async fn add_unreferenced(
     Ok(())
 }
 
-/// After the config is gone: the guest's firewall rules go with it (as in Proxmox); with
-/// `purge` also every ACL entry on `/vms/<vmid>`.
+/// After the config is gone: the guest's firewall rules and its pool membership go with it
+/// (as Proxmox's `remove_vm_access`; a later guest with the same VMID must not inherit the
+/// pool's rights); with `purge` also every ACL entry on `/vms/<vmid>`.
 pub async fn clean_up(env: &RpcEnv, vmid: u32, purge: bool, log: impl Fn(String)) {
+    if let Err(e) = env.state.access.remove_vm_from_pools(vmid).await {
+        log(format!("unable to remove {vmid} from its pool: {e}"));
+    }
     let fw = crate::api::firewall::store::guest_key(vmid);
     if let Ok(Some(_)) = env.state.store.get(&fw).await {
         match env.state.store.delete(&fw, Expect::Any).await {

@@ -37,7 +37,7 @@ pub use acl::{AclEntry, AclType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use control::{AccessControl, AuthOptions};
 pub use error::{AuthError, Result};
-pub use ops::realm_type;
+pub use ops::{parent_pool, realm_type, PoolUpdate};
 pub use password::HashParams;
 pub use privileges::{EffectivePrivs, PrivSet, PRIVILEGES};
 pub use ratelimit::RateLimitConfig;

@@ -442,3 +442,19 @@ fn composite_checks() {
         .check_acl_update(&aid("joe@pve"), &grant("PVEVMUser"), T0)
         .is_err());
 }
+
+#[test]
+fn nested_pools_inherit_propagating_pool_acls() {
+    let base = "pool:dev:::local:\npool:dev/web::100::\n";
+    // A propagating grant on the parent pool reaches the guests of the child pool.
+    let s = snapshot(&format!("{base}acl:1:/pool/dev:alice@pve:PVEVMUser:\n"));
+    assert_eq!(privs(&s, "alice@pve", "/vms/100"), role("PVEVMUser"));
+    assert_eq!(privs(&s, "alice@pve", "/storage/local"), role("PVEVMUser"));
+    // A non-propagating one stays on the parent's own members.
+    let s = snapshot(&format!("{base}acl:0:/pool/dev:alice@pve:PVEVMUser:\n"));
+    assert_eq!(privs(&s, "alice@pve", "/vms/100"), PrivSet::EMPTY);
+    assert_eq!(privs(&s, "alice@pve", "/storage/local"), role("PVEVMUser"));
+    // Removing the guest from the pool (a config without it) removes the access.
+    let s = snapshot("pool:dev:::local:\npool:dev/web::::\nacl:1:/pool/dev:alice@pve:PVEVMUser:\n");
+    assert_eq!(privs(&s, "alice@pve", "/vms/100"), PrivSet::EMPTY);
+}

@@ -96,6 +96,26 @@ pub fn check_config_id(value: &str) -> Result<(), String> {
         .ok_or_else(|| "invalid configuration ID".into())
 }
 
+/// A pool id (Proxmox `pve-poolid`): up to three `/`-separated levels (nested pools) of
+/// letters, digits, `.`, `-`, `_`.
+pub fn check_pool_id(value: &str) -> Result<(), String> {
+    let levels: Vec<&str> = value.split('/').collect();
+    if levels.len() > 3 {
+        return Err(format!(
+            "pool name '{value}' nested too deeply (max levels = 3)"
+        ));
+    }
+    let level_ok = |l: &&str| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if value.len() > 64 * 3 || !levels.iter().all(level_ok) {
+        return Err(format!("pool name '{value}' contains invalid characters"));
+    }
+    Ok(())
+}
+
 /// A realm name (Proxmox `pve-realm`).
 pub fn check_realm(value: &str) -> Result<(), String> {
     (value.len() <= 32 && is_ident(value, true, &['.', '-', '_']))
@@ -217,6 +237,10 @@ pub const GROUPID_LIST: Format = Format::List {
     name: "pve-groupid-list",
     check: check_config_id,
 };
+pub const POOLID: Format = Format::Named {
+    name: "pve-poolid",
+    check: check_pool_id,
+};
 pub const ROLEID: Format = Format::Named {
     name: "pve-roleid",
     check: check_config_id,
@@ -241,6 +265,16 @@ pub const ACL_PATH: Format = Format::Named {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_ids() {
+        for ok in ["dev", "a/b/c", "a.b-c_d", "1x"] {
+            assert!(check_pool_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a//b", "/a", "a/", "a/b/c/d", "a b", "a:b"] {
+            assert!(check_pool_id(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn userids() {

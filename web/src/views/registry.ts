@@ -11,6 +11,7 @@ import { AccessUsers } from './AccessUsers';
 import { AccessGroups } from './AccessGroups';
 import { AccessRoles } from './AccessRoles';
 import { AccessTokens } from './AccessTokens';
+import { Pools } from './Pools';
 import { VmHardware } from './qemu/VmHardware';
 import { VmOptions } from './qemu/VmOptions';
 import { VmTools } from './qemu/VmTools';
@@ -50,6 +51,7 @@ const TABS: Record<ObjectType, Tab[]> = {
     { id: 'tokens', title: 'API Tokens', view: AccessTokens, parent: 'acl' },
     { id: 'groups', title: 'Groups', view: AccessGroups, parent: 'acl' },
     { id: 'roles', title: 'Roles', view: AccessRoles, parent: 'acl' },
+    { id: 'pools', title: 'Pools', view: Pools, parent: 'acl' },
     ...FIREWALL,
   ],
   node: [

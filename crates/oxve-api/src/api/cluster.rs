@@ -11,6 +11,7 @@ use super::nodes::node_entry;
 use crate::cache::{ResourceKey, NODE_FIGURES_SECS};
 use crate::env::RpcEnv;
 use crate::guests::GuestSummary;
+use crate::http::permissions::CallerPermissions;
 
 pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     vec![
@@ -138,31 +139,69 @@ async fn resources(
     {
         list.push(node_entry(env));
     }
+    let checker = env.permissions().await?;
     if wants("vm") {
-        let checker = env.permissions().await?;
         for guest in guest_summaries(env).await?.iter() {
             let path = format!("/vms/{}", guest.guest.vmid);
             if checker.has_privs(&path, &["VM.Audit"], true) {
-                let mut entry = guest.resource_entry_live(&env.state.qemu);
-                guest.mark_lxc_running(&mut entry, &env.state.lxc);
-                list.push(entry);
+                list.push(guest_entry(env, &checker, guest));
             }
         }
     }
     if wants("storage") {
-        let node = env.state.node.clone();
-        let summaries = env
-            .state
-            .storage
-            .run(env.state.store.as_ref(), move |m| {
-                Ok(m.summaries(Some(&node)))
-            })
-            .await?;
-        for s in summaries {
-            if !crate::api::storage::can_see_storage(env, &s.storage).await {
-                continue;
+        for (storage, entry) in storage_entries(env).await? {
+            if crate::api::storage::can_see_storage(env, &storage).await {
+                list.push(entry);
             }
-            list.push(json!({
+        }
+    }
+    // Pools are listed only without a type filter (the filter has no `pool` value).
+    if type_filter.is_none() {
+        for (poolid, pool) in &checker.snapshot().config().pools {
+            if checker.has_privs(&format!("/pool/{poolid}"), &["Pool.Audit"], false) {
+                let mut entry = json!({
+                    "id": format!("/pool/{poolid}"),
+                    "type": "pool",
+                    "pool": poolid,
+                });
+                if let Some(c) = &pool.comment {
+                    entry["comment"] = json!(c);
+                }
+                list.push(entry);
+            }
+        }
+    }
+    let body = Arc::new(Prerendered::new(&Value::Array(list)));
+    env.state
+        .caches
+        .put_resources(key, revision, epoch, Arc::clone(&body));
+    Ok(body)
+}
+
+/// A guest's `/cluster/resources` entry with live status and its `pool`, if any.
+pub fn guest_entry(env: &RpcEnv, checker: &CallerPermissions, guest: &GuestSummary) -> Value {
+    let mut entry = guest.resource_entry_live(&env.state.qemu);
+    guest.mark_lxc_running(&mut entry, &env.state.lxc);
+    if let Some(pool) = checker.snapshot().config().pool_of_vm(guest.guest.vmid) {
+        entry["pool"] = json!(pool);
+    }
+    entry
+}
+
+/// The `/cluster/resources` entries of this node's storages, by storage id (unfiltered).
+pub async fn storage_entries(env: &RpcEnv) -> Result<Vec<(String, Value)>, ApiError> {
+    let node = env.state.node.clone();
+    let summaries = env
+        .state
+        .storage
+        .run(env.state.store.as_ref(), move |m| {
+            Ok(m.summaries(Some(&node)))
+        })
+        .await?;
+    Ok(summaries
+        .into_iter()
+        .map(|s| {
+            let entry = json!({
                 "id": format!("storage/{}/{}", env.state.node, s.storage),
                 "type": "storage",
                 "storage": s.storage,
@@ -173,12 +212,8 @@ async fn resources(
                 "shared": u8::from(s.shared),
                 "disk": s.status.used,
                 "maxdisk": s.status.total,
-            }));
-        }
-    }
-    let body = Arc::new(Prerendered::new(&Value::Array(list)));
-    env.state
-        .caches
-        .put_resources(key, revision, epoch, Arc::clone(&body));
-    Ok(body)
+            });
+            (s.storage, entry)
+        })
+        .collect())
 }

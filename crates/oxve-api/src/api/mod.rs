@@ -8,6 +8,7 @@ pub mod firewall;
 mod lxc;
 pub mod network;
 mod nodes;
+pub(crate) mod pools;
 pub mod qemu;
 mod rrd;
 pub(crate) mod storage;
@@ -29,6 +30,7 @@ pub fn router() -> Router<RpcEnv> {
         .extend(cluster::methods())
         .extend(backup_jobs::methods())
         .extend(nodes::methods())
+        .extend(pools::methods())
         .extend(network::methods())
         .extend(firewall::methods())
         .extend(storage::methods())

@@ -131,6 +131,8 @@ struct CloneJob {
     format: Option<VolumeFormat>,
     name: Option<String>,
     description: Option<String>,
+    /// The pool the new guest joins.
+    pool: Option<String>,
     /// Digest of the reserved new config.
     reserved: String,
 }
@@ -272,7 +274,7 @@ async fn clone_guest<G: SnapshotGuest>(
             .put(&new_key, &text, Expect::Digest(job.reserved.clone()))
             .await
             .map_err(|e| e.to_string())?;
-        Ok(())
+        crate::api::pools::join_pool(env, job.pool.as_deref(), job.newid).await
     }
     .await;
     if let Err(e) = copied {
@@ -295,21 +297,15 @@ async fn check_clone<G: SnapshotGuest>(
     let vmid = params.int("vmid").unwrap_or_default() as u32;
     let newid = params.int("newid").unwrap_or_default() as u32;
     let perms = env.permissions().await?;
-    for (path, privilege) in [
-        (format!("/vms/{vmid}"), "VM.Clone"),
-        (format!("/vms/{newid}"), "VM.Allocate"),
-    ] {
-        if !perms.has_privs(&path, &[privilege], false) {
-            return Err(ApiError::permission_check_failed(&path, privilege));
-        }
+    let path = format!("/vms/{vmid}");
+    if !perms.has_privs(&path, &["VM.Clone"], false) {
+        return Err(ApiError::permission_check_failed(&path, "VM.Clone"));
     }
+    let pool = params.str("pool").filter(|p| !p.is_empty());
+    crate::api::pools::check_new_guest(env, newid, pool).await?;
     if let Some(target) = params.str("target") {
         local_node(env, target)
             .map_err(|_| ApiError::param("target", "cloning to another node needs a cluster"))?;
-    }
-    // There are no resource pools yet: only an empty pool is accepted.
-    if params.str("pool").is_some_and(|p| !p.is_empty()) {
-        return Err(ApiError::param("pool", "resource pools are not available"));
     }
     let label = G::LABEL;
     let src = load::<G>(env, vmid).await?;
@@ -374,6 +370,7 @@ async fn check_clone<G: SnapshotGuest>(
         format,
         name: params.str(G::CLONE_NAME.0).map(str::to_string),
         description: params.str("description").map(str::to_string),
+        pool: pool.map(str::to_string),
         reserved: String::new(),
     };
     Ok((job, template))
@@ -397,7 +394,7 @@ fn clone_params<G: SnapshotGuest>() -> oxve_types::schema::ObjectSchema {
                 .format(oxve_types::format::STORAGE_ID),
         )
         .optional("full", Schema::boolean("Create a full copy of all disks. This is always done when you clone a normal guest. For templates, we try to create a linked clone by default."))
-        .optional("pool", Schema::string("Add the new guest to the specified pool (none exist yet: only empty is accepted)."))
+        .optional("pool", Schema::string("Add the new guest to the specified pool."))
         .optional("snapname", Schema::string("The name of the snapshot.").max_length(40))
         .optional("bwlimit", Schema::number("Override I/O bandwidth limit (in KiB/s).").minimum(0.0));
     if !G::CLONE_FORMATS.is_empty() {
@@ -455,7 +452,7 @@ pub fn methods<G: SnapshotGuest>() -> Vec<ApiMethod<RpcEnv>> {
             .description("Create a copy of a guest or template.")
             .parameters(clone_params::<G>())
             .returns(Schema::string("The task's UPID."))
-            .permission(Permission::Custom("VM.Clone on /vms/{vmid}, VM.Allocate on /vms/{newid}, Datastore.AllocateSpace on the target storage"))
+            .permission(Permission::Custom("VM.Clone on /vms/{vmid}, VM.Allocate on /vms/{newid} (or on /pool/{pool}), Datastore.AllocateSpace on the target storage"))
             .protected()
             .handler(|env: RpcEnv, params| async move {
                 let (mut job, template) = check_clone::<G>(&env, &params).await?;
@@ -510,6 +507,7 @@ mod tests {
             format: None,
             name: name.map(str::to_string),
             description: None,
+            pool: None,
             reserved: String::new(),
         }
     }

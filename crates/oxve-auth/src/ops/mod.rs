@@ -5,6 +5,7 @@ mod acl;
 mod bootstrap;
 mod groups;
 mod login;
+mod pools;
 mod realms;
 mod roles;
 mod tokens;
@@ -12,6 +13,7 @@ mod users;
 
 use crate::error::{AuthError, Result};
 
+pub use pools::{parent_pool, PoolUpdate};
 pub use realms::realm_type;
 
 /// Run slow blocking work (password hashing, PAM) off the async worker threads.

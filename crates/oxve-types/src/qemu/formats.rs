@@ -264,15 +264,6 @@ pub fn check_snapshot_name(value: &str) -> Result<(), String> {
     }
 }
 
-/// A pool name, possibly nested (`a/b/c`).
-pub fn check_pool_id(value: &str) -> Result<(), String> {
-    if regex_check!(value, r"[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_\-]+){0,2}") {
-        Ok(())
-    } else {
-        Err(format!("invalid pool ID '{value}'"))
-    }
-}
-
 /// `startup`: `[order=]N,up=N,down=N`, each part optional.
 pub fn check_startup_order(value: &str) -> Result<(), String> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -396,10 +387,8 @@ pub const SNAPSHOT_NAME: Format = Format::Named {
     name: "pve-snapshot-name",
     check: check_snapshot_name,
 };
-pub const POOL_ID: Format = Format::Named {
-    name: "pve-poolid",
-    check: check_pool_id,
-};
+/// Pool ids are checked in one place: [`crate::format::POOLID`].
+pub const POOL_ID: Format = crate::format::POOLID;
 pub const STARTUP_ORDER: Format = Format::Named {
     name: "pve-startup-order",
     check: check_startup_order,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Number, Value};
 
 use super::{ArraySchema, IntegerSchema, NumberSchema, ObjectSchema, Schema, StringSchema};
+use crate::format::Format;
 
 /// Parameter name → what is wrong with it.
 pub type ParamErrors = BTreeMap<String, String>;
@@ -150,6 +151,19 @@ fn verify_string(schema: &Schema, s: &StringSchema, value: Value) -> Result<Valu
         Value::String(text) => text,
         // Perl scalars make no difference between 100 and "100"; neither do its clients.
         Value::Number(n) => n.to_string(),
+        // A repeated form key (`vms=100&vms=101`, as proxmoxer sends a list) for a `-list`
+        // format: joined with commas, as Proxmox does.
+        Value::Array(items) if matches!(s.format, Some(Format::List { .. })) => {
+            let mut parts = Vec::with_capacity(items.len());
+            for item in &items {
+                match item {
+                    Value::String(t) => parts.push(t.clone()),
+                    Value::Number(n) => parts.push(n.to_string()),
+                    _ => return Err(type_error(schema, &Value::Array(items.clone()))),
+                }
+            }
+            parts.join(",")
+        }
         other => return Err(type_error(schema, &other)),
     };
     let len = text.chars().count();
@@ -246,5 +260,18 @@ mod tests {
         assert_eq!(out["full"], json!(false));
         let errs = verify_object(&schema(), raw(json!({"node": "n1", "vmid": "1e3"}))).unwrap_err();
         assert_eq!(errs["vmid"], "type check ('integer') failed - got '1e3'");
+    }
+
+    #[test]
+    fn repeated_keys_of_list_formats_are_joined() {
+        let list = Schema::object("t")
+            .optional("vms", Schema::string("").format(format::VMID_LIST))
+            .optional("node", Schema::string("").format(format::NODE));
+        let out = verify_object(&list, raw(json!({"vms": ["100", 101]}))).unwrap();
+        assert_eq!(out["vms"], "100,101");
+        let errs = verify_object(&list, raw(json!({"vms": ["100", "x"]}))).unwrap_err();
+        assert!(errs.contains_key("vms"));
+        let errs = verify_object(&list, raw(json!({"node": ["a", "b"]}))).unwrap_err();
+        assert!(errs["node"].contains("ARRAY"), "{errs:?}");
     }
 }

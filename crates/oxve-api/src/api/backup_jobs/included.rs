@@ -9,7 +9,7 @@ use oxve_types::qemu::VmConfig;
 use oxve_types::schema::Schema;
 use serde_json::{json, Value};
 
-use super::info::selected_guests;
+use super::info::{pool_lookup, selected_guests};
 use super::store::read_jobs;
 use crate::env::RpcEnv;
 
@@ -107,7 +107,8 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             let guests = store.guests().await.map_err(|e| ApiError::internal(e.to_string()))?;
             let perms = env.permissions().await?;
             let mut children = Vec::new();
-            for vmid in selected_guests(job, &guests) {
+            let pools = pool_lookup(&env).await?;
+            for vmid in selected_guests(job, &guests, &pools) {
                 // Only guests the caller may see, so names do not leak.
                 if !perms.has_privs(&format!("/vms/{vmid}"), &["VM.Audit"], false) {
                     continue;

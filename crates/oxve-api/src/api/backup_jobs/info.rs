@@ -12,28 +12,65 @@ use serde_json::{json, Value};
 use super::store::{read_jobs, BackupJob};
 use crate::env::RpcEnv;
 
-/// The guests a job selects (Proxmox's `get_included_guests`): its `vmid` list, or with `all`
-/// every guest (of the job's node, if it names one) but the excluded ones. Pools select
-/// nothing here (oxve has no pools yet).
-pub(crate) fn selected_guests(job: &BackupJob, guests: &[GuestRef]) -> BTreeSet<u32> {
+/// The guests a job selects (Proxmox's `get_included_guests`): the guests of its `pool`
+/// (members as `pool_members` tells), else its `vmid` list, else with `all` every guest but
+/// the excluded ones; guests of other nodes than the job's `node`, if it names one, are
+/// left out (a listed VMID that names no guest stays, so it shows as missing).
+pub(crate) fn selected_guests(
+    job: &BackupJob,
+    guests: &[GuestRef],
+    pool_members: &dyn Fn(&str) -> BTreeSet<u32>,
+) -> BTreeSet<u32> {
     let ids = |key: &str| -> BTreeSet<u32> {
         job.get(key)
             .map(|l| split_list(l).filter_map(|v| v.parse().ok()).collect())
             .unwrap_or_default()
     };
-    if job.get("vmid").is_some() {
-        return ids("vmid");
-    }
-    if job.flag("all") == Some(true) {
-        let exclude = ids("exclude");
-        return guests
+    let on_job_node = |vmid: &u32| {
+        job.get("node").is_none_or(|n| {
+            guests
+                .iter()
+                .find(|g| g.vmid == *vmid)
+                .is_none_or(|g| g.node == n)
+        })
+    };
+    let chosen = if let Some(pool) = job.get("pool") {
+        let members = pool_members(pool);
+        guests
             .iter()
-            .filter(|g| job.get("node").is_none_or(|n| n == g.node))
+            .map(|g| g.vmid)
+            .filter(|v| members.contains(v))
+            .collect()
+    } else if job.get("vmid").is_some() {
+        return ids("vmid");
+    } else if job.flag("all") == Some(true) {
+        let exclude = ids("exclude");
+        guests
+            .iter()
             .map(|g| g.vmid)
             .filter(|v| !exclude.contains(v))
-            .collect();
-    }
-    BTreeSet::new()
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    chosen.into_iter().filter(on_job_node).collect()
+}
+
+/// A lookup of pool guests for [`selected_guests`] from the current user.cfg.
+pub(crate) async fn pool_lookup(env: &RpcEnv) -> Result<impl Fn(&str) -> BTreeSet<u32>, ApiError> {
+    let snap = env
+        .state
+        .access
+        .snapshot()
+        .await
+        .map_err(crate::api::access::auth_error)?;
+    Ok(move |pool: &str| {
+        snap.config()
+            .pools
+            .get(pool)
+            .map(|p| p.vms.clone())
+            .unwrap_or_default()
+    })
 }
 
 fn name_of(text: &str) -> Option<String> {
@@ -67,9 +104,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .guests()
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
+        let pools = pool_lookup(&env).await?;
         let mut covered = BTreeSet::new();
         for job in read_jobs(store).await? {
-            covered.extend(selected_guests(&job, &guests));
+            covered.extend(selected_guests(&job, &guests, &pools));
         }
         let perms = env.permissions().await?;
         let mut out = Vec::new();
@@ -107,15 +145,39 @@ mod tests {
             node: node.into(),
         };
         let guests = [g(100, "a"), g(101, "a"), g(102, "b")];
+        let no_pools = |_: &str| BTreeSet::new();
         let mut job = BackupJob::default();
         job.set("vmid", "100,105");
-        assert_eq!(selected_guests(&job, &guests), [100, 105].into());
+        assert_eq!(selected_guests(&job, &guests, &no_pools), [100, 105].into());
         let mut job = BackupJob::default();
         job.set("all", "1");
         job.set("exclude", "101");
-        assert_eq!(selected_guests(&job, &guests), [100, 102].into());
+        assert_eq!(selected_guests(&job, &guests, &no_pools), [100, 102].into());
         job.set("node", "a");
-        assert_eq!(selected_guests(&job, &guests), [100].into());
-        assert!(selected_guests(&BackupJob::default(), &guests).is_empty());
+        assert_eq!(selected_guests(&job, &guests, &no_pools), [100].into());
+        assert!(selected_guests(&BackupJob::default(), &guests, &no_pools).is_empty());
+    }
+
+    #[test]
+    fn a_pool_selects_its_guests_and_ignores_exclude() {
+        let g = |vmid, node: &str| GuestRef {
+            vmid,
+            kind: GuestKind::Lxc,
+            node: node.into(),
+        };
+        let guests = [g(100, "a"), g(101, "a"), g(102, "b")];
+        let pools = |p: &str| match p {
+            "dev" => BTreeSet::from([101, 102, 999]),
+            _ => BTreeSet::new(),
+        };
+        let mut job = BackupJob::default();
+        job.set("pool", "dev");
+        job.set("exclude", "101");
+        // 999 is a destroyed guest still listed in the pool: not selected.
+        assert_eq!(selected_guests(&job, &guests, &pools), [101, 102].into());
+        job.set("node", "a");
+        assert_eq!(selected_guests(&job, &guests, &pools), [101].into());
+        job.set("pool", "other");
+        assert!(selected_guests(&job, &guests, &pools).is_empty());
     }
 }

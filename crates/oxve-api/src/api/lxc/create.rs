@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission, PermissionChecker};
+use oxve_router::{ApiError, ApiMethod, HttpMethod, PermissionChecker};
 use oxve_store::{guest_config_key, Expect, StoreError};
 use oxve_types::lxc::{check_params, create_schema, CtConfig, CtUpdate, Features};
 use oxve_types::qemu::{random_mac, DEFAULT_MAC_PREFIX};
@@ -63,15 +63,12 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
         .description("Create a container from an OS template. rootfs given as STORAGE:SIZE (GiB) is allocated; new containers are unprivileged unless 'unprivileged' is 0.")
         .parameters(create_schema().clone())
         .returns(upid_schema())
-        .permission(Permission::Privs {
-            path: "/vms/{vmid}",
-            privs: &["VM.Allocate"],
-            any: false,
-        })
+        .permission(crate::api::pools::allocate_permission())
         .protected()
         .handler(|env: RpcEnv, params| async move {
             local_node(&env, params.req_str("node"))?;
             let vmid = params.int("vmid").unwrap_or_default() as u32;
+            let pool = params.str("pool").map(str::to_string);
             if params.bool_or("restore", false) {
                 return Ok(json!(crate::api::vzdump::restore_ct(&env, &params, vmid).await?));
             }
@@ -101,6 +98,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             volumes::check_permissions(&perms, &update.set)?;
             check_features(&perms, update.set.get("features").map(String::as_str))?;
             volumes::check_volumes(&env, vmid, true, &update.set).await?;
+            crate::api::pools::check_new_guest(&env, vmid, pool.as_deref()).await?;
             let template = volumes::template_path(&env, &perms, params.req_str("ostemplate")).await?;
             let password = params.str("password").map(str::to_string);
             let ssh_keys = params.str("ssh-public-keys").map(str::to_string);
@@ -137,6 +135,10 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                             let result = build(&env, vmid, &set, &new, &template, password, ssh_keys, &ctx).await;
                             let result = match result {
                                 Ok(config) => write(&env, &guest, &reserved, &config).await,
+                                Err(e) => Err(e),
+                            };
+                            let result = match result {
+                                Ok(()) => crate::api::pools::join_pool(&env, pool.as_deref(), vmid).await,
                                 Err(e) => Err(e),
                             };
                             if result.is_err() {

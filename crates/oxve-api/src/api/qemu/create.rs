@@ -2,7 +2,7 @@
 //! `lock: create`); a worker task allocates the disks and writes the config. A failure frees
 //! what was allocated and removes the reservation.
 
-use oxve_router::{ApiError, ApiMethod, HttpMethod, Permission};
+use oxve_router::{ApiError, ApiMethod, HttpMethod};
 use oxve_store::{guest_config_key, Expect, StoreError};
 use oxve_types::qemu::{
     check_params, create_schema, random_mac, ConfigUpdate, VmConfig, DEFAULT_MAC_PREFIX,
@@ -85,15 +85,12 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             .description("Create a virtual machine. Disks given as STORAGE:SIZE are allocated.")
             .parameters(create_schema().clone())
             .returns(upid_schema())
-            .permission(Permission::Privs {
-                path: "/vms/{vmid}",
-                privs: &["VM.Allocate"],
-                any: false,
-            })
+            .permission(crate::api::pools::allocate_permission())
             .protected()
             .handler(|env: RpcEnv, params| async move {
                 local_node(&env, params.req_str("node"))?;
                 let vmid = params.int("vmid").unwrap_or_default() as u32;
+                let pool = params.str("pool").map(str::to_string);
                 if params.has("archive") {
                     let upid = crate::api::vzdump::restore_vm(&env, &params, vmid).await?;
                     return Ok(json!(upid));
@@ -118,6 +115,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                 let perms = env.permissions().await?;
                 disks::check_permissions(&perms, &update.set)?;
                 disks::check_volumes(&env, &update.set).await?;
+                crate::api::pools::check_new_guest(&env, vmid, pool.as_deref()).await?;
                 let guest = guest_ref(&env, vmid);
                 let reserved = env
                     .state
@@ -165,6 +163,17 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                                             Err(e) => Err(e.to_string()),
                                         },
                                         Err(e) => Err(e.to_string()),
+                                    };
+                                    let written = match written {
+                                        Ok(()) => {
+                                            crate::api::pools::join_pool(
+                                                &env,
+                                                pool.as_deref(),
+                                                vmid,
+                                            )
+                                            .await
+                                        }
+                                        Err(e) => Err(e),
                                     };
                                     if written.is_err() {
                                         let log_ctx = ctx.clone();

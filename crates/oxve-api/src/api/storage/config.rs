@@ -318,6 +318,12 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
                         cfg.remove(&id).map(|_| ())
                     })
                     .await?;
+                // A storage of the same name created later must not inherit pool rights.
+                env.state
+                    .access
+                    .remove_storage_from_pools(&id)
+                    .await
+                    .map_err(crate::api::access::auth_error)?;
                 Ok(json!(null))
             }),
     ]

@@ -107,9 +107,13 @@ async fn select_guests(env: &RpcEnv, params: &Params) -> Result<Vec<(u32, GuestK
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let all = params.bool_or("all", false) || params.has("exclude");
+    // `exclude` implies `all`, except with a pool, where it does not apply (as in Proxmox).
+    let all = params.bool_or("all", false) || (params.has("exclude") && !params.has("pool"));
     let mut out = Vec::new();
-    if all {
+    if let Some(pool) = params.str("pool") {
+        let members = crate::api::pools::pool_guests(env, "pool", pool).await?;
+        out.extend(local.iter().filter(|(v, _)| members.contains(v)).cloned());
+    } else if all {
         out.extend(local.iter().filter(|(v, _)| !exclude.contains(v)).cloned());
     } else if let Some(list) = params.str("vmid") {
         for vmid in vmid_list(list) {
@@ -123,8 +127,6 @@ async fn select_guests(env: &RpcEnv, params: &Params) -> Result<Vec<(u32, GuestK
                 }
             }
         }
-    } else if params.has("pool") {
-        return Err(ApiError::param("pool", "pools are not available yet"));
     } else {
         return Err(ApiError::param(
             "vmid",
@@ -222,6 +224,7 @@ fn restore_request(
             .int("bwlimit")
             .filter(|b| *b > 0)
             .map(|kib| kib as u64 * 1024),
+        pool: params.str("pool").map(str::to_string),
     }
 }
 

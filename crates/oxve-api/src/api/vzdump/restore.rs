@@ -343,6 +343,8 @@ pub struct RestoreRequest {
     pub running: bool,
     /// Bytes per second the archive is read at, at most.
     pub bwlimit: Option<u64>,
+    /// The pool the restored guest joins.
+    pub pool: Option<String>,
 }
 
 /// Restores `archive` as guest `vmid` of type `K`: checks, then a task. `force` allows
@@ -362,8 +364,10 @@ pub async fn start_restore<K: RestoreKind>(
         unique,
         running,
         bwlimit,
+        pool,
     } = req;
     let archive = archive.as_str();
+    crate::api::pools::check_new_guest(env, vmid, pool.as_deref()).await?;
     let found = resolve_archive(env, archive_param, archive).await?;
     if found.guest_type != K::ARCHIVE_TYPE {
         return Err(ApiError::param(
@@ -510,7 +514,7 @@ pub async fn start_restore<K: RestoreKind>(
                             .put(&guest_config_key(&guest), &text, Expect::Any)
                             .await
                             .map_err(|e| e.to_string())?;
-                        Ok(())
+                        crate::api::pools::join_pool(&env, pool.as_deref(), vmid).await
                     }
                     .await;
                     if let Err(e) = written {
