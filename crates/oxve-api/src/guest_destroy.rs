@@ -1,7 +1,7 @@
 //! What destroying a guest does besides freeing its volumes, the same for VMs and
 //! containers: `destroy-unreferenced-disks` finds the volumes of its VMID that the config
-//! does not name, and the clean-up afterwards removes its firewall rules and, with `purge`,
-//! its ACL entries.
+//! does not name, and the clean-up afterwards removes its ACL entries, pool membership and
+//! firewall rules and, with `purge`, takes it out of the backup jobs.
 
 use oxve_storage::plugin::VolumeFilter;
 use oxve_storage::VolumeId;
@@ -47,12 +47,22 @@ pub async fn add_unreferenced(
     Ok(())
 }
 
-/// After the config is gone: the guest's firewall rules and its pool membership go with it
-/// (as Proxmox's `remove_vm_access`; a later guest with the same VMID must not inherit the
-/// pool's rights); with `purge` also every ACL entry on `/vms/<vmid>`.
+/// After the config is gone, as Proxmox's `remove_vm_access`: the guest's ACL entries and its
+/// pool membership go (a later guest with the same VMID must not inherit its rights), and
+/// its firewall rules; with `purge` it also leaves the backup jobs that name it.
 pub async fn clean_up(env: &RpcEnv, vmid: u32, purge: bool, log: impl Fn(String)) {
     if let Err(e) = env.state.access.remove_vm_from_pools(vmid).await {
         log(format!("unable to remove {vmid} from its pool: {e}"));
+    }
+    match env
+        .state
+        .access
+        .remove_acl_path(&format!("/vms/{vmid}"))
+        .await
+    {
+        Ok(true) => log(format!("removed the ACL entries of /vms/{vmid}")),
+        Ok(false) => {}
+        Err(e) => log(format!("unable to remove the ACL entries: {e}")),
     }
     let fw = crate::api::firewall::store::guest_key(vmid);
     if let Ok(Some(_)) = env.state.store.get(&fw).await {
@@ -62,15 +72,15 @@ pub async fn clean_up(env: &RpcEnv, vmid: u32, purge: bool, log: impl Fn(String)
         }
     }
     if purge {
-        match env
-            .state
-            .access
-            .remove_acl_path(&format!("/vms/{vmid}"))
-            .await
-        {
-            Ok(true) => log(format!("removed the ACL entries of /vms/{vmid}")),
-            Ok(false) => {}
-            Err(e) => log(format!("unable to purge the ACL entries: {e}")),
+        log(format!("purging {vmid} from related configurations.."));
+        let store = env.state.store.as_ref();
+        match crate::api::backup_jobs::store::remove_vmid_from_jobs(store, vmid).await {
+            Ok(removed) if !removed.is_empty() => log(format!(
+                "removed the backup jobs that named only {vmid}: {}",
+                removed.join(", ")
+            )),
+            Ok(_) => {}
+            Err(e) => log(format!("unable to update the backup jobs: {e}")),
         }
     }
 }

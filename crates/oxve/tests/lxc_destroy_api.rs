@@ -1,6 +1,6 @@
 //! Destroying a container (real LXC, as root) with `destroy-unreferenced-disks` and `purge`:
-//! a volume of its VMID that no config names goes too, and so do its ACL entries and
-//! firewall rules; without the flags the stray volume stays.
+//! a volume of its VMID that no config names goes too, and it leaves the backup jobs; its
+//! ACL entries and firewall rules go either way; without the flags the stray volume stays.
 
 mod common;
 
@@ -55,6 +55,12 @@ async fn acl_paths(s: &Session) -> Vec<String> {
         .collect()
 }
 
+/// The `vmid` list of backup job `id`, or `None` when there is no such job.
+async fn job_vmids(s: &Session, id: &str) -> Option<String> {
+    let r = s.get(&format!("/cluster/backup/{id}"), &[]).await;
+    (r.status == 200).then(|| r.data()["vmid"].as_str().unwrap_or_default().to_string())
+}
+
 #[tokio::test]
 async fn destroy_with_unreferenced_disks_and_purge() {
     if !can_run_containers() {
@@ -72,8 +78,22 @@ async fn destroy_with_unreferenced_disks_and_purge() {
     let r = s.post("/access/users", &[("userid", &user)]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
-    // without the flags: the stray volume and the ACL entry stay
+    // without the flags: the stray volume and the backup job naming it stay; the ACL entry
+    // goes all the same (as Proxmox: a later guest with this VMID must not inherit it)
     create(&s, "9792").await;
+    for (id, vmids) in [
+        ("ct-9792", "9792"),
+        ("ct-9791", "9791"),
+        ("ct-both", "9791,9792"),
+    ] {
+        let r = s
+            .post(
+                "/cluster/backup",
+                &[("id", id), ("vmid", vmids), ("schedule", "sat 02:00")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
     let kept = stray_volume(&s, &d, "9792").await;
     let r = s
         .put(
@@ -88,7 +108,8 @@ async fn destroy_with_unreferenced_disks_and_purge() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     task_ok(&s, s.delete("/nodes/testnode/lxc/9792", &[]).await).await;
     assert!(kept.exists(), "an unreferenced volume stays by default");
-    assert!(acl_paths(&s).await.contains(&"/vms/9792".to_string()));
+    assert!(!acl_paths(&s).await.contains(&"/vms/9792".to_string()));
+    assert_eq!(job_vmids(&s, "ct-9792").await.as_deref(), Some("9792"));
 
     // with them: all of it goes
     create(&s, "9791").await;
@@ -126,6 +147,9 @@ async fn destroy_with_unreferenced_disks_and_purge() {
         .join("local/images/9791/vm-9791-disk-0.raw")
         .exists());
     assert!(!acl_paths(&s).await.contains(&"/vms/9791".to_string()));
+    // purge: out of the backup jobs; a job that named only it is gone
+    assert_eq!(job_vmids(&s, "ct-9791").await, None);
+    assert_eq!(job_vmids(&s, "ct-both").await.as_deref(), Some("9792"));
     // a new guest with the same VMID starts without the old firewall rules
     create(&s, "9791").await;
     let opts = s

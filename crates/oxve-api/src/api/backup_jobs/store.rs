@@ -115,3 +115,84 @@ where
         "jobs.cfg is changing too fast, try again",
     ))
 }
+
+/// `vmid` taken out of every backup job (a destroy with `purge`, as Proxmox's
+/// `remove_vmid_from_backup_jobs`): out of a job's `vmid` list, and a job left with none is
+/// removed; out of an `exclude` list, which is dropped when empty. Returns the jobs removed.
+pub(crate) async fn remove_vmid_from_jobs(
+    store: &dyn ConfigStore,
+    vmid: u32,
+) -> Result<Vec<String>, ApiError> {
+    update_jobs(store, |jobs| {
+        let mut removed = Vec::new();
+        jobs.retain_mut(|job| match without_vmid(job, vmid) {
+            Some(updated) => {
+                *job = updated;
+                true
+            }
+            None => {
+                removed.push(job.id.clone());
+                false
+            }
+        });
+        Ok(removed)
+    })
+    .await
+}
+
+/// `job` without `vmid`; `None` when it named only that guest.
+fn without_vmid(job: &BackupJob, vmid: u32) -> Option<BackupJob> {
+    let drop_it = |list: &str| -> String {
+        list.split([',', ';', ' '])
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.parse() != Ok(vmid))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut job = job.clone();
+    if let Some(list) = job.get("vmid").map(str::to_string) {
+        let rest = drop_it(&list);
+        if rest.is_empty() {
+            return None;
+        }
+        job.set("vmid", rest);
+    } else if let Some(list) = job.get("exclude").map(str::to_string) {
+        match drop_it(&list) {
+            rest if rest.is_empty() => {
+                job.props.remove("exclude");
+            }
+            rest => job.set("exclude", rest),
+        }
+    }
+    Some(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(pairs: &[(&str, &str)]) -> BackupJob {
+        let mut j = BackupJob {
+            id: "backup-1".into(),
+            ..Default::default()
+        };
+        for (k, v) in pairs {
+            j.set(k, *v);
+        }
+        j
+    }
+
+    #[test]
+    fn a_destroyed_guest_leaves_the_jobs_that_name_it() {
+        let j = without_vmid(&job(&[("vmid", "100,101,1000")]), 100).unwrap();
+        assert_eq!(j.get("vmid"), Some("101,1000"));
+        assert!(without_vmid(&job(&[("vmid", "100")]), 100).is_none());
+        let j = without_vmid(&job(&[("all", "1"), ("exclude", "100")]), 100).unwrap();
+        assert_eq!(j.get("exclude"), None);
+        assert_eq!(j.get("all"), Some("1"));
+        let j = without_vmid(&job(&[("all", "1"), ("exclude", "5,100")]), 100).unwrap();
+        assert_eq!(j.get("exclude"), Some("5"));
+        let j = without_vmid(&job(&[("pool", "p")]), 100).unwrap();
+        assert_eq!(j.get("pool"), Some("p"));
+    }
+}
