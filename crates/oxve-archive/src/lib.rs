@@ -13,6 +13,7 @@ mod compression;
 mod direct_io;
 mod error;
 mod filter;
+mod hash_pool;
 mod reader;
 mod record;
 mod source;

@@ -6,7 +6,7 @@ use std::io::Read;
 use sha2::{Digest, Sha256};
 
 use crate::compression::Compression;
-use crate::direct_io::DIRECT_ALIGN;
+use crate::hash_pool::{HashPool, Mismatch};
 use crate::error::{ArchiveError, Result};
 use crate::record::*;
 
@@ -146,10 +146,8 @@ impl<'a> ArchiveReader<'a> {
         let mut configs = std::mem::take(&mut self.configs);
         let mut disks: Vec<DiskState> = Vec::new();
         let mut targets: Vec<Option<Box<dyn DiskTarget + 't>>> = Vec::new();
-        // Page-aligned, so that file targets can hand blocks to the device directly.
-        let mut backing = vec![0u8; BLOCK_SIZE + DIRECT_ALIGN];
-        let start = backing.as_ptr().align_offset(DIRECT_ALIGN);
-        let buf = &mut backing[start..start + BLOCK_SIZE];
+        // Blocks are checked on worker threads while the next ones are read and written.
+        let mut hashing = HashPool::new();
         loop {
             let kind = match self.pending.take() {
                 Some(kind) => kind,
@@ -225,6 +223,11 @@ impl<'a> ArchiveReader<'a> {
                 BLOCK | ZERO => {
                     let index = get_u8(&mut self.input)? as usize;
                     let offset = get_u64(&mut self.input)?;
+                    // Taken first: taking may report a mismatch of an earlier block.
+                    let block = match kind {
+                        BLOCK => Some(hashing.take().map_err(|m| mismatch(&disks, m))?),
+                        _ => None,
+                    };
                     let disk = disks.get_mut(index).ok_or_else(|| {
                         ArchiveError::Corrupt(format!("data of unknown disk {index}"))
                     })?;
@@ -247,13 +250,14 @@ impl<'a> ArchiveReader<'a> {
                         }
                         let mut digest = [0u8; 32];
                         read_exact(&mut self.input, &mut digest)?;
-                        let data = &mut buf[..len as usize];
+                        let mut block = block.expect("taken for a data block");
+                        let data = block.window(len as usize);
                         if self.version == VERSION_1 {
                             read_exact(&mut self.input, data)?;
                         } else {
                             read_exact(&mut self.input.inner, data)?;
                         }
-                        let data = &*data;
+                        let data = block.data(len as usize);
                         if disk.tree {
                             // Checked before the unpacker sees it: a damaged block never
                             // becomes a file.
@@ -268,30 +272,17 @@ impl<'a> ArchiveReader<'a> {
                                     ArchiveError::Disk(disk.name.clone(), e.to_string())
                                 })?;
                             }
+                            hashing.give_back(block);
                             map_block(&mut disk.map, offset, len, &digest);
                             disk.next = offset + u64::from(len);
                             continue;
                         }
-                        // The block is hashed on another core while it is written; a
-                        // mismatch fails the extraction (whose caller discards the target).
-                        let (hashed, written) = std::thread::scope(|s| {
-                            let hashing = s.spawn(|| Sha256::digest(data));
-                            let written = match targets[index].as_mut() {
-                                Some(t) => t.write_at(offset, data),
-                                None => Ok(()),
-                            };
-                            (hashing.join(), written)
-                        });
-                        let hashed = hashed.map_err(|_| {
-                            ArchiveError::Corrupt("block hashing thread panicked".into())
-                        })?;
-                        if hashed.as_slice() != digest {
-                            return Err(ArchiveError::BlockChecksum {
-                                disk: disk.name.clone(),
-                                offset,
-                            });
+                        // Written now, checked by a worker meanwhile; a mismatch fails the
+                        // extraction (whose caller discards the target).
+                        if let Some(t) = targets[index].as_mut() {
+                            t.write_at(offset, data)?;
                         }
-                        written?;
+                        hashing.submit(block, len as usize, digest, index, offset);
                         map_block(&mut disk.map, offset, len, &digest);
                         u64::from(len)
                     } else {
@@ -311,6 +302,7 @@ impl<'a> ArchiveReader<'a> {
                     }
                 }
                 MANIFEST => {
+                    hashing.finish().map_err(|m| mismatch(&disks, m))?;
                     let len = get_u32(&mut self.input)? as usize;
                     let mut json = vec![0u8; len];
                     read_exact(&mut self.input, &mut json)?;
@@ -332,6 +324,16 @@ impl<'a> ArchiveReader<'a> {
                 }
             }
         }
+    }
+}
+
+/// The error of a block whose checksum did not match.
+fn mismatch(disks: &[DiskState], (index, offset): Mismatch) -> ArchiveError {
+    ArchiveError::BlockChecksum {
+        disk: disks
+            .get(index)
+            .map_or_else(|| index.to_string(), |d| d.name.clone()),
+        offset,
     }
 }
 
