@@ -8,10 +8,8 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use sha2::{Digest, Sha256};
-
 use crate::direct_io::DIRECT_ALIGN;
-use crate::record::BLOCK_SIZE;
+use crate::record::{BlockHash, BLOCK_SIZE};
 
 /// A page-aligned buffer of one block.
 pub(crate) struct BlockBuf {
@@ -63,8 +61,9 @@ pub(crate) struct HashPool {
 }
 
 impl HashPool {
-    /// One worker per core (at most 4), and one buffer more than workers.
-    pub fn new() -> Self {
+    /// One worker per core (at most 4), and one buffer more than workers; blocks are
+    /// digested with `hash`.
+    pub fn new(hash: BlockHash) -> Self {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
         let (jobs, queue) = sync_channel::<Job>(workers);
         let queue = Arc::new(Mutex::new(queue));
@@ -78,7 +77,7 @@ impl HashPool {
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    let ok = Sha256::digest(job.buf.data(job.len)).as_slice() == job.digest;
+                    let ok = hash.digest(job.buf.data(job.len)) == job.digest;
                     let mismatch = (!ok).then_some((job.disk, job.offset));
                     // The pool may be gone (an extraction that failed): nothing to report to.
                     let _ = done.send(Checked {
@@ -113,7 +112,14 @@ impl HashPool {
 
     /// Has the first `len` bytes of `buf` checked against `digest` (block of `disk` at
     /// `offset`).
-    pub fn submit(&mut self, buf: BlockBuf, len: usize, digest: [u8; 32], disk: usize, offset: u64) {
+    pub fn submit(
+        &mut self,
+        buf: BlockBuf,
+        len: usize,
+        digest: [u8; 32],
+        disk: usize,
+        offset: u64,
+    ) {
         let job = Job {
             buf,
             len,
@@ -164,13 +170,13 @@ mod tests {
     fn block(fill: u8) -> (BlockBuf, [u8; 32]) {
         let mut buf = BlockBuf::new();
         buf.window(4096).fill(fill);
-        let digest: [u8; 32] = Sha256::digest(buf.data(4096)).into();
+        let digest = BlockHash::Blake3.digest(buf.data(4096));
         (buf, digest)
     }
 
     #[test]
     fn good_blocks_pass_and_a_bad_one_is_named() {
-        let mut pool = HashPool::new();
+        let mut pool = HashPool::new(BlockHash::Blake3);
         for i in 0..10u64 {
             let (_, digest) = block(i as u8);
             let mut buf = pool.take().unwrap();

@@ -1,5 +1,5 @@
 //! The oxve backup archive (format in `FORMAT.md`): a guest's config files and disks in one
-//! stream, with a SHA-256 per data block, zero regions stored as their length, a manifest at
+//! stream, with a digest per data block (BLAKE3; SHA-256 before format version 4), zero regions stored as their length, a manifest at
 //! the end, and the whole compressed with zstd, gzip (or `pigz`) or lzo (through `lzop`).
 //!
 //! - [`ArchiveWriter`] writes configs, then disks read from a [`DiskSource`] (only where they
@@ -25,7 +25,7 @@ pub use compression::Compression;
 pub use direct_io::{DirectAppend, FileTarget};
 pub use error::ArchiveError;
 pub use reader::{ArchiveReader, DiskManifestHead, DiskTarget, Extracted};
-pub use record::{DiskManifest, Manifest, BLOCK_SIZE};
+pub use record::{BlockHash, DiskManifest, Manifest, BLOCK_SIZE};
 pub use source::{DiskSource, Extent, FileSource};
 pub use tree::{used_bytes, write_tree, TreeCounts};
 pub use unpack::{unpack_tree, TreeExtractor};

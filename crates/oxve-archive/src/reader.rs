@@ -6,8 +6,8 @@ use std::io::Read;
 use sha2::{Digest, Sha256};
 
 use crate::compression::Compression;
-use crate::hash_pool::{HashPool, Mismatch};
 use crate::error::{ArchiveError, Result};
+use crate::hash_pool::{HashPool, Mismatch};
 use crate::record::*;
 
 /// Hashes everything read through it.
@@ -100,7 +100,7 @@ impl<'a> ArchiveReader<'a> {
             return Err(ArchiveError::BadMagic);
         }
         let version = get_u32(&mut r.input)?;
-        if ![VERSION, VERSION_2, VERSION_1].contains(&version) {
+        if !(VERSION_1..=VERSION).contains(&version) {
             return Err(ArchiveError::Version(version));
         }
         r.version = version;
@@ -147,7 +147,7 @@ impl<'a> ArchiveReader<'a> {
         let mut disks: Vec<DiskState> = Vec::new();
         let mut targets: Vec<Option<Box<dyn DiskTarget + 't>>> = Vec::new();
         // Blocks are checked on worker threads while the next ones are read and written.
-        let mut hashing = HashPool::new();
+        let mut hashing = HashPool::new(BlockHash::of_version(self.version));
         loop {
             let kind = match self.pending.take() {
                 Some(kind) => kind,
@@ -261,7 +261,7 @@ impl<'a> ArchiveReader<'a> {
                         if disk.tree {
                             // Checked before the unpacker sees it: a damaged block never
                             // becomes a file.
-                            if Sha256::digest(data).as_slice() != digest {
+                            if BlockHash::of_version(self.version).digest(data) != digest {
                                 return Err(ArchiveError::BlockChecksum {
                                     disk: disk.name.clone(),
                                     offset,

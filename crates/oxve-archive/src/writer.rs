@@ -32,6 +32,7 @@ impl<W: Write> Write for Hashing<W> {
 pub struct ArchiveWriter<'a> {
     out: Hashing<Box<dyn FinishWrite + 'a>>,
     manifest: Manifest,
+    block_hash: BlockHash,
 }
 
 impl<'a> ArchiveWriter<'a> {
@@ -43,7 +44,21 @@ impl<'a> ArchiveWriter<'a> {
         vmid: u32,
         ctime: u64,
     ) -> Result<Self> {
+        Self::with_block_hash(out, compression, guest_type, vmid, ctime, BlockHash::Blake3)
+    }
+
+    /// [`new`](Self::new) with the given block digests: `Sha256` writes a version 3 archive,
+    /// which oxve releases before version 4 read.
+    pub fn with_block_hash<W: Write + 'a>(
+        out: W,
+        compression: Compression,
+        guest_type: &str,
+        vmid: u32,
+        ctime: u64,
+        block_hash: BlockHash,
+    ) -> Result<Self> {
         let mut w = ArchiveWriter {
+            block_hash,
             out: Hashing {
                 inner: compression.writer(out)?,
                 hash: Sha256::new(),
@@ -57,7 +72,7 @@ impl<'a> ArchiveWriter<'a> {
         };
         put_u8(&mut w.out, HEADER)?;
         w.out.write_all(MAGIC)?;
-        put_u32(&mut w.out, VERSION)?;
+        put_u32(&mut w.out, block_hash.version())?;
         put_u64(&mut w.out, ctime)?;
         Ok(w)
     }
@@ -215,7 +230,7 @@ impl<'a> ArchiveWriter<'a> {
     /// Writes one data block of disk `index` and adds it to the disk's map digest.
     fn block(&mut self, index: u8, offset: u64, data: &[u8], map: &mut Sha256) -> Result<()> {
         let len = data.len() as u32;
-        let digest = Sha256::digest(data);
+        let digest = self.block_hash.digest(data);
         map_block(map, offset, len, &digest);
         put_u8(&mut self.out, BLOCK)?;
         put_u8(&mut self.out, index)?;

@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use oxve_archive::{
-    ArchiveError, ArchiveReader, ArchiveWriter, Compression, DiskTarget, FileSource,
+    ArchiveError, ArchiveReader, ArchiveWriter, BlockHash, Compression, DiskTarget, FileSource,
 };
 
 const MIB: u64 = 1 << 20;
@@ -25,8 +25,18 @@ fn make_disk(path: &Path) {
 }
 
 fn backup(disk: &Path, archive: &Path, compression: Compression) -> oxve_archive::Manifest {
+    backup_with(disk, archive, compression, BlockHash::Blake3)
+}
+
+fn backup_with(
+    disk: &Path,
+    archive: &Path,
+    compression: Compression,
+    hash: BlockHash,
+) -> oxve_archive::Manifest {
     let out = File::create(archive).unwrap();
-    let mut w = ArchiveWriter::new(out, compression, "qemu", 100, 1_700_000_000).unwrap();
+    let mut w =
+        ArchiveWriter::with_block_hash(out, compression, "qemu", 100, 1_700_000_000, hash).unwrap();
     w.add_config(
         "qemu-server.conf",
         b"memory: 512\nscsi0: local:100/vm-100-disk-0.raw\n",
@@ -245,7 +255,7 @@ fn version_1_archives_are_read() {
     let disk = dir.path().join("disk.raw");
     make_disk(&disk);
     let archive = dir.path().join("a.oxar");
-    let manifest = backup(&disk, &archive, Compression::None);
+    let manifest = backup_with(&disk, &archive, Compression::None, BlockHash::Sha256);
     // The same records as version 1 wrote them: header version 1 and the stream digest
     // (the last 32 bytes) over everything before it.
     let mut v1 = std::fs::read(&archive).unwrap();
@@ -280,12 +290,38 @@ fn version_1_archives_are_read() {
 
 /// Version 2 archives (version 3 without directory trees) are still read.
 #[test]
+fn version_3_archives_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.raw");
+    make_disk(&disk);
+    let archive = dir.path().join("a.oxar");
+    let manifest = backup_with(
+        &disk,
+        &archive,
+        Compression::Zstd { threads: 1 },
+        BlockHash::Sha256,
+    );
+    let restored = dir.path().join("restored.raw");
+    assert_eq!(restore(&archive, &restored).manifest, manifest);
+    assert_eq!(
+        std::fs::read(&disk).unwrap(),
+        std::fs::read(&restored).unwrap()
+    );
+    let plain = dir.path().join("b.oxar");
+    backup_with(&disk, &plain, Compression::None, BlockHash::Sha256);
+    assert_eq!(std::fs::read(&plain).unwrap()[9..13], 3u32.to_le_bytes());
+    let current = dir.path().join("c.oxar");
+    backup(&disk, &current, Compression::None);
+    assert_eq!(std::fs::read(&current).unwrap()[9..13], 4u32.to_le_bytes());
+}
+
+#[test]
 fn version_2_archives_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("disk.raw");
     make_disk(&disk);
     let archive = dir.path().join("a.oxar");
-    let manifest = backup(&disk, &archive, Compression::None);
+    let manifest = backup_with(&disk, &archive, Compression::None, BlockHash::Sha256);
     let mut v2 = std::fs::read(&archive).unwrap();
     v2[9..13].copy_from_slice(&2u32.to_le_bytes());
     let end = v2.len() - 32;

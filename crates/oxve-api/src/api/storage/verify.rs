@@ -1,5 +1,5 @@
 //! The verify task: read a whole backup archive with the archive reader, which checks each
-//! block's SHA-256, each disk's map digest and the stream digest at the manifest, and record
+//! block's digest, each disk's map digest and the stream digest at the manifest, and record
 //! the outcome in `<archive>.verify` for the storage content listing.
 
 use std::path::PathBuf;
