@@ -296,7 +296,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("qga.sock");
         let listener = UnixListener::bind(&path).unwrap();
-        let peer = tokio::spawn(fake_agent(listener, Some("{\"return\": {\"version\": \"7.2\"}}\n")));
+        let peer = tokio::spawn(fake_agent(
+            listener,
+            Some("{\"return\": {\"version\": \"7.2\"}}\n"),
+        ));
         let mut qga = QgaClient::connect(&path).await.unwrap();
         let info = qga.execute("guest-info", None).await.unwrap();
         assert_eq!(info["version"], "7.2");
@@ -318,7 +321,10 @@ mod tests {
             .execute("guest-file-open", Some(json!({"path": "/x"})))
             .await
             .unwrap_err();
-        assert!(matches!(e, QgaError::Command { ref desc, .. } if desc == "no such file"), "{e}");
+        assert!(
+            matches!(e, QgaError::Command { ref desc, .. } if desc == "no such file"),
+            "{e}"
+        );
         drop(qga);
         peer.await.unwrap();
     }
@@ -356,7 +362,10 @@ mod tests {
 
     #[tokio::test]
     async fn missing_socket_is_a_connect_error() {
-        let e = QgaClient::connect("/nonexistent/qga.sock").await.err().unwrap();
+        let e = QgaClient::connect("/nonexistent/qga.sock")
+            .await
+            .err()
+            .unwrap();
         assert!(matches!(e, QgaError::Connect { .. }), "{e}");
     }
 }

@@ -324,6 +324,15 @@ impl VmSettings {
             .unwrap_or(false)
     }
 
+    /// `agent: freeze-fs` (alias `freeze-fs-on-backup`): freeze guest file systems through the
+    /// agent for backups and snapshots (default on).
+    pub fn agent_freeze_fs(&self) -> bool {
+        self.get("agent")
+            .and_then(|a| psformats::agent_format().parse(a).ok())
+            .and_then(|v| v.get("freeze-fs").and_then(Value::as_bool))
+            .unwrap_or(true)
+    }
+
     pub fn startup(&self) -> Startup {
         let Some(v) = self
             .get("startup")
