@@ -343,8 +343,9 @@ impl QemuEngine {
         Err(QemuError::ShutdownTimeout { vmid, timeout })
     }
 
-    /// Reboots as Proxmox does: a clean shutdown (up to `timeout`, not forced), then a start
-    /// with `conf` (so pending changes the caller applied take effect).
+    /// Reboots as Proxmox does: a clean shutdown (up to `timeout`, not forced; through the
+    /// guest agent when `conf` enables it), then a start with `conf` (so pending changes the
+    /// caller applied take effect).
     pub async fn reboot(
         &self,
         vmid: u32,
@@ -356,7 +357,8 @@ impl QemuEngine {
         if self.is_running(vmid).is_none() {
             return Err(QemuError::NotRunning { vmid });
         }
-        self.shutdown_locked(vmid, timeout, false, false).await?;
+        self.shutdown_locked(vmid, timeout, false, conf.agent_enabled())
+            .await?;
         self.start_locked(vmid, conf, resolver, StartOptions::default())
             .await
     }

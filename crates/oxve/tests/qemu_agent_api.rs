@@ -171,6 +171,13 @@ async fn guest_agent_commands_freeze_backup_snapshot_and_shutdown() {
     assert_eq!(r.data()["content"], "bGluZQ==", "{:?}", r.body);
     assert_eq!(r.data()["truncated"], true, "{:?}", r.body);
     let r = s
+        .get(
+            &agent(470, "file-read"),
+            &[("file", "/tmp/agent-file"), ("offset", "5"), ("count", "3")],
+        )
+        .await;
+    assert_eq!(r.data()["content"], "one", "{:?}", r.body);
+    let r = s
         .get(&agent(470, "file-read"), &[("file", "/nonexistent")])
         .await;
     assert_eq!(r.status, 500, "{:?}", r.body);
@@ -247,7 +254,28 @@ async fn guest_agent_commands_freeze_backup_snapshot_and_shutdown() {
     .await;
     assert!(out.contains("after-backup"), "{out}");
 
-    // A disk snapshot without RAM freezes and thaws too; with RAM it does not.
+    // A freeze the agent refuses (already frozen): logged, the backup goes on, the thaw runs.
+    let r = s.post(&agent(470, "fsfreeze-freeze"), &[]).await;
+    assert_eq!(result(&r), 1, "{:?}", r.body);
+    let log = task_ok(
+        &s,
+        s.post(
+            "/nodes/testnode/vzdump",
+            &[("vmid", "470"), ("mode", "snapshot"), ("storage", "local")],
+        )
+        .await,
+    )
+    .await;
+    assert!(log.contains("ERROR: guest-fsfreeze-freeze failed"), "{log}");
+    assert!(
+        log.contains("issuing guest-agent 'fs-thaw' command"),
+        "{log}"
+    );
+    assert!(log.contains("Finished Backup of VM 470"), "{log}");
+    let r = s.post(&agent(470, "fsfreeze-status"), &[]).await;
+    assert_eq!(result(&r), "thawed");
+
+    // A disk snapshot without RAM freezes and thaws too.
     let log = task_ok(
         &s,
         s.post(

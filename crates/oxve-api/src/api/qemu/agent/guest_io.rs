@@ -51,6 +51,7 @@ async fn file_read(
     env: &RpcEnv,
     vmid: u32,
     file: &str,
+    offset: i64,
     count: i64,
     decode: bool,
 ) -> Result<Value, ApiError> {
@@ -65,6 +66,10 @@ async fn file_read(
     let mut data = Vec::new();
     let mut truncated = false;
     let read = async {
+        if offset > 0 {
+            let to = json!({ "handle": handle, "offset": offset, "whence": "set" });
+            session.execute("guest-file-seek", Some(to)).await?;
+        }
         loop {
             let want = (count - data.len() as i64).min(READ_CHUNK);
             if want <= 0 {
@@ -240,14 +245,11 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
         .protected()
         .handler(|env: RpcEnv, params| async move {
             let vmid = vmid_of(&env, &params)?;
-            if params.int_or("offset", 0) != 0 {
-                // The agent's guest-file-seek would be needed; Proxmox's own reader starts at 0 too.
-                return Err(ApiError::param("offset", "only offset 0 is supported"));
-            }
             file_read(
                 &env,
                 vmid,
                 params.req_str("file"),
+                params.int_or("offset", 0),
                 params.int_or("count", MAX_READ),
                 params.bool_or("decode", true),
             )
