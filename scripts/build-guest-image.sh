@@ -76,10 +76,14 @@ resolve_packages() {
     busybox_ver="$(candidate busybox-static)"
     { [ -n "$kernel_ver" ] && [ "$kernel_ver" != "(none)" ]; } || return 1
     { [ -n "$busybox_ver" ] && [ "$busybox_ver" != "(none)" ]; } || return 1
-    local p
+    # One apt-cache call for all of them (each call reads the whole package cache).
+    local p v
+    while read -r p v; do
+        agent_ver[$p]="$v"
+    done < <(apt-cache policy "${agent_pkgs[@]}" 2>/dev/null |
+        awk '/^[^ ].*:$/ { name = substr($0, 1, length($0) - 1) } /Candidate:/ { print name, $2 }')
     for p in "${agent_pkgs[@]}"; do
-        agent_ver[$p]="$(candidate "$p")"
-        { [ -n "${agent_ver[$p]}" ] && [ "${agent_ver[$p]}" != "(none)" ]; } || return 1
+        { [ -n "${agent_ver[$p]:-}" ] && [ "${agent_ver[$p]}" != "(none)" ]; } || return 1
     done
     syslinux_ver="$(dpkg-query -W -f='${Version}' syslinux-common 2>/dev/null || echo unknown)"
 }
