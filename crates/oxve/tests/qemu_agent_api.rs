@@ -109,14 +109,29 @@ async fn guest_agent_commands_freeze_backup_snapshot_and_shutdown() {
     ] {
         assert!(names.contains(&n), "{names:?}");
     }
+    // The NIC's MAC and the address the guest gave it (what API clients read IPs from).
+    let mut term = open_serial(&s, 470).await;
+    guest_exec(
+        &mut term,
+        "ip link set eth0 up; ip addr add 192.0.2.47/24 dev eth0",
+    )
+    .await;
     let r = s.get(&agent(470, "network-get-interfaces"), &[]).await;
-    let macs: Vec<&str> = result(&r)
+    let eth0 = result(&r)
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|i| i["hardware-address"].as_str())
-        .collect();
-    assert!(macs.contains(&"52:54:00:ab:47:01"), "{macs:?}");
+        .find(|i| i["hardware-address"] == "52:54:00:ab:47:01")
+        .unwrap_or_else(|| panic!("{:?}", r.body))
+        .clone();
+    assert_eq!(eth0["name"], "eth0", "{eth0}");
+    let ips = eth0["ip-addresses"].as_array().cloned().unwrap_or_default();
+    assert!(
+        ips.iter().any(|a| a["ip-address"] == "192.0.2.47"
+            && a["prefix"] == 24
+            && a["ip-address-type"] == "ipv4"),
+        "{eth0}"
+    );
     let r = s.get(&agent(470, "get-osinfo"), &[]).await;
     assert_eq!(result(&r)["id"], "oxve-guest", "{:?}", r.body);
     let r = s.get(&agent(470, "info"), &[]).await;
@@ -183,7 +198,6 @@ async fn guest_agent_commands_freeze_backup_snapshot_and_shutdown() {
     assert_eq!(r.status, 500, "{:?}", r.body);
 
     // A mounted ext2 file system on the data disk, frozen: a write to it blocks until thawed.
-    let mut term = open_serial(&s, 470).await;
     let out = guest_exec(
         &mut term,
         "mke2fs -q -F /dev/sdb >/dev/null 2>&1; mkdir -p /mnt/data && mount -t ext2 /dev/sdb /mnt/data && echo MOUNTED",
