@@ -746,6 +746,16 @@ mod tests {
     }
 
     #[test]
+    fn agent_freeze_fs_defaults_on_and_takes_its_aliases() {
+        let on = |text: &str| VmConfig::parse(text).unwrap().agent_freeze_fs();
+        assert!(on("agent: 1\n"));
+        assert!(on(""));
+        assert!(!on("agent: 1,freeze-fs-on-backup=0\n"));
+        assert!(!on("agent: enabled=1,freeze-fs=0\n"));
+        assert!(!on("agent: 1,guest-fsfreeze=0\n"));
+    }
+
+    #[test]
     fn legacy_boot_order() {
         let c = VmConfig::parse(
             "bootdisk: scsi0\nide2: none,media=cdrom\nnet1: e1000,bridge=vmbr0\n\
