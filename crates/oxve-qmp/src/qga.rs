@@ -22,8 +22,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 /// Time allowed for connecting and the sync handshake: an agent that does not answer by then
-/// is not running.
-pub const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
+/// is not running. (Proxmox allows a few seconds; a bit more here, for guests under TCG on a
+/// loaded host.)
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time allowed for one command (as Proxmox).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
