@@ -2,6 +2,8 @@
 # Build the oxve test guest from Debian packages only (never downloaded from elsewhere):
 #   kernel   linux-image-amd64 (fetched with `apt-get download`, unpacked, not installed)
 #   userland busybox-static    (fetched the same way)
+#   agent    qemu-guest-agent's qemu-ga with its shared-library closure (libc6, libglib2.0-0,
+#            ...) and the dynamic loader, copied from the unpacked .debs (see agent_pkgs)
 #   boot     syslinux (BIOS disk, installed into a FAT image with mtools: no mount, no loop
 #            device, no root needed) and isolinux (ISO)
 #
@@ -20,7 +22,7 @@
 # (one build at a time under a lock).
 #
 # Host packages needed: cpio dosfstools mtools syslinux syslinux-common isolinux xorriso fdisk
-# qemu-utils (plus apt, dpkg, gzip, coreutils, util-linux).
+# qemu-utils binutils zstd (plus apt, dpkg, coreutils, util-linux).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,7 +42,7 @@ die() {
 need_tools() {
     local missing=() t pkg
     for t in cpio:cpio mkfs.vfat:dosfstools mcopy:mtools syslinux:syslinux sfdisk:fdisk \
-        xorriso:xorriso qemu-img:qemu-utils apt-get:apt dpkg-deb:dpkg flock:util-linux gzip:gzip; do
+        xorriso:xorriso qemu-img:qemu-utils readelf:binutils apt-get:apt dpkg-deb:dpkg flock:util-linux zstd:zstd; do
         pkg="${t#*:}"
         command -v "${t%%:*}" >/dev/null || PATH="$PATH:/sbin:/usr/sbin" command -v "${t%%:*}" >/dev/null ||
             missing+=("$pkg")
@@ -53,6 +55,11 @@ need_tools() {
         die "missing host packages: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')(apt-get install them)"
     fi
 }
+
+# The guest agent and the packages that hold its shared libraries (the closure is computed from
+# the ELF NEEDED entries at build time; a library missing here fails the build).
+agent_pkgs=(qemu-guest-agent libc6 libglib2.0-0 libpcre2-8-0 libnuma1 libudev1 liburing2)
+declare -A agent_ver=()
 
 candidate() {
     apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2; exit }'
@@ -69,6 +76,15 @@ resolve_packages() {
     busybox_ver="$(candidate busybox-static)"
     { [ -n "$kernel_ver" ] && [ "$kernel_ver" != "(none)" ]; } || return 1
     { [ -n "$busybox_ver" ] && [ "$busybox_ver" != "(none)" ]; } || return 1
+    # One apt-cache call for all of them (each call reads the whole package cache).
+    local p v
+    while read -r p v; do
+        agent_ver[$p]="$v"
+    done < <(apt-cache policy "${agent_pkgs[@]}" 2>/dev/null |
+        awk '/^[^ ].*:$/ { name = substr($0, 1, length($0) - 1) } /Candidate:/ { print name, $2 }')
+    for p in "${agent_pkgs[@]}"; do
+        { [ -n "${agent_ver[$p]:-}" ] && [ "${agent_ver[$p]}" != "(none)" ]; } || return 1
+    done
     syslinux_ver="$(dpkg-query -W -f='${Version}' syslinux-common 2>/dev/null || echo unknown)"
 }
 
@@ -78,6 +94,7 @@ input_hash() {
         (cd "$guest_src" && find . -type f | LC_ALL=C sort | xargs sha256sum &&
             find . -type f -perm -u+x | LC_ALL=C sort)
         echo "$kernel_pkg=$kernel_ver busybox-static=$busybox_ver syslinux=$syslinux_ver"
+        agent_versions
     } | sha256sum | cut -d' ' -f1
 }
 
@@ -102,6 +119,43 @@ fetch() {
     fi
     [ -n "$deb" ] || die "no .deb for $1 in $dir"
     echo "$deb"
+}
+
+agent_versions() {
+    local p
+    for p in "${agent_pkgs[@]}"; do
+        echo "$p=${agent_ver[$p]}"
+    done
+}
+
+# add_agent WORK: qemu-ga as /usr/sbin/qemu-ga plus every shared library it needs (recursively)
+# in /lib/x86_64-linux-gnu, and the loader at its ELF interpreter path /lib64/ld-linux-x86-64.so.2.
+add_agent() {
+    local aroot="$1/agent" p deb lib src
+    mkdir -p "$aroot"
+    for p in "${agent_pkgs[@]}"; do
+        deb="$(fetch "$p" "${agent_ver[$p]}")"
+        dpkg-deb -x "$deb" "$aroot"
+    done
+    install -D -m 0755 "$aroot/usr/sbin/qemu-ga" "$rootfs/usr/sbin/qemu-ga"
+    local libdir="$rootfs/lib/x86_64-linux-gnu"
+    mkdir -p "$libdir" "$rootfs/lib64"
+    local queue=("$rootfs/usr/sbin/qemu-ga") f
+    declare -A seen=()
+    while [ ${#queue[@]} -gt 0 ]; do
+        f="${queue[0]}"
+        queue=("${queue[@]:1}")
+        for lib in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p') ld-linux-x86-64.so.2; do
+            [ -z "${seen[$lib]:-}" ] || continue
+            seen[$lib]=1
+            src="$(find "$aroot/lib" "$aroot/usr/lib" -path '*/x86_64-linux-gnu/*' -name "$lib" 2>/dev/null | head -n1)"
+            [ -n "$src" ] || die "qemu-ga needs $lib, which none of: ${agent_pkgs[*]} holds"
+            cp -L "$src" "$libdir/$lib"
+            chmod 0755 "$libdir/$lib"
+            queue+=("$libdir/$lib")
+        done
+    done
+    ln -sf /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$rootfs/lib64/ld-linux-x86-64.so.2"
 }
 
 # add_module NAME: copy the module and (recursively) its dependencies into the rootfs.
@@ -158,21 +212,27 @@ build() {
     ln -sf /bin/busybox "$rootfs/init"
     cp -R "$guest_src/rootfs/." "$rootfs/"
     chmod 0755 "$rootfs/etc/init.d/rcS" "$rootfs/etc/init.d/rcK" "$rootfs/etc/acpi/PWRF/00000080"
+    chmod 0755 "$rootfs/sbin/shutdown"
+    log "adding qemu-guest-agent"
+    add_agent "$work"
     echo "root:x:0:0:root:/root:/bin/sh" >"$rootfs/etc/passwd"
     echo "root:x:0:" >"$rootfs/etc/group"
 
     index_modules
     local m
-    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$guest_src/modules.list" | tr -d ' \t' >"$rootfs/etc/oxve/modules"
+    # `~name`: copied, but loaded on demand (the kernel asks modprobe) instead of at boot.
+    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$guest_src/modules.list" | tr -d ' \t' >"$work/modules"
+    grep -v '^~' "$work/modules" >"$rootfs/etc/oxve/modules" || true
     while IFS= read -r m; do
-        add_module "$m"
-    done <"$rootfs/etc/oxve/modules"
+        add_module "${m#\~}"
+    done <"$work/modules"
     cp "$kroot/lib/modules/$kver/modules.builtin" "$kroot/lib/modules/$kver/modules.order" \
         "$rootfs/lib/modules/$kver/"
     "$rootfs/bin/busybox" depmod -b "$rootfs" "$kver"
 
     find "$rootfs" -exec touch -h -d @1 {} +
-    (cd "$rootfs" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$work/initrd.img"
+    # zstd: smaller than gzip and faster to unpack under TCG (the kernel has CONFIG_RD_ZSTD).
+    (cd "$rootfs" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) | zstd -19 -q -c >"$work/initrd.img"
     cp "$kroot/boot/vmlinuz-$kver" "$work/vmlinuz"
 
     log "building the disk image"
@@ -203,6 +263,7 @@ build() {
         echo "kernel=$kernel_pkg $kernel_ver ($kver)"
         echo "busybox-static=$busybox_ver"
         echo "syslinux=$syslinux_ver"
+        agent_versions
         echo "modules=$(find "$rootfs/lib/modules" -name '*.ko' | wc -l)"
         local f
         for f in oxve-guest.raw oxve-guest.qcow2 oxve-guest.iso vmlinuz initrd.img; do
@@ -217,7 +278,7 @@ if ! resolve_packages; then
         log "warning: cannot resolve the Debian packages (apt-get update?); using the existing image"
         exit 0
     fi
-    die "cannot resolve linux-image-amd64 and busybox-static: run apt-get update"
+    die "cannot resolve linux-image-amd64, busybox-static and ${agent_pkgs[*]}: run apt-get update"
 fi
 hash="$(input_hash)"
 if up_to_date "$hash"; then

@@ -21,7 +21,7 @@ apt_packages=(
   build-essential pkg-config      # cc for bundled SQLite and ring
   ca-certificates curl
   python3 python3-venv            # API client tests with proxmoxer
-  cpio dosfstools mtools syslinux syslinux-common isolinux xorriso fdisk  # guest image
+  cpio dosfstools mtools syslinux syslinux-common isolinux xorriso fdisk binutils  # guest image
   btrfs-progs                     # btrfs storage tests on a loop file
   lxc zstd e2fsprogs              # containers: liblxc tools, vztmpl archives, ext4 rootfs images
   lxcfs                           # containers see their own limits in /proc/meminfo, cpuinfo, ...

@@ -22,6 +22,7 @@
 //!   the pidfile and checks `/proc/<pid>/cmdline` names the VM's QMP socket.
 //! - [`RunPaths`]: the files of a VM under `<run_dir>/qemu/`.
 
+mod agent;
 mod backup;
 mod cgroup;
 pub mod cmdline;
@@ -40,6 +41,7 @@ mod status;
 mod vmstate;
 mod wiring;
 
+pub use agent::{AgentError, AgentSession};
 pub use backup::{BackupExport, CopiedDrive, ExportedDrive};
 pub use cmdline::{
     build_command_line, device_args, Accel, DeviceArgs, EfiVarsCopy, QemuCommand, TapNic,

@@ -278,11 +278,31 @@ impl QemuEngine {
     /// the VM keeps running and [`QemuError::ShutdownTimeout`] says so. A paused VM cannot
     /// react and is refused unless `force_stop`. A stopped VM is fine.
     pub async fn shutdown(&self, vmid: u32, timeout: Duration, force_stop: bool) -> Result<()> {
-        let _guard = self.lock_vm(vmid).await;
-        self.shutdown_locked(vmid, timeout, force_stop).await
+        self.shutdown_via(vmid, timeout, force_stop, false).await
     }
 
-    async fn shutdown_locked(&self, vmid: u32, timeout: Duration, force_stop: bool) -> Result<()> {
+    /// [`QemuEngine::shutdown`], asking the guest agent (`guest-shutdown`) instead of pressing
+    /// the power button when `use_agent` (Proxmox does so for VMs with `agent: 1`); an agent
+    /// that does not answer falls back to the power button.
+    pub async fn shutdown_via(
+        &self,
+        vmid: u32,
+        timeout: Duration,
+        force_stop: bool,
+        use_agent: bool,
+    ) -> Result<()> {
+        let _guard = self.lock_vm(vmid).await;
+        self.shutdown_locked(vmid, timeout, force_stop, use_agent)
+            .await
+    }
+
+    async fn shutdown_locked(
+        &self,
+        vmid: u32,
+        timeout: Duration,
+        force_stop: bool,
+        use_agent: bool,
+    ) -> Result<()> {
         let Some(pid) = self.is_running(vmid) else {
             return self.cleanup(vmid).await;
         };
@@ -297,9 +317,20 @@ impl QemuEngine {
             }
             return self.stop_locked(vmid, KILL_GRACE).await;
         }
-        qmp.system_powerdown()
-            .await
-            .map_err(|e| QemuError::qmp(vmid, "system_powerdown", e))?;
+        let by_agent = use_agent && {
+            match self.agent_command(vmid, "guest-shutdown", None).await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(vmid, "guest-shutdown failed ({e}), using the power button");
+                    false
+                }
+            }
+        };
+        if !by_agent {
+            qmp.system_powerdown()
+                .await
+                .map_err(|e| QemuError::qmp(vmid, "system_powerdown", e))?;
+        }
         drop(qmp);
         if process::wait_exit(pid, &self.paths.qmp(vmid), timeout).await {
             tracing::info!(vmid, pid, "VM shut down");
@@ -312,8 +343,9 @@ impl QemuEngine {
         Err(QemuError::ShutdownTimeout { vmid, timeout })
     }
 
-    /// Reboots as Proxmox does: a clean shutdown (up to `timeout`, not forced), then a start
-    /// with `conf` (so pending changes the caller applied take effect).
+    /// Reboots as Proxmox does: a clean shutdown (up to `timeout`, not forced; through the
+    /// guest agent when `conf` enables it), then a start with `conf` (so pending changes the
+    /// caller applied take effect).
     pub async fn reboot(
         &self,
         vmid: u32,
@@ -325,7 +357,8 @@ impl QemuEngine {
         if self.is_running(vmid).is_none() {
             return Err(QemuError::NotRunning { vmid });
         }
-        self.shutdown_locked(vmid, timeout, false).await?;
+        self.shutdown_locked(vmid, timeout, false, conf.agent_enabled())
+            .await?;
         self.start_locked(vmid, conf, resolver, StartOptions::default())
             .await
     }

@@ -26,6 +26,7 @@ mod error;
 pub mod events;
 pub mod fake;
 mod protocol;
+pub mod qga;
 pub mod types;
 
 pub use client::{ConnectOptions, QmpClient};

@@ -110,6 +110,15 @@ pub trait SnapshotGuest: GuestConfigDoc + Clone + Default + Send + Sync + 'stati
         frozen: bool,
         saved_state: bool,
     ) -> impl Future<Output = Result<(), String>> + Send;
+    /// Quiesces the guest's file systems from inside before a snapshot without RAM (VMs: the
+    /// guest agent's fs-freeze, as Proxmox); returns whether [`Self::fs_thaw`] is owed.
+    fn fs_freeze(_env: &RpcEnv, _vmid: u32, _log: &Log) -> impl Future<Output = bool> + Send {
+        async { false }
+    }
+    /// Ends [`Self::fs_freeze`]; runs whatever happened in between.
+    fn fs_thaw(_env: &RpcEnv, _vmid: u32, _log: &Log) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// Volumes of `format` are snapshotted by the running guest itself (QEMU's qcow2).
     fn snapshots_in_guest(_format: VolumeFormat) -> bool {
         false

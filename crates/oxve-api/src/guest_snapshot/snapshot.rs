@@ -127,7 +127,15 @@ async fn take<G: SnapshotGuest>(
     let mut state: Option<VolumeId> = None;
     let result: Result<(), String> = async {
         if running {
-            let frozen = G::freeze(env, vmid).await?;
+            // File systems first (the agent answers only while the guest runs), then the pause.
+            let fs_frozen = !vmstate && G::fs_freeze(env, vmid, &log).await;
+            let paused = G::freeze(env, vmid).await;
+            let Ok(frozen) = paused else {
+                if fs_frozen {
+                    G::fs_thaw(env, vmid, &log).await;
+                }
+                return paused.map(|_| ());
+            };
             let inside = async {
                 for v in volumes.iter().filter(|v| !in_guest::<G>(v, true)) {
                     storage_op(&m, v, name, StorageManager::snapshot_create).await?;
@@ -147,6 +155,9 @@ async fn take<G: SnapshotGuest>(
             }
             .await;
             let thawed = G::thaw(env, vmid, frozen, vmstate && inside.is_ok()).await;
+            if fs_frozen {
+                G::fs_thaw(env, vmid, &log).await;
+            }
             inside?;
             thawed?;
         } else {

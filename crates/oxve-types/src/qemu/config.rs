@@ -324,6 +324,15 @@ impl VmSettings {
             .unwrap_or(false)
     }
 
+    /// `agent: freeze-fs` (alias `freeze-fs-on-backup`): freeze guest file systems through the
+    /// agent for backups and snapshots (default on).
+    pub fn agent_freeze_fs(&self) -> bool {
+        self.get("agent")
+            .and_then(|a| psformats::agent_format().parse(a).ok())
+            .and_then(|v| v.get("freeze-fs").and_then(Value::as_bool))
+            .unwrap_or(true)
+    }
+
     pub fn startup(&self) -> Startup {
         let Some(v) = self
             .get("startup")
@@ -734,6 +743,16 @@ mod tests {
         assert_eq!(c.get("ide2"), Some("local:iso/x.iso,media=cdrom"));
         assert!(c.agent_enabled());
         assert!(c.to_text().unwrap().contains("onboot: 1\n"));
+    }
+
+    #[test]
+    fn agent_freeze_fs_defaults_on_and_takes_its_aliases() {
+        let on = |text: &str| VmConfig::parse(text).unwrap().agent_freeze_fs();
+        assert!(on("agent: 1\n"));
+        assert!(on(""));
+        assert!(!on("agent: 1,freeze-fs-on-backup=0\n"));
+        assert!(!on("agent: enabled=1,freeze-fs=0\n"));
+        assert!(!on("agent: 1,guest-fsfreeze=0\n"));
     }
 
     #[test]

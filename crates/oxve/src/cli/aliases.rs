@@ -370,6 +370,20 @@ const ALIASES: &[Alias] = &[
         help: "NODE VMID KEY (e.g. ctrl-alt-delete)",
     },
     Alias {
+        words: &["vm", "guest", "cmd"],
+        method: HttpMethod::Post,
+        path: "/nodes/{node}/qemu/{vmid}/agent",
+        positional: &["command"],
+        help: "NODE VMID COMMAND (guest agent: ping, get-osinfo, fsfreeze-status, ...)",
+    },
+    Alias {
+        words: &["vm", "guest", "exec-status"],
+        method: HttpMethod::Get,
+        path: "/nodes/{node}/qemu/{vmid}/agent/exec-status",
+        positional: &["pid"],
+        help: "NODE VMID PID",
+    },
+    Alias {
         words: &["node", "startall"],
         method: HttpMethod::Post,
         path: "/nodes/{node}/startall",

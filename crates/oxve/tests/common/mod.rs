@@ -367,20 +367,26 @@ pub async fn task_log(s: &Session, upid: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The project's guest image (qcow2), built by `scripts/build-guest-image.sh` when missing.
+/// The project's guest image (qcow2), built by `scripts/build-guest-image.sh` when missing and
+/// refreshed once per test process (the script is cached: it rebuilds only when the guest's
+/// sources or package versions changed; an existing image is kept if a rebuild fails).
 pub fn guest_image() -> PathBuf {
+    static CHECKED: std::sync::Once = std::sync::Once::new();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = std::env::var("OXVE_GUEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target/guest"));
     let image = dir.join("oxve-guest.qcow2");
-    if !image.exists() {
+    CHECKED.call_once(|| {
         let status = std::process::Command::new(root.join("scripts/build-guest-image.sh"))
             .arg(&dir)
             .status()
             .expect("build the guest image");
-        assert!(status.success(), "scripts/build-guest-image.sh failed");
-    }
+        if !status.success() {
+            assert!(image.exists(), "scripts/build-guest-image.sh failed");
+            eprintln!("warning: scripts/build-guest-image.sh failed; using the existing image");
+        }
+    });
     image
 }
 

@@ -195,12 +195,17 @@ async fn stop_all(
                 .shutdown(g.vmid, wait, force_stop)
                 .await
                 .map_err(|e| e.to_string()),
-            _ => env
-                .state
-                .qemu
-                .shutdown(g.vmid, wait, force_stop)
-                .await
-                .map_err(|e| e.to_string()),
+            _ => {
+                // Through the guest agent where the VM has one, as a single shutdown does.
+                let agent = super::store_io::load(env, g.vmid)
+                    .await
+                    .is_ok_and(|vm| vm.config.current.agent_enabled());
+                env.state
+                    .qemu
+                    .shutdown_via(g.vmid, wait, force_stop, agent)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
         };
         if let Err(e) = result {
             failed.push(g.vmid);

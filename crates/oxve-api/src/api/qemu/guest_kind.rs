@@ -149,6 +149,27 @@ impl SnapshotGuest for VmConfig {
             .map_err(err)
     }
 
+    async fn fs_freeze(env: &RpcEnv, vmid: u32, log: &Log) -> bool {
+        let Ok(vm) = super::store_io::load(env, vmid).await else {
+            return false;
+        };
+        let words = &super::agent::fsfreeze::SNAPSHOT;
+        super::agent::fsfreeze::fs_freeze(
+            env,
+            vmid,
+            &vm.config.current,
+            words,
+            |m| log(m),
+            |m| log(m),
+        )
+        .await
+    }
+
+    async fn fs_thaw(env: &RpcEnv, vmid: u32, log: &Log) {
+        let words = &super::agent::fsfreeze::SNAPSHOT;
+        super::agent::fsfreeze::fs_thaw(env, vmid, words, |m| log(m), |m| log(m)).await
+    }
+
     fn snapshots_in_guest(format: VolumeFormat) -> bool {
         format == VolumeFormat::Qcow2
     }

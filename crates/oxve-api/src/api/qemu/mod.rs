@@ -1,6 +1,7 @@
 //! /nodes/{node}/qemu: virtual machines. Handlers stay thin: config logic lives in
 //! `oxve_types::qemu`, volumes in `oxve-storage`, the running VMs in the engine.
 
+pub(crate) mod agent;
 pub mod bulk;
 mod config;
 pub(crate) mod console;
@@ -30,6 +31,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
     all.extend(console::methods());
     all.extend(monitor::methods());
     all.extend(bulk::methods());
+    all.extend(agent::methods());
     all.extend(crate::guest_snapshot::methods::<oxve_types::qemu::VmConfig>());
     all
 }

@@ -222,11 +222,13 @@ async fn run_action(
                         .stop(vmid, timeout.unwrap_or(Duration::from_secs(10)))
                         .await
                         .map_err(qemu_error)?,
+                    // With `agent: 1` through the guest agent, as Proxmox.
                     Action::Shutdown => engine
-                        .shutdown(
+                        .shutdown_via(
                             vmid,
                             timeout.unwrap_or(Duration::from_secs(600)),
                             force_stop,
+                            settings.agent_enabled(),
                         )
                         .await
                         .map_err(qemu_error)?,

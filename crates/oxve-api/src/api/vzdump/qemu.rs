@@ -15,6 +15,7 @@ use oxve_types::qemu::{DriveVolume, VmSettings};
 
 use super::archive::{write, ArchiveDisk, ArchivePlan, DiskInput};
 use super::job::{log_start, under_backup_lock, Done, GuestLog, JobSpec, Mode};
+use crate::api::qemu::agent::fsfreeze;
 use crate::api::qemu::status::start_vm;
 use crate::api::qemu::store_io::{guest_ref, load};
 use crate::env::RpcEnv;
@@ -102,7 +103,12 @@ async fn backup_locked(
             log.info("stopping virtual guest");
             env.state
                 .qemu
-                .shutdown(vmid, Duration::from_secs(spec.stopwait * 60), false)
+                .shutdown_via(
+                    vmid,
+                    Duration::from_secs(spec.stopwait * 60),
+                    false,
+                    settings.agent_enabled(),
+                )
                 .await
                 .map_err(|e| format!("unable to stop the VM: {e}"))?;
             let written = offline(env, plan, &disks, log).await;
@@ -133,7 +139,7 @@ async fn backup_locked(
             }
             written
         }
-        (true, Mode::Snapshot) => point_in_time(env, plan, vmid, &disks, log).await,
+        (true, Mode::Snapshot) => point_in_time(env, plan, vmid, settings, &disks, log).await,
     };
     let _ = std::fs::remove_dir_all(&work_dir);
     result.map(|_| Done {
@@ -207,33 +213,66 @@ async fn paused(
 }
 
 /// Copies the disks with QEMU's backup job while the guest runs, then archives the copies.
+/// With the guest agent, the guest's file systems are frozen just before the point in time
+/// and thawed as soon as it is taken (or the job failed).
 async fn point_in_time(
     env: &RpcEnv,
     mut plan: ArchivePlan,
     vmid: u32,
+    settings: &VmSettings,
     disks: &[(String, VolumeId)],
     log: &GuestLog,
 ) -> Result<(), String> {
     let keys: Vec<String> = disks.iter().map(|(k, _)| k.clone()).collect();
+    let words = &fsfreeze::VZDUMP;
+    let frozen = fsfreeze::fs_freeze(
+        env,
+        vmid,
+        settings,
+        words,
+        |m| log.info(m),
+        |m| log.error(m),
+    )
+    .await;
     log.info("starting the backup job (point in time of all disks)");
+    let (taken_tx, taken_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut taken_tx = Some(taken_tx);
+    let thaw = async {
+        if frozen {
+            // Err: the job ended (failed) before its first report; thaw all the same.
+            let _ = taken_rx.await;
+            fsfreeze::fs_thaw(env, vmid, words, |m| log.info(m), |m| log.error(m)).await;
+        }
+    };
     let mut next = 0;
-    let copies = env
+    let copy = env
         .state
         .qemu
-        .backup_to_images(vmid, &keys, &plan.work_dir, plan.bwlimit, |done, total| {
-            if next == 0 {
-                // The first report comes once all jobs run: the instant is fixed.
-                log.info("backup job running: the point in time is taken");
-                next = 10;
-            }
-            let percent = (done * 100).checked_div(total).unwrap_or(0);
-            if percent >= next {
-                next = percent / 10 * 10 + 10;
-                log.info(format!("backup job: {percent}% copied"));
-            }
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        // `move`: the sender goes with the closure, so a job that fails before its first report
+        // drops it and the thaw still runs.
+        .backup_to_images(
+            vmid,
+            &keys,
+            &plan.work_dir,
+            plan.bwlimit,
+            move |done, total| {
+                if next == 0 {
+                    // The first report comes once all jobs run: the instant is fixed.
+                    log.info("backup job running: the point in time is taken");
+                    if let Some(tx) = taken_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    next = 10;
+                }
+                let percent = (done * 100).checked_div(total).unwrap_or(0);
+                if percent >= next {
+                    next = percent / 10 * 10 + 10;
+                    log.info(format!("backup job: {percent}% copied"));
+                }
+            },
+        );
+    let (copies, ()) = tokio::join!(copy, thaw);
+    let copies = copies.map_err(|e| e.to_string())?;
     log.info("backup job finished; archiving the copies");
     for copy in &copies {
         plan.disks.push(ArchiveDisk {
