@@ -12,15 +12,25 @@ use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::reader::DiskTarget;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::reader::{DiskTarget, SharedWrite};
 
 /// What direct I/O needs of offsets, lengths and buffer addresses.
 pub const DIRECT_ALIGN: usize = 4096;
 
-/// A raw file written with direct I/O where it can be.
+/// A raw file written with direct I/O where it can be; the reader's workers write the blocks
+/// they checked themselves, several at once.
 pub struct FileTarget {
+    writer: Arc<FileWriter>,
+}
+
+struct FileWriter {
     buffered: File,
     direct: Option<File>,
+    /// Cleared when the file system refuses a direct write (then all go buffered).
+    direct_ok: AtomicBool,
 }
 
 /// `path` opened for direct writes, or `None` where the file system has no direct I/O.
@@ -56,9 +66,13 @@ impl FileTarget {
     /// Opens an existing file of the disk's size for writing.
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let buffered = OpenOptions::new().write(true).open(path)?;
+        let direct = open_direct(path);
         Ok(FileTarget {
-            buffered,
-            direct: open_direct(path),
+            writer: Arc::new(FileWriter {
+                direct_ok: AtomicBool::new(direct.is_some()),
+                buffered,
+                direct,
+            }),
         })
     }
 }
@@ -69,17 +83,36 @@ fn aligned(offset: u64, data: &[u8]) -> bool {
         && (data.as_ptr() as usize).is_multiple_of(DIRECT_ALIGN)
 }
 
-impl DiskTarget for FileTarget {
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        if write_direct(&mut self.direct, offset, data)? {
-            return Ok(());
+impl SharedWrite for FileWriter {
+    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        if let (Some(direct), true) = (&self.direct, self.direct_ok.load(Ordering::Relaxed)) {
+            if aligned(offset, data) {
+                match direct.write_all_at(data, offset) {
+                    Ok(()) => return Ok(()),
+                    // Some file systems open with O_DIRECT but refuse the write itself.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                        self.direct_ok.store(false, Ordering::Relaxed)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
         self.buffered.write_all_at(data, offset)
+    }
+}
+
+impl DiskTarget for FileTarget {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.writer.write_at(offset, data)
     }
 
     fn zero(&mut self, _offset: u64, _len: u64) -> std::io::Result<()> {
         // A new (sparse) file reads as zeros already.
         Ok(())
+    }
+
+    fn shared(&self) -> Option<Arc<dyn SharedWrite>> {
+        Some(self.writer.clone())
     }
 }
 

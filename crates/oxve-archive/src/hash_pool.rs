@@ -1,14 +1,16 @@
 //! Block checksums checked on worker threads while the reader goes on: a restore
-//! decompresses and writes the next blocks while earlier ones are hashed, on every core.
-//! Blocks travel to a worker and back in page-aligned buffers (so file targets can write them
-//! with direct I/O); a mismatch comes out when its buffer is taken back, at the latest in
-//! [`HashPool::finish`], so an extraction still fails before it completes.
+//! decompresses the next blocks while earlier ones are hashed (and, for targets that take
+//! writes from several threads, written), on every core. Blocks travel to a worker and back
+//! in page-aligned buffers (so file targets can write them with direct I/O); a failure comes
+//! out when its buffer is taken back, at the latest in [`HashPool::finish`], so an extraction
+//! still fails before it completes. A worker writes a block only once it checked it.
 
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::direct_io::DIRECT_ALIGN;
+use crate::reader::SharedWrite;
 use crate::record::{BlockHash, BLOCK_SIZE};
 
 /// A page-aligned buffer of one block.
@@ -35,20 +37,54 @@ impl BlockBuf {
     }
 }
 
-/// Where a block with a wrong checksum was: disk index and offset.
-pub(crate) type Mismatch = (usize, u64);
+/// What a worker found wrong with a block.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Its data does not match its digest.
+    Mismatch { disk: usize, offset: u64 },
+    /// Writing it to its target's shared writer failed.
+    Write {
+        disk: usize,
+        offset: u64,
+        error: std::io::Error,
+    },
+}
+
+/// One block to check (and then write, with a `sink`).
+pub(crate) struct BlockJob {
+    pub len: usize,
+    pub digest: [u8; 32],
+    pub disk: usize,
+    pub offset: u64,
+    pub sink: Option<Arc<dyn SharedWrite>>,
+}
 
 struct Job {
     buf: BlockBuf,
-    len: usize,
-    digest: [u8; 32],
-    disk: usize,
-    offset: u64,
+    block: BlockJob,
 }
 
 struct Checked {
     buf: BlockBuf,
-    mismatch: Option<Mismatch>,
+    failure: Option<Failure>,
+}
+
+/// Checks a block and, when it is sound and has a sink, writes it there.
+fn check_and_write(hash: BlockHash, buf: &BlockBuf, job: BlockJob) -> Option<Failure> {
+    let data = buf.data(job.len);
+    if hash.digest(data) != job.digest {
+        return Some(Failure::Mismatch {
+            disk: job.disk,
+            offset: job.offset,
+        });
+    }
+    let sink = job.sink?;
+    let error = sink.write_at(job.offset, data).err()?;
+    Some(Failure::Write {
+        disk: job.disk,
+        offset: job.offset,
+        error,
+    })
 }
 
 /// Worker threads checking blocks against their digests.
@@ -76,14 +112,10 @@ impl HashPool {
                         Ok(q) => q.recv(),
                         Err(_) => return,
                     };
-                    let Ok(job) = job else { return };
-                    let ok = hash.digest(job.buf.data(job.len)) == job.digest;
-                    let mismatch = (!ok).then_some((job.disk, job.offset));
+                    let Ok(Job { buf, block }) = job else { return };
+                    let failure = check_and_write(hash, &buf, block);
                     // The pool may be gone (an extraction that failed): nothing to report to.
-                    let _ = done.send(Checked {
-                        buf: job.buf,
-                        mismatch,
-                    });
+                    let _ = done.send(Checked { buf, failure });
                 })
             })
             .collect::<Vec<_>>();
@@ -98,7 +130,7 @@ impl HashPool {
     }
 
     /// A buffer for the next block; waits for one to come back when all are out.
-    pub fn take(&mut self) -> Result<BlockBuf, Mismatch> {
+    pub fn take(&mut self) -> Result<BlockBuf, Failure> {
         if let Some(buf) = self.free.pop() {
             return Ok(buf);
         }
@@ -110,30 +142,15 @@ impl HashPool {
         self.free.push(buf);
     }
 
-    /// Has the first `len` bytes of `buf` checked against `digest` (block of `disk` at
-    /// `offset`).
-    pub fn submit(
-        &mut self,
-        buf: BlockBuf,
-        len: usize,
-        digest: [u8; 32],
-        disk: usize,
-        offset: u64,
-    ) {
-        let job = Job {
-            buf,
-            len,
-            digest,
-            disk,
-            offset,
-        };
-        let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
+    /// Has the block in `buf` checked (and written) as `block` says.
+    pub fn submit(&mut self, buf: BlockBuf, block: BlockJob) {
+        let sent = self.jobs.as_ref().map(|jobs| jobs.send(Job { buf, block }));
         assert!(matches!(sent, Some(Ok(()))), "hash workers stopped");
         self.in_flight += 1;
     }
 
-    /// Waits until every block is checked; the first mismatch found.
-    pub fn finish(&mut self) -> Result<(), Mismatch> {
+    /// Waits until every block is checked (and written); the first failure found.
+    pub fn finish(&mut self) -> Result<(), Failure> {
         while let Some(buf) = self.take_back()? {
             self.free.push(buf);
         }
@@ -141,14 +158,14 @@ impl HashPool {
     }
 
     /// One checked block's buffer; `None` when none is out.
-    fn take_back(&mut self) -> Result<Option<BlockBuf>, Mismatch> {
+    fn take_back(&mut self) -> Result<Option<BlockBuf>, Failure> {
         if self.in_flight == 0 {
             return Ok(None);
         }
         let checked = self.checked.recv().expect("hash workers stopped");
         self.in_flight -= 1;
-        match checked.mismatch {
-            Some(m) => Err(m),
+        match checked.failure {
+            Some(f) => Err(f),
             None => Ok(Some(checked.buf)),
         }
     }
@@ -167,29 +184,61 @@ impl Drop for HashPool {
 mod tests {
     use super::*;
 
-    fn block(fill: u8) -> (BlockBuf, [u8; 32]) {
-        let mut buf = BlockBuf::new();
-        buf.window(4096).fill(fill);
+    /// Records the offsets written.
+    #[derive(Default)]
+    struct Written(Mutex<Vec<u64>>);
+
+    impl SharedWrite for Written {
+        fn write_at(&self, offset: u64, _data: &[u8]) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(offset);
+            Ok(())
+        }
+    }
+
+    fn submit(
+        pool: &mut HashPool,
+        fill: u8,
+        claimed: u8,
+        disk: usize,
+        offset: u64,
+        to: &Arc<Written>,
+    ) {
+        let mut buf = pool.take().unwrap();
+        buf.window(4096).fill(claimed);
         let digest = BlockHash::Blake3.digest(buf.data(4096));
-        (buf, digest)
+        buf.window(4096).fill(fill);
+        let sink: Arc<dyn SharedWrite> = to.clone();
+        let job = BlockJob {
+            len: 4096,
+            digest,
+            disk,
+            offset,
+            sink: Some(sink),
+        };
+        pool.submit(buf, job);
     }
 
     #[test]
-    fn good_blocks_pass_and_a_bad_one_is_named() {
+    fn sound_blocks_are_written_and_a_damaged_one_is_named_not_written() {
         let mut pool = HashPool::new(BlockHash::Blake3);
-        for i in 0..10u64 {
-            let (_, digest) = block(i as u8);
-            let mut buf = pool.take().unwrap();
-            buf.window(4096).fill(i as u8);
-            pool.submit(buf, 4096, digest, 0, i * 4096);
+        let written = Arc::new(Written::default());
+        for i in 0..10u8 {
+            submit(&mut pool, i, i, 0, u64::from(i) * 4096, &written);
         }
         pool.finish().unwrap();
+        let mut offsets = written.0.lock().unwrap().clone();
+        offsets.sort();
+        assert_eq!(offsets, (0..10).map(|i| i * 4096).collect::<Vec<_>>());
 
-        let (_, digest) = block(1);
-        let mut buf = pool.take().unwrap();
-        buf.window(4096).fill(2);
-        pool.submit(buf, 4096, digest, 3, 8192);
-        assert_eq!(pool.finish(), Err((3, 8192)));
+        submit(&mut pool, 2, 1, 3, 8192, &written);
+        assert!(matches!(
+            pool.finish(),
+            Err(Failure::Mismatch {
+                disk: 3,
+                offset: 8192
+            })
+        ));
+        assert_eq!(written.0.lock().unwrap().len(), 10);
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod writer;
 pub use compression::Compression;
 pub use direct_io::{DirectAppend, FileTarget};
 pub use error::ArchiveError;
-pub use reader::{ArchiveReader, DiskManifestHead, DiskTarget, Extracted};
+pub use reader::{ArchiveReader, DiskManifestHead, DiskTarget, Extracted, SharedWrite};
 pub use record::{BlockHash, DiskManifest, Manifest, BLOCK_SIZE};
 pub use source::{DiskSource, Extent, FileSource};
 pub use tree::{used_bytes, write_tree, TreeCounts};

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::compression::Compression;
 use crate::error::{ArchiveError, Result};
-use crate::hash_pool::{HashPool, Mismatch};
+use crate::hash_pool::{BlockJob, Failure, HashPool};
 use crate::record::*;
 
 /// Hashes everything read through it.
@@ -34,6 +35,17 @@ pub trait DiskTarget {
     fn finish(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+    /// A writer that the reader's worker threads may use at the same time, each writing the
+    /// block it has just checked; `None` (the default) has every block written through
+    /// [`write_at`](Self::write_at) by the reading thread.
+    fn shared(&self) -> Option<Arc<dyn SharedWrite>> {
+        None
+    }
+}
+
+/// Positional writes from several threads at once (whole blocks, never overlapping).
+pub trait SharedWrite: Send + Sync {
+    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()>;
 }
 
 impl DiskTarget for std::fs::File {
@@ -277,12 +289,22 @@ impl<'a> ArchiveReader<'a> {
                             disk.next = offset + u64::from(len);
                             continue;
                         }
-                        // Written now, checked by a worker meanwhile; a mismatch fails the
-                        // extraction (whose caller discards the target).
-                        if let Some(t) = targets[index].as_mut() {
+                        // Checked by a worker while the next blocks are read; a target that
+                        // takes writes from several threads gets it from the worker once
+                        // checked, any other is written now (a mismatch found later fails
+                        // the extraction, whose caller discards the target).
+                        let shared = targets[index].as_ref().and_then(|t| t.shared());
+                        if let (None, Some(t)) = (&shared, targets[index].as_mut()) {
                             t.write_at(offset, data)?;
                         }
-                        hashing.submit(block, len as usize, digest, index, offset);
+                        let job = BlockJob {
+                            len: len as usize,
+                            digest,
+                            disk: index,
+                            offset,
+                            sink: shared,
+                        };
+                        hashing.submit(block, job);
                         map_block(&mut disk.map, offset, len, &digest);
                         u64::from(len)
                     } else {
@@ -327,13 +349,23 @@ impl<'a> ArchiveReader<'a> {
     }
 }
 
-/// The error of a block whose checksum did not match.
-fn mismatch(disks: &[DiskState], (index, offset): Mismatch) -> ArchiveError {
-    ArchiveError::BlockChecksum {
-        disk: disks
+/// The error of a block a worker found damaged, or could not write.
+fn mismatch(disks: &[DiskState], failure: Failure) -> ArchiveError {
+    let name = |index: usize| {
+        disks
             .get(index)
-            .map_or_else(|| index.to_string(), |d| d.name.clone()),
-        offset,
+            .map_or_else(|| index.to_string(), |d| d.name.clone())
+    };
+    match failure {
+        Failure::Mismatch { disk, offset } => ArchiveError::BlockChecksum {
+            disk: name(disk),
+            offset,
+        },
+        Failure::Write {
+            disk,
+            offset,
+            error,
+        } => ArchiveError::Disk(name(disk), format!("write at {offset}: {error}")),
     }
 }
 
