@@ -430,3 +430,69 @@ async fn prune_backups_dry_run_and_task() {
     assert!(exists(&ct100[0]) && exists(&q101[0]));
     assert!(dump.join("vzdump-qemu-100-custom-name.oxar.zst").exists());
 }
+
+/// `GET .../vzdump/defaults` and `GET .../vzdump/extractconfig`, with their permissions.
+#[tokio::test]
+async fn vzdump_defaults_and_extracted_config() {
+    let d = Daemon::start();
+    let s = Session::admin(&d).await;
+    let dump = dump_dir(&d);
+    let name = "vzdump-qemu-100-2026_01_02-03_04_05.oxar.zst";
+    write_archive(&dump.join(name), 100, Compression::Zstd { threads: 1 });
+    let volid = format!("local:backup/{name}");
+
+    let r = s.get("/nodes/testnode/vzdump/defaults", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let defaults = r.data();
+    assert_eq!(defaults["storage"], "local");
+    assert_eq!(defaults["mode"], "snapshot");
+    assert_eq!(defaults["stdexcludes"], 1);
+    assert_eq!(defaults["prune-backups"], "keep-all=1");
+    assert_eq!(defaults["dumpdir"], dump.to_str().unwrap());
+
+    let r = s
+        .get(
+            "/nodes/testnode/vzdump/extractconfig",
+            &[("volume", &volid)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.data(),
+        "memory: 128\nscsi0: local:100/vm-100-disk-0.raw\n"
+    );
+    let r = s
+        .get(
+            "/nodes/testnode/vzdump/extractconfig",
+            &[(
+                "volume",
+                "local:backup/vzdump-qemu-100-2020_01_01-00_00_00.oxar",
+            )],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+
+    // A backup user sees the defaults without the node's paths, and may not read the
+    // config of a guest it cannot back up.
+    let u = user(
+        &s,
+        &d,
+        "backupuser",
+        &[("/storage/local", "PVEDatastoreUser")],
+    )
+    .await;
+    let r = u.get("/nodes/testnode/vzdump/defaults", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.data().get("dumpdir").is_none(), "{:?}", r.body);
+    assert_eq!(r.data()["mode"], "snapshot");
+    let r = u
+        .get(
+            "/nodes/testnode/vzdump/extractconfig",
+            &[("volume", &volid)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    let nobody = user(&s, &d, "nobody", &[]).await;
+    let r = nobody.get("/nodes/testnode/vzdump/defaults", &[]).await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+}

@@ -7,6 +7,7 @@
 
 mod archive;
 mod exclude;
+mod info;
 mod job;
 mod lxc;
 mod qemu;
@@ -139,7 +140,7 @@ async fn select_guests(env: &RpcEnv, params: &Params) -> Result<Vec<(u32, GuestK
 }
 
 /// The dump directory of a storage with content `backup`, and the storage's retention.
-async fn storage_dumpdir(
+pub(super) async fn storage_dumpdir(
     env: &RpcEnv,
     storage: &str,
 ) -> Result<(PathBuf, Option<oxve_storage::config::PruneBackups>), ApiError> {
@@ -379,4 +380,7 @@ pub fn methods() -> Vec<ApiMethod<RpcEnv>> {
             local_node(&env, params.req_str("node"))?;
             Ok(json!(start_vzdump(&env, params).await?))
         })]
+    .into_iter()
+    .chain(info::methods())
+    .collect()
 }
