@@ -34,6 +34,14 @@ async fn existing_bridges(conf: &CtConfig) -> HashSet<String> {
 }
 
 /// Mount points as directories, for a config check before the image ones are mounted.
+/// How often a start that lost the race for a loop device is tried.
+const LOOP_RACE_ATTEMPTS: u64 = 5;
+
+/// Whether an `lxc-start` log shows the loop device LXC picked was taken by another process.
+fn lost_loop_race(log: &str) -> bool {
+    log.contains("Failed to set loop fd") && log.contains("Device or resource busy")
+}
+
 fn placeholders(mounts: &[(String, VolumePath)]) -> Vec<(String, VolumePath)> {
     mounts
         .iter()
@@ -309,25 +317,27 @@ impl LxcEngine {
         let pidfile = self.paths.pidfile(vmid);
         let _ = std::fs::remove_file(&pidfile);
         let level = if conf.debug() { "DEBUG" } else { "ERROR" };
-        let result = run_async(
-            "lxc-start",
-            &[
-                "-n",
-                &vmid.to_string(),
-                "-P",
-                &self.lxc_path(),
-                "-d",
-                "-p",
-                &pidfile.to_string_lossy(),
-                "-o",
-                &log.to_string_lossy(),
-                "-l",
-                level,
-            ],
-        )
-        .await;
-        if let Err(e) = result {
+        let (name, lxc_path) = (vmid.to_string(), self.lxc_path());
+        let (pidfile, log_arg) = (pidfile.to_string_lossy(), log.to_string_lossy());
+        let args = [
+            "-n", &name, "-P", &lxc_path, "-d", "-p", &pidfile, "-o", &log_arg, "-l", level,
+        ];
+        let mut attempt = 1;
+        loop {
+            let Err(e) = run_async("lxc-start", &args).await else {
+                break;
+            };
             let logged = std::fs::read_to_string(&log).unwrap_or_default();
+            // LXC attaches an image rootfs to the loop device LOOP_CTL_GET_FREE names and
+            // gives up when another process (a mount, another container) took it in
+            // between; the failed start undid everything, so it is safe to try again.
+            if attempt < LOOP_RACE_ATTEMPTS && lost_loop_race(&logged) {
+                tracing::info!("CT {vmid}: lost a race for a loop device, starting again");
+                attempt += 1;
+                let _ = std::fs::remove_file(&log);
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                continue;
+            }
             let errors: Vec<&str> = logged.lines().filter(|l| l.contains("ERROR")).collect();
             let message = if errors.is_empty() {
                 e.to_string()
@@ -572,5 +582,18 @@ impl LxcEngine {
             let _ = std::fs::remove_dir_all(self.paths.dir(vmid));
             lock(&self.samples).remove(&vmid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lost_loop_race;
+
+    #[test]
+    fn only_the_loop_device_race_is_retried() {
+        let raced = "lxc-start 101 20261127 ERROR    utils - ../src/lxc/utils.c:1395 - Device or resource busy - Failed to set loop fd\n";
+        assert!(lost_loop_race(raced));
+        let other = "lxc-start 101 20261127 ERROR    utils - ../src/lxc/utils.c:1395 - No such file or directory - Failed to open loop device\n";
+        assert!(!lost_loop_race(other));
     }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::ws::{guest_exec, open_serial};
+use common::ws::{guest_disk_of_size, guest_exec, open_serial};
 use common::{create_and_start_guest, task_log, wait_task, Daemon, Reply, Session};
 use serde_json::Value;
 
@@ -198,9 +198,10 @@ async fn guest_agent_commands_freeze_backup_snapshot_and_shutdown() {
     assert_eq!(r.status, 500, "{:?}", r.body);
 
     // A mounted ext2 file system on the data disk, frozen: a write to it blocks until thawed.
+    let data = guest_disk_of_size(&mut term, 64 << 20).await;
     let out = guest_exec(
         &mut term,
-        "mke2fs -q -F /dev/sdb >/dev/null 2>&1; mkdir -p /mnt/data && mount -t ext2 /dev/sdb /mnt/data && echo MOUNTED",
+        &format!("mke2fs -q -F /dev/{data} >/dev/null 2>&1; mkdir -p /mnt/data && mount -t ext2 /dev/{data} /mnt/data && echo MOUNTED"),
     )
     .await;
     assert!(out.contains("MOUNTED"), "{out}");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::ws::{guest_exec, open_serial};
+use common::ws::{guest_disk_of_size, guest_exec, open_serial};
 use common::{create_and_start_guest, task_log, wait_task, Daemon, Session};
 use serde_json::Value;
 
@@ -125,17 +125,21 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     )
     .await;
     let mut term = open_serial(&s, 480).await;
+    // scsi1, whatever name the guest gave it
+    let data = guest_disk_of_size(&mut term, 64 * MIB).await;
     // P1: 4 MiB of pattern at 16 MiB of the data disk; P2 ready in the guest's tmpfs.
     guest_exec(
         &mut term,
-        "yes P1-pattern-P1 | head -c 4194304 > /tmp/p1 && dd if=/tmp/p1 of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null; yes P2-overwrite-P2 | head -c 4194304 > /tmp/p2",
+        &format!("yes P1-pattern-P1 | head -c 4194304 > /tmp/p1 && dd if=/tmp/p1 of=/dev/{data} bs=1M seek=16 conv=fsync 2>/dev/null; yes P2-overwrite-P2 | head -c 4194304 > /tmp/p2"),
     )
     .await;
     let src_conf = config(&s, 480).await;
     let src_data = volume_path(&d, src_conf["scsi1"].as_str().unwrap());
     assert_eq!(&read_image(&src_data, 16 * MIB, MIB)[..6], b"P1-pat");
 
-    // Snapshot mode, slowed down (bwlimit) so the guest overwrites P1 with P2 while it runs.
+    // Snapshot mode, slowed down (bwlimit: the 64 MiB copy would take over 4 minutes) so the
+    // guest overwrites P1 with P2 while it runs, however slow the guest is on a loaded host;
+    // then the limit is lifted (monitor) so the test need not wait for it.
     let r = s
         .post(
             "/nodes/testnode/vzdump",
@@ -144,7 +148,7 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
                 ("mode", "snapshot"),
                 ("storage", "local"),
                 ("compress", "zstd"),
-                ("bwlimit", "1024"),
+                ("bwlimit", "256"),
                 ("notes-template", "{{vmid}} on {{node}}"),
                 ("protected", "1"),
             ],
@@ -167,7 +171,7 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     assert!(started, "{}", task_log(&s, &upid).await);
     guest_exec(
         &mut term,
-        "dd if=/tmp/p2 of=/dev/sdb bs=1M seek=16 conv=fsync 2>/dev/null",
+        &format!("dd if=/tmp/p2 of=/dev/{data} bs=1M seek=16 conv=fsync 2>/dev/null"),
     )
     .await;
     let running = s
@@ -178,6 +182,25 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
         "running",
         "the backup should still run while the guest writes"
     );
+    let monitor = |command: String| {
+        let s = &s;
+        async move {
+            let r = s
+                .post("/nodes/testnode/qemu/480/monitor", &[("command", &command)])
+                .await;
+            assert_eq!(r.status, 200, "{command}: {:?}", r.body);
+            r.data().as_str().unwrap().to_string()
+        }
+    };
+    // "Type backup, device <job>: Completed 17039360 of 67108864 bytes, speed limit 262144 bytes/s"
+    let jobs = monitor("info block-jobs".into()).await;
+    let job = jobs
+        .lines()
+        .find_map(|l| l.strip_prefix("Type backup, device "))
+        .and_then(|l| l.split(':').next())
+        .unwrap_or_else(|| panic!("no backup job: {jobs}"));
+    assert!(jobs.contains("speed limit 262144 bytes/s"), "{jobs}");
+    monitor(format!("block_job_set_speed {job} 0")).await;
     let t = wait_long(&s, &upid).await;
     assert_eq!(t["exitstatus"], "OK", "{t}\n{}", task_log(&s, &upid).await);
     let snap_archive = archive_of(&s, &upid).await;
@@ -283,10 +306,10 @@ async fn running_vm_backed_up_in_every_mode_and_restored() {
     )
     .await;
     let mut term481 = open_serial(&s, 481).await;
-    // The shell can come up before the SCSI scan found the data disk: wait for it.
+    let data = guest_disk_of_size(&mut term481, 64 * MIB).await;
     let seen = guest_exec(
         &mut term481,
-        "while [ ! -b /dev/sdb ]; do sleep 1; done; dd if=/dev/sdb bs=1M skip=16 count=1 2>/dev/null | head -c 6",
+        &format!("dd if=/dev/{data} bs=1M skip=16 count=1 2>/dev/null | head -c 6"),
     )
     .await;
     assert!(seen.contains("P1-pat"), "{seen}");

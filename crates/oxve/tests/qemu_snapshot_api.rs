@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::ws::{guest_exec, open_serial};
+use common::ws::{guest_disk_of_size, guest_exec, open_serial};
 use common::{create_and_start_guest, wait_task, Daemon, Session};
 
 const VM: &str = "/nodes/testnode/qemu/440";
@@ -41,6 +41,8 @@ async fn running_guest_rolls_back_to_its_ram_and_disk() {
     let s = Session::admin(&d).await;
     create_and_start_guest(&d, &s, 440, &[("scsi1", "local:1,format=qcow2")]).await;
     let mut term = open_serial(&s, 440).await;
+    // scsi1, whatever name the guest gave it
+    let data = guest_disk_of_size(&mut term, 1 << 30).await;
     guest_exec(
         &mut term,
         "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 1; done) >/dev/null 2>&1 & true",
@@ -48,7 +50,7 @@ async fn running_guest_rolls_back_to_its_ram_and_disk() {
     .await;
     guest_exec(
         &mut term,
-        "export PHASE=before; printf DISK-BEFORE | dd of=/dev/sdb bs=1M seek=8 conv=fsync 2>/dev/null",
+        &format!("export PHASE=before; printf DISK-BEFORE | dd of=/dev/{data} bs=1M seek=8 conv=fsync 2>/dev/null"),
     )
     .await;
     let before = counter(&mut term).await;
@@ -74,7 +76,7 @@ async fn running_guest_rolls_back_to_its_ram_and_disk() {
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     guest_exec(
         &mut term,
-        "export PHASE=after; printf DISK-AFTER! | dd of=/dev/sdb bs=1M seek=8 conv=fsync 2>/dev/null",
+        &format!("export PHASE=after; printf DISK-AFTER! | dd of=/dev/{data} bs=1M seek=8 conv=fsync 2>/dev/null"),
     )
     .await;
     let late = counter(&mut term).await;
@@ -106,7 +108,7 @@ async fn running_guest_rolls_back_to_its_ram_and_disk() {
     );
     let disk = guest_exec(
         &mut term,
-        "dd if=/dev/sdb bs=1M skip=8 count=1 2>/dev/null | head -c 11",
+        &format!("dd if=/dev/{data} bs=1M skip=8 count=1 2>/dev/null | head -c 11"),
     )
     .await;
     assert!(disk.contains("DISK-BEFORE"), "{disk}");

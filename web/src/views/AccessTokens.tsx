@@ -124,12 +124,13 @@ export function AccessTokens(): JSX.Element {
   return (
     <div className="view grid-view">
       <Toolbar items={[
-        { text: 'Add', onClick: add },
+        // The user list fills the dialog's User field: no Add before it is loaded.
+        { text: 'Add', enabled: Boolean(users), onClick: add },
         { text: 'Edit', enabled: Boolean(sel), onClick: () => sel && edit(sel) },
         { text: 'Remove', enabled: Boolean(sel), onClick: () => sel && remove(sel) },
       ]} />
       <ErrorLine error={error} />
-      <Grid label="API Tokens" rows={rows} rowKey={tokenKey} emptyText="No API tokens" selected={selected} onSelect={setSelected}
+      <Grid label="API Tokens" rows={rows} rowKey={tokenKey} emptyText={users ? 'No API tokens' : 'Loading…'} selected={selected} onSelect={setSelected}
         onActivate={edit}
         columns={[
           { key: 'userid', title: 'User', width: '200px' },

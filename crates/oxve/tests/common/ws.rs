@@ -160,3 +160,22 @@ pub async fn guest_exec(ws: &mut Ws, command: &str) -> String {
         }
     }
 }
+
+/// The guest's name (`sdb`, ...) of its only disk of `bytes` bytes, once the kernel found it
+/// (within a minute). The kernel probes SCSI disks asynchronously and names them in the order
+/// the probes run, so on a loaded host the second disk of the config is not always `/dev/sdb`,
+/// and the shell can come up before the last disk is there.
+pub async fn guest_disk_of_size(ws: &mut Ws, bytes: u64) -> String {
+    let sectors = bytes / 512;
+    let script = format!(
+        "n=0; while [ $n -lt 60 ]; do f=$(for d in /sys/block/*; do [ \"$(cat $d/size)\" = {sectors} ] && echo ${{d##*/}}; done); [ -n \"$f\" ] && break; n=$((n+1)); sleep 1; done; echo $f"
+    );
+    let names = guest_exec(ws, &script).await;
+    let names: Vec<&str> = names.split_whitespace().collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "disks of {bytes} bytes in the guest: {names:?}"
+    );
+    names[0].to_string()
+}
