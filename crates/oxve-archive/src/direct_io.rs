@@ -15,7 +15,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use crate::hash_pool::BlockBuf;
 use crate::reader::{DiskTarget, SharedWrite};
+use crate::record::BLOCK_SIZE;
 
 /// What direct I/O needs of offsets, lengths and buffer addresses.
 pub const DIRECT_ALIGN: usize = 4096;
@@ -40,26 +45,6 @@ fn open_direct(path: &Path) -> Option<File> {
         .custom_flags(libc::O_DIRECT)
         .open(path)
         .ok()
-}
-
-/// Writes `data` at `offset` of `direct` if it can take it; `false` when the caller must
-/// write it buffered (after which `direct` is dropped if the file system refused it).
-fn write_direct(direct: &mut Option<File>, offset: u64, data: &[u8]) -> std::io::Result<bool> {
-    let Some(file) = direct else {
-        return Ok(false);
-    };
-    if !aligned(offset, data) {
-        return Ok(false);
-    }
-    match file.write_all_at(data, offset) {
-        Ok(()) => Ok(true),
-        // Some file systems open with O_DIRECT but refuse the write itself.
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            *direct = None;
-            Ok(false)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 impl FileTarget {
@@ -117,53 +102,84 @@ impl DiskTarget for FileTarget {
 }
 
 /// The chunk [`DirectAppend`] gathers before it writes.
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = BLOCK_SIZE;
 
-/// A stream appended to a new, empty file: gathered into aligned chunks that are written
-/// directly; a flush writes the partial chunk buffered (and the next full write of that chunk
-/// covers it again, directly).
+/// A stream appended to a new, empty file: gathered into aligned chunks that a writer thread
+/// writes directly while the next chunk fills (so compressing and writing overlap); a flush
+/// waits for the chunks out and writes the partial one buffered (the next full write of that
+/// chunk covers it again, directly).
 pub struct DirectAppend<'f> {
     file: &'f File,
-    direct: Option<File>,
-    backing: Vec<u8>,
-    /// Where the aligned chunk starts in `backing`.
-    start: usize,
+    current: BlockBuf,
     filled: usize,
-    /// The file offset of the chunk.
+    /// The file offset of `current`.
     offset: u64,
+    queue: Option<SyncSender<(BlockBuf, u64)>>,
+    written: Receiver<(BlockBuf, std::io::Result<()>)>,
+    spare: Vec<BlockBuf>,
+    in_flight: usize,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl<'f> DirectAppend<'f> {
     /// Appends to `file`, the empty file at `path`.
-    pub fn new(file: &'f File, path: &Path) -> Self {
-        let backing = vec![0u8; CHUNK + DIRECT_ALIGN];
-        let start = backing.as_ptr().align_offset(DIRECT_ALIGN);
-        DirectAppend {
+    pub fn new(file: &'f File, path: &Path) -> std::io::Result<Self> {
+        let direct = open_direct(path);
+        let target = FileWriter {
+            direct_ok: AtomicBool::new(direct.is_some()),
+            buffered: file.try_clone()?,
+            direct,
+        };
+        let (queue, chunks) = sync_channel::<(BlockBuf, u64)>(1);
+        let (done, written) = channel();
+        let writer = std::thread::spawn(move || {
+            for (buf, offset) in chunks {
+                let result = target.write_at(offset, buf.data(CHUNK));
+                if done.send((buf, result)).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(DirectAppend {
             file,
-            direct: open_direct(path),
-            backing,
-            start,
+            current: BlockBuf::new(),
             filled: 0,
             offset: 0,
-        }
+            queue: Some(queue),
+            written,
+            spare: vec![BlockBuf::new(), BlockBuf::new()],
+            in_flight: 0,
+            writer: Some(writer),
+        })
     }
 
-    fn chunk(&self) -> &[u8] {
-        &self.backing[self.start..self.start + self.filled]
+    /// A chunk back from the writer, or its write error.
+    fn take_written(&mut self) -> std::io::Result<BlockBuf> {
+        let (buf, result) = self
+            .written
+            .recv()
+            .map_err(|_| std::io::Error::other("archive writer thread ended"))?;
+        self.in_flight -= 1;
+        result.map(|()| buf)
     }
 }
 
 impl Write for DirectAppend<'_> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         let n = data.len().min(CHUNK - self.filled);
-        let at = self.start + self.filled;
-        self.backing[at..at + n].copy_from_slice(&data[..n]);
+        self.current.window(CHUNK)[self.filled..self.filled + n].copy_from_slice(&data[..n]);
         self.filled += n;
         if self.filled == CHUNK {
-            let chunk = &self.backing[self.start..self.start + CHUNK];
-            if !write_direct(&mut self.direct, self.offset, chunk)? {
-                self.file.write_all_at(chunk, self.offset)?;
-            }
+            let next = match self.spare.pop() {
+                Some(buf) => buf,
+                None => self.take_written()?,
+            };
+            let full = std::mem::replace(&mut self.current, next);
+            let queue = self.queue.as_ref().expect("open until dropped");
+            queue
+                .send((full, self.offset))
+                .map_err(|_| std::io::Error::other("archive writer thread ended"))?;
+            self.in_flight += 1;
             self.offset += CHUNK as u64;
             self.filled = 0;
         }
@@ -171,10 +187,24 @@ impl Write for DirectAppend<'_> {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        while self.in_flight > 0 {
+            let buf = self.take_written()?;
+            self.spare.push(buf);
+        }
         if self.filled > 0 {
-            self.file.write_all_at(self.chunk(), self.offset)?;
+            self.file
+                .write_all_at(self.current.data(self.filled), self.offset)?;
         }
         Ok(())
+    }
+}
+
+impl Drop for DirectAppend<'_> {
+    fn drop(&mut self) {
+        self.queue = None; // the writer ends after the chunks already queued
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
     }
 }
 
@@ -211,7 +241,7 @@ mod tests {
         let data: Vec<u8> = (0..(CHUNK * 2 + 12345))
             .map(|i| (i * 7 % 251) as u8)
             .collect();
-        let mut out = DirectAppend::new(&file, &path);
+        let mut out = DirectAppend::new(&file, &path).unwrap();
         let (a, rest) = data.split_at(1000);
         out.write_all(a).unwrap();
         out.flush().unwrap(); // a partial chunk, written buffered, then covered again

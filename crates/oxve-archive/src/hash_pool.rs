@@ -20,7 +20,7 @@ pub(crate) struct BlockBuf {
 }
 
 impl BlockBuf {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let backing = vec![0u8; BLOCK_SIZE + DIRECT_ALIGN];
         let start = backing.as_ptr().align_offset(DIRECT_ALIGN);
         BlockBuf { backing, start }

@@ -122,7 +122,7 @@ fn write_to(
     log: &(dyn Fn(String) + Sync),
 ) -> Result<Manifest, String> {
     let file = File::create(tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
-    let out = DirectAppend::new(&file, tmp);
+    let out = DirectAppend::new(&file, tmp).map_err(|e| format!("open {}: {e}", tmp.display()))?;
     let mut writer = ArchiveWriter::new(
         out,
         plan.compression,
