@@ -8,15 +8,8 @@ mod common;
 use std::path::PathBuf;
 
 use common::ct::{attach, can_run_containers, install_template, StopContainers, TEMPLATE};
-use common::{task_log, wait_task, Daemon, Session};
+use common::{task_log, task_ok, Daemon, Session};
 use serde_json::Value;
-
-async fn task_ok(s: &Session, r: common::Reply) -> Value {
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let t = wait_task(s, r.data().as_str().unwrap()).await;
-    assert_eq!(t["exitstatus"], "OK", "{t}");
-    t
-}
 
 /// Backs up 9761 with `params`; its log and the archive's volume id.
 async fn backup(s: &Session, params: &[(&str, &str)]) -> (String, String) {

@@ -11,16 +11,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use common::ct::{attach, can_run_containers, install_template, StopContainers, TEMPLATE};
-use common::{task_log, wait_task, Daemon, Session};
+use common::{task_log, task_ok, wait_task, Daemon, Session};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-async fn task_ok(s: &Session, r: common::Reply) -> Value {
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let t = wait_task(s, r.data().as_str().unwrap()).await;
-    assert_eq!(t["exitstatus"], "OK", "{t}");
-    t
-}
 
 /// The archive a vzdump task wrote (its volume id) and its log.
 async fn backup(s: &Session, vmid: u32, mode: &str) -> (String, String) {

@@ -13,17 +13,9 @@ use std::process::Command;
 
 use common::btrfs::{daemon_with_btrfs_storage, make_btrfs};
 use common::ct::{attach, TEMPLATE};
-use common::{wait_task, Session};
-use serde_json::Value;
+use common::{task_ok, wait_task, Session};
 
 const MIB: u64 = 1 << 20;
-
-async fn task_ok(s: &Session, r: common::Reply) -> Value {
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let t = wait_task(s, r.data().as_str().unwrap()).await;
-    assert_eq!(t["exitstatus"], "OK", "{t}");
-    t
-}
 
 async fn rootfs(s: &Session, vmid: u32) -> String {
     let c = s

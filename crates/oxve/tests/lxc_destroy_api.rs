@@ -5,13 +5,7 @@
 mod common;
 
 use common::ct::{can_run_containers, install_template, StopContainers, TEMPLATE};
-use common::{wait_task, Daemon, Session};
-
-async fn task_ok(s: &Session, r: common::Reply) {
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let t = wait_task(s, r.data().as_str().unwrap()).await;
-    assert_eq!(t["exitstatus"], "OK", "{t}");
-}
+use common::{task_ok, Daemon, Session};
 
 async fn create(s: &Session, vmid: &str) {
     task_ok(

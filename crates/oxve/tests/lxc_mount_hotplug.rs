@@ -4,15 +4,9 @@
 mod common;
 
 use common::ct::{attach, can_run_containers, install_template, StopContainers, TEMPLATE};
-use common::{wait_task, Daemon, Session};
+use common::{task_ok, Daemon, Session};
 
 const CT: &str = "/nodes/testnode/lxc/9797";
-
-async fn task_ok(s: &Session, r: common::Reply) {
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let t = wait_task(s, r.data().as_str().unwrap()).await;
-    assert_eq!(t["exitstatus"], "OK", "{t}");
-}
 
 #[tokio::test]
 async fn mount_points_hotplug_into_a_running_container() {

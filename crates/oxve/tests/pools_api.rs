@@ -6,15 +6,8 @@
 mod common;
 
 use common::ct::{can_run_containers, install_template, StopContainers, TEMPLATE};
-use common::{wait_task, Daemon, Reply, Session};
+use common::{task_ok, wait_task, Daemon, Reply, Session};
 use serde_json::Value;
-
-async fn task_ok(s: &Session, r: Reply) -> Value {
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let t = wait_task(s, r.data().as_str().unwrap()).await;
-    assert_eq!(t["exitstatus"], "OK", "{t}");
-    t
-}
 
 /// A stopped VM, with a small blank disk when `disk` (enough for a stop-mode backup).
 async fn create_vm(s: &Session, vmid: u32, disk: bool, extra: &[(&str, &str)]) {

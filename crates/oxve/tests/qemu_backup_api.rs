@@ -10,17 +10,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::ws::{guest_disk_of_size, guest_exec, open_serial};
-use common::{create_and_start_guest, task_log, wait_task, Daemon, Session};
+use common::{create_and_start_guest, task_log, task_ok, wait_task, Daemon, Session};
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
-
-async fn task_ok(s: &Session, r: common::Reply) -> Value {
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let t = wait_task(s, r.data().as_str().unwrap()).await;
-    assert_eq!(t["exitstatus"], "OK", "{t}");
-    t
-}
 
 /// Polls a task for up to five minutes (a throttled backup on a loaded machine).
 async fn wait_long(s: &Session, upid: &str) -> Value {

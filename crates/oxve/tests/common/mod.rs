@@ -349,6 +349,14 @@ pub async fn wait_task(s: &Session, upid: &str) -> Value {
 }
 
 /// A task's whole log, one line each.
+/// Waits for the task a request started and asserts it ended OK; the task's status.
+pub async fn task_ok(s: &Session, r: Reply) -> Value {
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let t = wait_task(s, r.data().as_str().unwrap()).await;
+    assert_eq!(t["exitstatus"], "OK", "{t}");
+    t
+}
+
 pub async fn task_log(s: &Session, upid: &str) -> String {
     let r = s
         .get(
