@@ -143,9 +143,7 @@ async fn backup_locked(
         // A directory volume is read through the host's file system, which must not be
         // frozen (the archive is written there too); the frozen container changes nothing.
         if let (Some(pid), false) = (init, matches!(input, DiskInput::Tree { .. })) {
-            frozen_mounts.push(
-                PathBuf::from(format!("/proc/{pid}/root")).join(mp.mp().trim_start_matches('/')),
-            );
+            frozen_mounts.push(in_container(pid, &mp.mp()));
         }
         disks.push(ArchiveDisk { name: key, input });
     }
@@ -222,8 +220,7 @@ async fn backup_locked(
             };
             for (index, _) in &images_as_trees {
                 if let DiskInput::Tree { root, mount } = &mut plan.disks[*index].input {
-                    *root = PathBuf::from(format!("/proc/{pid}/root"))
-                        .join(mount.trim_start_matches('/'));
+                    *root = in_container(pid, mount);
                 }
             }
             log.info("freezing guest");
@@ -259,6 +256,12 @@ async fn backup_locked(
         archive: target,
         name,
     })
+}
+
+/// Where the host reaches `path` as the running container (init `pid`) sees it: through its
+/// own mounts, which the host holds none of after the start.
+fn in_container(pid: u32, path: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root")).join(path.trim_start_matches('/'))
 }
 
 /// Writes the archive of a stopped container; image volumes read as trees are mounted
